@@ -1,0 +1,26 @@
+import type { AccountSeats } from "./seats/account-seats";
+
+/** Bindings and variables of the Worker (wrangler.toml, `.dev.vars`, secrets). */
+export interface Env {
+  DB: D1Database;
+  SEATS: DurableObjectNamespace<AccountSeats>;
+  BILLING_QUEUE: Queue<BillingMessage>;
+  EVENTS_QUEUE: Queue<EventMessage>;
+  /** The deployment's one secret: the operator's bearer token, and the root other keys derive from. */
+  OPERATOR_TOKEN: string;
+  /** Optional: signs agent tokens instead of a key derived from OPERATOR_TOKEN. */
+  AGENT_SIGNING_KEY?: string;
+}
+
+/** A billing cycle that has ended and needs its summary. */
+export interface BillingMessage {
+  account_id: string;
+  cycle_start: string;
+  cycle_end: string;
+}
+
+/** A webhook event to deliver; `attempt` counts deliveries already tried. */
+export interface EventMessage {
+  account_id: string;
+  event_id: string;
+}
