@@ -1,5 +1,69 @@
-import { OpenAPIHono } from "@hono/zod-openapi";
-import type { Env } from "./env";
+import { swaggerUI } from "@hono/swagger-ui";
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { HTTPException } from "hono/http-exception";
+import { authenticate, type AppEnv } from "./auth/caller";
+import { ApiError, invalid, problemResponse, validationHook } from "./errors";
+import { accountRoutes } from "./routes/accounts";
+import { activityRoutes } from "./routes/activity";
+import { addonRoutes } from "./routes/addons";
+import { agentRoutes } from "./routes/agent";
+import { billingRoutes } from "./routes/billing";
+import { poolRoutes } from "./routes/pools";
+import { userRoutes } from "./routes/users";
 
-export const app = new OpenAPIHono<{ Bindings: Env }>();
-app.get("/healthz", (c) => c.json({ ok: true }, 200));
+const base = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+
+base.use("/v1/*", authenticate);
+
+base.onError((err, c) => {
+  if (err instanceof ApiError) return problemResponse(c, err);
+  // Hono's own 4xx (malformed JSON, wrong content type) are invalid requests like any other.
+  if (err instanceof HTTPException && err.status < 500) {
+    const detail = err.message || "The request could not be read.";
+    return problemResponse(c, err.status === 400 ? invalid(detail) : new ApiError(err.status, "invalid_request", detail));
+  }
+  console.error("unhandled error", err);
+  return problemResponse(c, new ApiError(500, "internal", "Something went wrong on our side; nothing was changed."));
+});
+
+base.notFound((c) => problemResponse(c, new ApiError(404, "not_found", `No route for ${c.req.method} ${new URL(c.req.url).pathname}.`)));
+
+base.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
+  type: "http",
+  scheme: "bearer",
+  description: "The operator token, an account API key (`sk_…`), or an agent token (JWT), as each route says.",
+});
+
+/** The whole API, chained so `hc<AppType>` knows every route. */
+const healthz = createRoute({
+  method: "get",
+  path: "/healthz",
+  tags: ["service"],
+  summary: "Liveness, without credentials",
+  security: [],
+  responses: { 200: { description: "Up", content: { "application/json": { schema: z.object({ ok: z.literal(true) }) } } } },
+});
+
+export const app = base
+  .openapi(healthz, (c) => c.json({ ok: true as const }, 200))
+  .route("/", accountRoutes)
+  .route("/", poolRoutes)
+  .route("/", userRoutes)
+  .route("/", addonRoutes)
+  .route("/", activityRoutes)
+  .route("/", billingRoutes)
+  .route("/", agentRoutes);
+
+base.doc31("/openapi.json", {
+  openapi: "3.1.0",
+  info: {
+    title: "Seatkeeper API",
+    version: "1.0.0",
+    description: "Seat licensing for contact centers: named and concurrent pools, add-ons, overage with a grace period, billing.",
+  },
+  security: [{ bearer: [] }],
+});
+
+base.get("/docs", swaggerUI({ url: "/openapi.json" }));
+
+export type AppType = typeof app;

@@ -1,0 +1,161 @@
+import { sql } from "drizzle-orm";
+import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+
+/**
+ * The D1 schema: the system of record (DESIGN.md section 1). Every table but `accounts` is keyed by
+ * `account_id` first, so every query is scoped to one tenant and uses the primary key or an index.
+ * Times are ISO 8601 UTC strings (they sort as text), except where noted.
+ */
+
+export const accounts = sqliteTable("accounts", {
+  id: text("id").primaryKey(),
+  name: text("name").notNull(),
+  billingDay: integer("billing_day").notNull().default(1),
+  graceSeconds: integer("grace_seconds").notNull().default(1800),
+  leaseTtlSeconds: integer("lease_ttl_seconds").notNull().default(120),
+  webhookUrl: text("webhook_url"),
+  webhookSecret: text("webhook_secret"),
+  createdAt: text("created_at").notNull(),
+});
+
+export const apiKeys = sqliteTable(
+  "api_keys",
+  {
+    id: text("id").primaryKey(),
+    accountId: text("account_id").notNull().references(() => accounts.id),
+    name: text("name").notNull(),
+    /** SHA-256 of the key, hex. The key itself is shown once and never stored. */
+    keyHash: text("key_hash").notNull(),
+    createdAt: text("created_at").notNull(),
+    revokedAt: text("revoked_at"),
+  },
+  (t) => [uniqueIndex("api_keys_hash").on(t.keyHash), index("api_keys_account").on(t.accountId)],
+);
+
+export const users = sqliteTable(
+  "users",
+  {
+    accountId: text("account_id").notNull().references(() => accounts.id),
+    id: text("id").notNull(),
+    displayName: text("display_name"),
+    email: text("email"),
+    createdAt: text("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.accountId, t.id] })],
+);
+
+export const pools = sqliteTable(
+  "pools",
+  {
+    accountId: text("account_id").notNull().references(() => accounts.id),
+    id: text("id").notNull(),
+    tier: text("tier").notNull(),
+    model: text("model").notNull(),
+    quantity: integer("quantity").notNull(),
+    maxActive: integer("max_active"),
+    createdAt: text("created_at").notNull(),
+    updatedAt: text("updated_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.accountId, t.id] })],
+);
+
+/** A user's one contact-center license: the pool they hold a named seat in or are a member of. */
+export const licenses = sqliteTable(
+  "licenses",
+  {
+    accountId: text("account_id").notNull(),
+    userId: text("user_id").notNull(),
+    poolId: text("pool_id").notNull(),
+    assignedAt: text("assigned_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.accountId, t.userId] }), index("licenses_pool").on(t.accountId, t.poolId)],
+);
+
+export const addonPurchases = sqliteTable(
+  "addon_purchases",
+  {
+    accountId: text("account_id").notNull(),
+    product: text("product").notNull(),
+    quantity: integer("quantity").notNull(),
+    updatedAt: text("updated_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.accountId, t.product] })],
+);
+
+export const addonAssignments = sqliteTable(
+  "addon_assignments",
+  {
+    accountId: text("account_id").notNull(),
+    userId: text("user_id").notNull(),
+    product: text("product").notNull(),
+    /** Order of assignment (ms since epoch, made unique per account by the DO): decides bundled vs purchased. */
+    seq: integer("seq").notNull(),
+    assignedAt: text("assigned_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.accountId, t.userId, t.product] })],
+);
+
+/** Over-limit intervals, written by the account's DO through its outbox (upserted: open, then closed). */
+export const overageIntervals = sqliteTable(
+  "overage_intervals",
+  {
+    accountId: text("account_id").notNull(),
+    id: text("id").notNull(),
+    poolId: text("pool_id").notNull(),
+    startedAt: text("started_at").notNull(),
+    endedAt: text("ended_at"),
+    peakActive: integer("peak_active").notNull(),
+    peakOverage: integer("peak_overage").notNull(),
+    overageSeatSeconds: real("overage_seat_seconds").notNull(),
+    billable: integer("billable", { mode: "boolean" }).notNull(),
+    billableOverageSeats: integer("billable_overage_seats").notNull(),
+    billableSeatSeconds: real("billable_seat_seconds").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.accountId, t.id] }), index("overage_intervals_started").on(t.accountId, t.startedAt)],
+);
+
+/** Exactly one per (account, cycle): the primary key makes finalizing idempotent. */
+export const billingSummaries = sqliteTable(
+  "billing_summaries",
+  {
+    accountId: text("account_id").notNull(),
+    cycleStart: text("cycle_start").notNull(),
+    cycleEnd: text("cycle_end").notNull(),
+    /** The summary as served (JSON). */
+    body: text("body").notNull(),
+    generatedAt: text("generated_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.accountId, t.cycleStart] })],
+);
+
+/** Webhook events, stored before delivery so a retry sends the same id and body. */
+export const webhookEvents = sqliteTable(
+  "webhook_events",
+  {
+    accountId: text("account_id").notNull(),
+    id: text("id").notNull(),
+    type: text("type").notNull(),
+    body: text("body").notNull(),
+    createdAt: text("created_at").notNull(),
+    attempts: integer("attempts").notNull().default(0),
+    deliveredAt: text("delivered_at"),
+    /** Set when the last retry failed: the dead-letter record. */
+    deadAt: text("dead_at"),
+    lastError: text("last_error"),
+  },
+  (t) => [primaryKey({ columns: [t.accountId, t.id] }), index("webhook_events_created").on(t.accountId, t.createdAt)],
+);
+
+export const auditLog = sqliteTable(
+  "audit_log",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    accountId: text("account_id").notNull(),
+    at: text("at").notNull(),
+    actor: text("actor").notNull(),
+    action: text("action").notNull(),
+    target: text("target").notNull(),
+    detail: text("detail").notNull().default(sql`'{}'`),
+  },
+  (t) => [index("audit_log_account").on(t.accountId, t.id)],
+);

@@ -1,0 +1,145 @@
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { and, eq } from "drizzle-orm";
+import { newApiKey } from "../auth/api-keys";
+import { actorOf, requireAccountAdmin, requireOperator, type AppEnv } from "../auth/caller";
+import { accountView, findAccount } from "../db/accounts";
+import { writeBatch } from "../db/batch";
+import { auditInsert } from "../db/audit";
+import { database, iso } from "../db/client";
+import { accounts, apiKeys } from "../db/schema";
+import { ApiError, notFound, unwrap, validationHook } from "../errors";
+import { seatsOf } from "../seats/stub";
+import { randomToken } from "../auth/crypto";
+import { Account, AccountId, AccountParams, AccountSettings, body, commonErrors, json, noContent, problem } from "./schemas";
+
+const CreateAccount = AccountSettings.extend({
+  id: AccountId.optional(),
+  name: z.string().trim().min(1).max(200),
+});
+
+const PatchAccount = AccountSettings.extend({ name: z.string().trim().min(1).max(200).optional() });
+
+const ApiKeyCreated = z.object({ id: z.string(), name: z.string(), key: z.string(), created_at: z.string() }).openapi("ApiKeyCreated");
+
+const createAccount = createRoute({
+  method: "post",
+  path: "/v1/accounts",
+  tags: ["operator"],
+  summary: "Create an account (operator only)",
+  request: { body: body(CreateAccount) },
+  responses: { 201: json(Account, "Created"), ...commonErrors, 409: problem("already_exists: the id is taken") },
+});
+
+const getAccount = createRoute({
+  method: "get",
+  path: "/v1/accounts/{account_id}",
+  tags: ["account"],
+  summary: "Read the account and its settings",
+  request: { params: AccountParams },
+  responses: { 200: json(Account), ...commonErrors },
+});
+
+const patchAccount = createRoute({
+  method: "patch",
+  path: "/v1/accounts/{account_id}",
+  tags: ["account"],
+  summary: "Change the account's name or settings",
+  request: { params: AccountParams, body: body(PatchAccount) },
+  responses: { 200: json(Account), ...commonErrors },
+});
+
+const createKey = createRoute({
+  method: "post",
+  path: "/v1/accounts/{account_id}/api-keys",
+  tags: ["account"],
+  summary: "Create an API key; the key is shown only in this reply",
+  request: { params: AccountParams, body: { ...body(z.object({ name: z.string().trim().min(1).max(200).optional() })), required: false } },
+  responses: { 201: json(ApiKeyCreated, "Created"), ...commonErrors },
+});
+
+const revokeKey = createRoute({
+  method: "delete",
+  path: "/v1/accounts/{account_id}/api-keys/{key_id}",
+  tags: ["account"],
+  summary: "Revoke an API key; it stops working at once",
+  request: { params: AccountParams.extend({ key_id: z.string().regex(/^key_[A-Za-z0-9_-]{1,64}$/) }) },
+  responses: { 204: noContent, ...commonErrors },
+});
+
+export const accountRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
+  .openapi(createAccount, async (c) => {
+    requireOperator(c);
+    const input = c.req.valid("json");
+    const db = database(c.env.DB);
+    const id = input.id ?? `acct_${randomToken(9)}`;
+    const createdAt = iso(Date.now());
+    const row = {
+      id,
+      name: input.name,
+      billingDay: input.billing_day ?? 1,
+      graceSeconds: input.grace_seconds ?? 1800,
+      leaseTtlSeconds: input.lease_ttl_seconds ?? 120,
+      webhookUrl: null,
+      webhookSecret: null,
+      createdAt,
+    };
+    try {
+      await writeBatch(c.env.DB, [
+        db.insert(accounts).values(row),
+        auditInsert(db, id, createdAt, { actor: "operator", action: "account.create", target: id, detail: { name: input.name } }),
+      ]);
+    } catch (err) {
+      // The primary key refused it, so the batch (and its audit entry) did not apply.
+      if (await findAccount(db, id)) throw new ApiError(409, "already_exists", `Account ${id} already exists.`);
+      throw err;
+    }
+    return c.json(accountView(row), 201);
+  })
+  .openapi(getAccount, async (c) => {
+    const { account_id } = c.req.valid("param");
+    await requireAccountAdmin(c, account_id);
+    const row = await findAccount(database(c.env.DB), account_id);
+    if (!row) throw notFound(`Account ${account_id}`);
+    return c.json(accountView(row), 200);
+  })
+  .openapi(patchAccount, async (c) => {
+    const { account_id } = c.req.valid("param");
+    await requireAccountAdmin(c, account_id);
+    const patch = c.req.valid("json");
+    unwrap(await seatsOf(c.env, account_id).updateSettings(patch, actorOf(c.get("caller"))));
+    const row = await findAccount(database(c.env.DB), account_id);
+    return c.json(accountView(row!), 200);
+  })
+  .openapi(createKey, async (c) => {
+    const { account_id } = c.req.valid("param");
+    await requireAccountAdmin(c, account_id);
+    const { name } = c.req.valid("json") as { name?: string };
+    const db = database(c.env.DB);
+    const key = await newApiKey();
+    const createdAt = iso(Date.now());
+    const keyName = name ?? "api key";
+    await writeBatch(c.env.DB, [
+      db.insert(apiKeys).values({ id: key.id, accountId: account_id, name: keyName, keyHash: key.hash, createdAt }),
+      auditInsert(db, account_id, createdAt, { actor: actorOf(c.get("caller")), action: "api_key.create", target: key.id, detail: { name: keyName } }),
+    ]);
+    return c.json({ id: key.id, name: keyName, key: key.key, created_at: createdAt }, 201);
+  })
+  .openapi(revokeKey, async (c) => {
+    const { account_id, key_id } = c.req.valid("param");
+    await requireAccountAdmin(c, account_id);
+    const db = database(c.env.DB);
+    const at = iso(Date.now());
+    const key = await db
+      .select({ revokedAt: apiKeys.revokedAt })
+      .from(apiKeys)
+      .where(and(eq(apiKeys.accountId, account_id), eq(apiKeys.id, key_id)))
+      .get();
+    if (!key) throw notFound(`API key ${key_id}`);
+    if (key.revokedAt === null) {
+      await writeBatch(c.env.DB, [
+        db.update(apiKeys).set({ revokedAt: at }).where(and(eq(apiKeys.accountId, account_id), eq(apiKeys.id, key_id))),
+        auditInsert(db, account_id, at, { actor: actorOf(c.get("caller")), action: "api_key.revoke", target: key_id }),
+      ]);
+    }
+    return c.body(null, 204);
+  });

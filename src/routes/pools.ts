@@ -1,0 +1,113 @@
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { actorOf, requireAccountAdmin, type AppEnv } from "../auth/caller";
+import type { PoolId } from "../domain/catalog";
+import { invalid, unwrap, validationHook } from "../errors";
+import { seatsOf } from "../seats/stub";
+import { AccountParams, body, commonErrors, Interval, json, noContent, Pool, PoolParams, problem, Quantity, Timestamp, UserParams, PoolIdSchema } from "./schemas";
+
+const PutPool = z.object({
+  quantity: Quantity,
+  max_active: z.number().int().min(1).max(1_000_000).nullable().optional(),
+});
+
+const Seats = z
+  .object({
+    limit: z.number().int(),
+    active: z.number().int(),
+    over_limit: z.boolean(),
+    interval: Interval.nullable(),
+    items: z.array(z.object({ user_id: z.string(), sessions: z.number().int(), since: Timestamp, expires_at: Timestamp })),
+  })
+  .openapi("PoolSeats");
+
+/** At most this many buckets per usage query: 30 days of minutes fits. */
+const MAX_BUCKETS = 50_000;
+
+const UsageQuery = z.object({
+  from: z.iso.datetime().optional().openapi({ param: { name: "from", in: "query" }, description: "default: `to` minus 24 h" }),
+  to: z.iso.datetime().optional().openapi({ param: { name: "to", in: "query" }, description: "default: now" }),
+  step_seconds: z.coerce.number().int().min(1).max(31 * 86_400).default(60).openapi({ param: { name: "step_seconds", in: "query" } }),
+});
+
+const putPool = createRoute({
+  method: "put",
+  path: "/v1/accounts/{account_id}/pools/{pool_id}",
+  tags: ["pools"],
+  summary: "Create a pool or change its quantity and ceiling",
+  request: { params: PoolParams, body: body(PutPool) },
+  responses: { 200: json(Pool), ...commonErrors, 409: problem("quantity_below_assigned") },
+});
+
+const listPools = createRoute({
+  method: "get",
+  path: "/v1/accounts/{account_id}/pools",
+  tags: ["pools"],
+  summary: "The account's pools with live counts",
+  request: { params: AccountParams },
+  responses: { 200: json(z.object({ items: z.array(Pool) })), ...commonErrors },
+});
+
+const poolSeats = createRoute({
+  method: "get",
+  path: "/v1/accounts/{account_id}/pools/{pool_id}/seats",
+  tags: ["seats"],
+  summary: "Who holds a seat in the pool now",
+  request: { params: PoolParams },
+  responses: { 200: json(Seats), ...commonErrors },
+});
+
+const forceRelease = createRoute({
+  method: "delete",
+  path: "/v1/accounts/{account_id}/pools/{pool_id}/seats/{user_id}",
+  tags: ["seats"],
+  summary: "Force-release a user's seat (ends all their sessions)",
+  request: { params: UserParams.extend({ pool_id: PoolIdSchema.openapi({ param: { name: "pool_id", in: "path" } }) }) },
+  responses: { 204: noContent, ...commonErrors },
+});
+
+const usage = createRoute({
+  method: "get",
+  path: "/v1/accounts/{account_id}/pools/{pool_id}/usage",
+  tags: ["seats"],
+  summary: "Seats in use over time: max active and the limit per bucket",
+  request: { params: PoolParams, query: UsageQuery },
+  responses: { 200: json(z.object({ items: z.array(z.object({ t: Timestamp, max_active: z.number().int(), limit: z.number().int() })) })), ...commonErrors },
+});
+
+export const poolRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
+  .openapi(putPool, async (c) => {
+    const { account_id, pool_id } = c.req.valid("param");
+    await requireAccountAdmin(c, account_id);
+    const { quantity, max_active } = c.req.valid("json");
+    const pool = unwrap(await seatsOf(c.env, account_id).putPool(pool_id as PoolId, quantity, max_active ?? null, actorOf(c.get("caller"))));
+    return c.json(pool, 200);
+  })
+  .openapi(listPools, async (c) => {
+    const { account_id } = c.req.valid("param");
+    await requireAccountAdmin(c, account_id);
+    return c.json({ items: await seatsOf(c.env, account_id).listPools() }, 200);
+  })
+  .openapi(poolSeats, async (c) => {
+    const { account_id, pool_id } = c.req.valid("param");
+    await requireAccountAdmin(c, account_id);
+    return c.json(unwrap(await seatsOf(c.env, account_id).poolSeats(pool_id as PoolId)), 200);
+  })
+  .openapi(forceRelease, async (c) => {
+    const { account_id, pool_id, user_id } = c.req.valid("param");
+    await requireAccountAdmin(c, account_id);
+    unwrap(await seatsOf(c.env, account_id).forceRelease(pool_id as PoolId, user_id, actorOf(c.get("caller"))));
+    return c.body(null, 204);
+  })
+  .openapi(usage, async (c) => {
+    const { account_id, pool_id } = c.req.valid("param");
+    await requireAccountAdmin(c, account_id);
+    const q = c.req.valid("query");
+    const to = q.to ? Date.parse(q.to) : Date.now();
+    const from = q.from ? Date.parse(q.from) : to - 86_400_000;
+    if (from >= to) throw invalid("`from` must be before `to`.", [{ path: "from", message: "must be before to" }]);
+    if ((to - from) / (q.step_seconds * 1000) > MAX_BUCKETS) {
+      throw invalid(`At most ${MAX_BUCKETS} buckets per query; raise step_seconds.`, [{ path: "step_seconds", message: "too small for this range" }]);
+    }
+    const items = unwrap(await seatsOf(c.env, account_id).usage(pool_id as PoolId, { from, to }, q.step_seconds));
+    return c.json({ items }, 200);
+  });

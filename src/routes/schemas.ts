@@ -1,0 +1,136 @@
+import { z } from "@hono/zod-openapi";
+import { ADDON_KEYS, FEATURE_KEYS, MAX_QUANTITY, PER_SEAT_PRODUCTS, POOL_IDS } from "../domain/catalog";
+
+/** Shared request and response schemas: the API.md contract, in one place. */
+
+const ID = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$/;
+
+export const AccountId = z.string().regex(ID, "must match ^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$").openapi({ example: "acme" });
+export const UserId = z.string().regex(ID, "must match ^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$").openapi({ example: "ada@acme.example" });
+export const PoolIdSchema = z.enum(POOL_IDS as [string, ...string[]]).openapi({ example: "elite-concurrent" });
+export const ProductSchema = z.enum(ADDON_KEYS as [string, ...string[]]).openapi({ example: "workforce_management" });
+export const PerSeatProductSchema = z.enum(PER_SEAT_PRODUCTS as [string, ...string[]]);
+export const SessionId = z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, "must match ^[A-Za-z0-9_-]{1,128}$").openapi({ example: "desk-7f3a" });
+export const Quantity = z.number().int().min(0).max(MAX_QUANTITY);
+export const Timestamp = z.string().openapi({ example: "2026-11-27T08:00:00.000Z" });
+
+export const AccountParams = z.object({ account_id: AccountId.openapi({ param: { name: "account_id", in: "path" } }) });
+export const UserParams = AccountParams.extend({ user_id: UserId.openapi({ param: { name: "user_id", in: "path" } }) });
+export const PoolParams = AccountParams.extend({ pool_id: PoolIdSchema.openapi({ param: { name: "pool_id", in: "path" } }) });
+
+export const Page = z.object({
+  limit: z.coerce.number().int().min(1).max(1000).default(100).openapi({ param: { name: "limit", in: "query" }, example: 100 }),
+  cursor: z.string().max(512).optional().openapi({ param: { name: "cursor", in: "query" } }),
+});
+
+export const Problem = z
+  .object({
+    type: z.string(),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string(),
+    code: z.string(),
+    instance: z.string().optional(),
+    errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+  })
+  .passthrough()
+  .openapi("Problem");
+
+export const problem = (description: string) => ({
+  description,
+  content: { "application/problem+json": { schema: Problem } },
+});
+
+/** The error replies every authenticated route may give. */
+export const commonErrors = {
+  400: problem("invalid_request: the body, path or query is not valid"),
+  401: problem("unauthorized: missing or bad credential"),
+  403: problem("forbidden: this kind of credential may not call this route"),
+  404: problem("not_found: unknown, or not yours"),
+} as const;
+
+export const json = <T extends z.ZodType>(schema: T, description = "OK") => ({
+  description,
+  content: { "application/json": { schema } },
+});
+
+export const body = <T extends z.ZodType>(schema: T) => ({
+  required: true,
+  content: { "application/json": { schema } },
+});
+
+export const noContent = { description: "Done" } as const;
+
+export const pageOf = <T extends z.ZodType>(item: T) => z.object({ items: z.array(item), next_cursor: z.string().nullable() });
+
+export const Account = z
+  .object({
+    id: AccountId,
+    name: z.string(),
+    billing_day: z.number().int(),
+    grace_seconds: z.number().int(),
+    lease_ttl_seconds: z.number().int(),
+    webhook_url: z.string().nullable(),
+    created_at: Timestamp,
+  })
+  .openapi("Account");
+
+export const AccountSettings = z.object({
+  billing_day: z.number().int().min(1).max(28).optional(),
+  grace_seconds: z.number().int().min(0).max(86_400).optional(),
+  lease_ttl_seconds: z.number().int().min(5).max(3_600).optional(),
+});
+
+export const Pool = z
+  .object({
+    id: PoolIdSchema,
+    tier: z.string(),
+    model: z.string(),
+    quantity: z.number().int(),
+    max_active: z.number().int().nullable(),
+    assigned: z.number().int().nullable().openapi({ description: "Users assigned (named pools)" }),
+    members: z.number().int().nullable().openapi({ description: "Members (concurrent pools)" }),
+    active: z.number().int(),
+    over_limit: z.boolean(),
+  })
+  .openapi("Pool");
+
+export const Interval = z
+  .object({
+    id: z.string(),
+    pool: PoolIdSchema,
+    started_at: Timestamp,
+    ended_at: Timestamp.nullable(),
+    peak_active: z.number().int(),
+    peak_overage: z.number().int(),
+    overage_seat_seconds: z.number(),
+    billable: z.boolean(),
+    billable_overage_seats: z.number().int(),
+    billable_seat_seconds: z.number(),
+  })
+  .openapi("OverLimitInterval");
+
+export const User = z
+  .object({
+    id: UserId,
+    display_name: z.string().nullable(),
+    email: z.string().nullable(),
+    pool: PoolIdSchema.nullable(),
+    addons: z.array(PerSeatProductSchema),
+    created_at: Timestamp,
+  })
+  .openapi("User");
+
+export const GrantSourceSchema = z.enum(["included", "bundled", "purchased"]);
+
+export const Entitlements = z
+  .object({
+    user_id: UserId,
+    pool: PoolIdSchema.nullable(),
+    tier: z.string().nullable(),
+    model: z.string().nullable(),
+    features: z.object(Object.fromEntries(FEATURE_KEYS.map((k) => [k, z.boolean()]))),
+    addons: z.object(Object.fromEntries(PER_SEAT_PRODUCTS.map((k) => [k, GrantSourceSchema.nullable()]))),
+    account_addons: z.object({ virtual_agent: z.boolean() }),
+  })
+  .openapi("Entitlements");

@@ -1,0 +1,192 @@
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { mintAgentToken } from "../auth/agent-tokens";
+import { actorOf, requireAccountAdmin, type AppEnv } from "../auth/caller";
+import { writeBatch } from "../db/batch";
+import { auditInsert } from "../db/audit";
+import { database, iso } from "../db/client";
+import { getUser, listUsers, upsertUser } from "../db/users";
+import type { PoolId } from "../domain/catalog";
+import { invalid, notFound, unwrap, validationHook } from "../errors";
+import { seatsOf } from "../seats/stub";
+import { decodeCursor, encodeCursor } from "./cursor";
+import {
+  AccountParams,
+  body,
+  commonErrors,
+  json,
+  noContent,
+  Page,
+  pageOf,
+  PoolIdSchema,
+  problem,
+  User,
+  UserId,
+  UserParams,
+} from "./schemas";
+
+const PutUser = z.object({
+  display_name: z.string().trim().max(200).nullable().optional(),
+  email: z.string().trim().email().max(320).nullable().optional(),
+});
+
+const License = z.object({ user_id: UserId, pool: PoolIdSchema }).openapi("License");
+
+const LicenseBatch = z
+  .object({
+    assign: z.array(z.object({ user_id: UserId, pool: PoolIdSchema })).default([]),
+    revoke: z.array(UserId).default([]),
+  })
+  .refine((b) => b.assign.length + b.revoke.length <= 1000, { message: "at most 1000 assignments and revocations in all" });
+
+const AgentToken = z.object({ token: z.string(), expires_at: z.string() }).openapi("AgentToken");
+
+const putUser = createRoute({
+  method: "put",
+  path: "/v1/accounts/{account_id}/users/{user_id}",
+  tags: ["users"],
+  summary: "Create or replace a user",
+  request: { params: UserParams, body: { ...body(PutUser), required: false } },
+  responses: { 200: json(User), ...commonErrors },
+});
+
+const listUsersRoute = createRoute({
+  method: "get",
+  path: "/v1/accounts/{account_id}/users",
+  tags: ["users"],
+  summary: "List users with their license and add-ons",
+  request: { params: AccountParams, query: Page },
+  responses: { 200: json(pageOf(User)), ...commonErrors },
+});
+
+const getUserRoute = createRoute({
+  method: "get",
+  path: "/v1/accounts/{account_id}/users/{user_id}",
+  tags: ["users"],
+  summary: "Read a user",
+  request: { params: UserParams },
+  responses: { 200: json(User), ...commonErrors },
+});
+
+const deleteUserRoute = createRoute({
+  method: "delete",
+  path: "/v1/accounts/{account_id}/users/{user_id}",
+  tags: ["users"],
+  summary: "Delete a user: revokes the license and add-ons, ends the sessions",
+  request: { params: UserParams },
+  responses: { 204: noContent, ...commonErrors },
+});
+
+const putLicense = createRoute({
+  method: "put",
+  path: "/v1/accounts/{account_id}/users/{user_id}/license",
+  tags: ["licenses"],
+  summary: "Assign (or move) the user's contact-center license",
+  request: { params: UserParams, body: body(z.object({ pool: PoolIdSchema })) },
+  responses: {
+    200: json(License),
+    ...commonErrors,
+    409: problem("named_pool_full, or addon_seats_exhausted when the move would overdraw an add-on"),
+  },
+});
+
+const deleteLicense = createRoute({
+  method: "delete",
+  path: "/v1/accounts/{account_id}/users/{user_id}/license",
+  tags: ["licenses"],
+  summary: "Revoke the user's license (and add-ons); ends their sessions",
+  request: { params: UserParams },
+  responses: { 204: noContent, ...commonErrors },
+});
+
+const batchLicenses = createRoute({
+  method: "post",
+  path: "/v1/accounts/{account_id}/licenses:batch",
+  tags: ["licenses"],
+  summary: "Assign and revoke up to 1000 licenses, all or nothing",
+  request: { params: AccountParams, body: body(LicenseBatch) },
+  responses: {
+    200: json(z.object({ assigned: z.number().int(), revoked: z.number().int() })),
+    ...commonErrors,
+    409: problem("the first refused item, named by index; nothing was applied"),
+  },
+});
+
+const agentToken = createRoute({
+  method: "post",
+  path: "/v1/accounts/{account_id}/users/{user_id}/agent-token",
+  tags: ["users"],
+  summary: "Mint an agent token for the user's desktop",
+  request: {
+    params: UserParams,
+    body: { ...body(z.object({ ttl_seconds: z.number().int().min(60).max(7 * 86_400).optional() })), required: false },
+  },
+  responses: { 201: json(AgentToken, "Created"), ...commonErrors },
+});
+
+export const userRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
+  .openapi(putUser, async (c) => {
+    const { account_id, user_id } = c.req.valid("param");
+    await requireAccountAdmin(c, account_id);
+    const input = c.req.valid("json") as z.infer<typeof PutUser>;
+    const db = database(c.env.DB);
+    const at = iso(Date.now());
+    await writeBatch(c.env.DB, [
+      upsertUser(db, account_id, user_id, input.display_name ?? null, input.email ?? null, at),
+      auditInsert(db, account_id, at, { actor: actorOf(c.get("caller")), action: "user.put", target: user_id, detail: { ...input } }),
+    ]);
+    return c.json((await getUser(db, account_id, user_id))!, 200);
+  })
+  .openapi(listUsersRoute, async (c) => {
+    const { account_id } = c.req.valid("param");
+    await requireAccountAdmin(c, account_id);
+    const { limit, cursor } = c.req.valid("query");
+    const page = await listUsers(database(c.env.DB), account_id, limit, decodeCursor<string>(cursor, "string"));
+    return c.json({ items: page.items, next_cursor: encodeCursor(page.next) }, 200);
+  })
+  .openapi(getUserRoute, async (c) => {
+    const { account_id, user_id } = c.req.valid("param");
+    await requireAccountAdmin(c, account_id);
+    const user = await getUser(database(c.env.DB), account_id, user_id);
+    if (!user) throw notFound(`User ${user_id}`);
+    return c.json(user, 200);
+  })
+  .openapi(deleteUserRoute, async (c) => {
+    const { account_id, user_id } = c.req.valid("param");
+    await requireAccountAdmin(c, account_id);
+    unwrap(await seatsOf(c.env, account_id).deleteUser(user_id, actorOf(c.get("caller"))));
+    return c.body(null, 204);
+  })
+  .openapi(putLicense, async (c) => {
+    const { account_id, user_id } = c.req.valid("param");
+    await requireAccountAdmin(c, account_id);
+    const { pool } = c.req.valid("json");
+    const result = unwrap(await seatsOf(c.env, account_id).assignLicense(user_id, pool as PoolId, actorOf(c.get("caller"))));
+    return c.json(result, 200);
+  })
+  .openapi(deleteLicense, async (c) => {
+    const { account_id, user_id } = c.req.valid("param");
+    await requireAccountAdmin(c, account_id);
+    unwrap(await seatsOf(c.env, account_id).revokeLicense(user_id, actorOf(c.get("caller"))));
+    return c.body(null, 204);
+  })
+  .openapi(batchLicenses, async (c) => {
+    const { account_id } = c.req.valid("param");
+    await requireAccountAdmin(c, account_id);
+    const batch = c.req.valid("json");
+    const seen = new Set<string>();
+    for (const id of [...batch.revoke, ...batch.assign.map((a) => a.user_id)]) {
+      if (seen.has(id)) throw invalid(`User ${id} appears more than once in the batch.`, [{ path: "assign/revoke", message: `duplicate user ${id}` }]);
+      seen.add(id);
+    }
+    const assign = batch.assign.map((a) => ({ user_id: a.user_id, pool: a.pool as PoolId }));
+    const result = unwrap(await seatsOf(c.env, account_id).applyLicenseBatch({ assign, revoke: batch.revoke }, actorOf(c.get("caller"))));
+    return c.json(result, 200);
+  })
+  .openapi(agentToken, async (c) => {
+    const { account_id, user_id } = c.req.valid("param");
+    await requireAccountAdmin(c, account_id);
+    const { ttl_seconds } = c.req.valid("json") as { ttl_seconds?: number };
+    if (!(await getUser(database(c.env.DB), account_id, user_id))) throw notFound(`User ${user_id}`);
+    const minted = await mintAgentToken(c.env, account_id, user_id, Math.floor(Date.now() / 1000), ttl_seconds ?? 12 * 3600);
+    return c.json({ token: minted.token, expires_at: iso(minted.exp * 1000) }, 201);
+  });

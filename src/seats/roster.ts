@@ -1,0 +1,127 @@
+import { eq } from "drizzle-orm";
+import type { AddonProduct, PerSeatProduct, PoolId } from "../domain/catalog";
+import { isAddonProduct, isPerSeatProduct, isPoolId } from "../domain/catalog";
+import type { Db } from "../db/client";
+import { accounts, addonAssignments, addonPurchases, licenses, pools } from "../db/schema";
+
+export interface PoolSettings {
+  quantity: number;
+  maxActive: number | null;
+}
+
+export interface AccountSettings {
+  graceSeconds: number;
+  leaseTtlSeconds: number;
+  billingDay: number;
+  createdAt: number;
+}
+
+/**
+ * The account's licensing state in memory: a mirror of D1 that only the account's Durable Object
+ * changes, and only after D1 accepted the change. It is what the checkout path reads instead of D1.
+ * Its shape is also the add-on rules' `AddonState` (licenses, assignments, pool quantities, purchases).
+ */
+export class Roster {
+  settings: AccountSettings = { graceSeconds: 1800, leaseTtlSeconds: 120, billingDay: 1, createdAt: 0 };
+  exists = false;
+  readonly pools = new Map<PoolId, PoolSettings>();
+  readonly poolQuantities = new Map<PoolId, number>();
+  readonly licenses = new Map<string, PoolId>();
+  readonly assignedCount = new Map<PoolId, number>();
+  /** user -> product -> assignment order (seq) */
+  readonly assignments = new Map<string, Map<PerSeatProduct, number>>();
+  readonly purchased = new Map<AddonProduct, number>();
+  /** The last assignment seq handed out: seqs grow strictly so order is total. */
+  lastSeq = 0;
+
+  static async load(db: Db, accountId: string): Promise<Roster> {
+    const [account, poolRows, licenseRows, assignmentRows, purchaseRows] = await db.batch([
+      db.select().from(accounts).where(eq(accounts.id, accountId)),
+      db.select().from(pools).where(eq(pools.accountId, accountId)),
+      db.select({ userId: licenses.userId, poolId: licenses.poolId }).from(licenses).where(eq(licenses.accountId, accountId)),
+      db
+        .select({ userId: addonAssignments.userId, product: addonAssignments.product, seq: addonAssignments.seq })
+        .from(addonAssignments)
+        .where(eq(addonAssignments.accountId, accountId)),
+      db.select().from(addonPurchases).where(eq(addonPurchases.accountId, accountId)),
+    ]);
+    const roster = new Roster();
+    const row = account[0];
+    if (row) {
+      roster.exists = true;
+      roster.settings = {
+        graceSeconds: row.graceSeconds,
+        leaseTtlSeconds: row.leaseTtlSeconds,
+        billingDay: row.billingDay,
+        createdAt: Date.parse(row.createdAt),
+      };
+    }
+    for (const p of poolRows) if (isPoolId(p.id)) roster.setPool(p.id, { quantity: p.quantity, maxActive: p.maxActive });
+    for (const l of licenseRows) if (isPoolId(l.poolId)) roster.setLicense(l.userId, l.poolId);
+    for (const a of assignmentRows) {
+      if (isPerSeatProduct(a.product)) roster.assign(a.userId, a.product, a.seq);
+    }
+    for (const p of purchaseRows) if (isAddonProduct(p.product)) roster.purchased.set(p.product, p.quantity);
+    return roster;
+  }
+
+  setPool(pool: PoolId, settings: PoolSettings): void {
+    this.pools.set(pool, settings);
+    this.poolQuantities.set(pool, settings.quantity);
+  }
+
+  setLicense(userId: string, pool: PoolId): void {
+    this.removeLicense(userId);
+    this.licenses.set(userId, pool);
+    this.assignedCount.set(pool, (this.assignedCount.get(pool) ?? 0) + 1);
+  }
+
+  /** Removes the license and, as DOMAIN.md section 3 decides, the user's add-on assignments. */
+  revokeLicense(userId: string): void {
+    this.removeLicense(userId);
+    this.assignments.delete(userId);
+  }
+
+  private removeLicense(userId: string): void {
+    const old = this.licenses.get(userId);
+    if (!old) return;
+    this.licenses.delete(userId);
+    this.assignedCount.set(old, (this.assignedCount.get(old) ?? 1) - 1);
+  }
+
+  assign(userId: string, product: PerSeatProduct, seq: number): void {
+    let products = this.assignments.get(userId);
+    if (!products) this.assignments.set(userId, (products = new Map()));
+    products.set(product, seq);
+    this.lastSeq = Math.max(this.lastSeq, seq);
+  }
+
+  unassign(userId: string, product: PerSeatProduct): void {
+    const products = this.assignments.get(userId);
+    products?.delete(product);
+    if (products && products.size === 0) this.assignments.delete(userId);
+  }
+
+  /** A fresh, strictly increasing assignment order number (time-based so it reads well in D1). */
+  nextSeq(now: number): number {
+    this.lastSeq = Math.max(now, this.lastSeq + 1);
+    return this.lastSeq;
+  }
+
+  assigned(pool: PoolId): number {
+    return this.assignedCount.get(pool) ?? 0;
+  }
+
+  /** A deep copy, for trying a batch of changes before any is applied. */
+  clone(): Roster {
+    const copy = new Roster();
+    copy.settings = { ...this.settings };
+    copy.exists = this.exists;
+    for (const [k, v] of this.pools) copy.setPool(k, { ...v });
+    for (const [k, v] of this.licenses) copy.setLicense(k, v);
+    for (const [k, v] of this.assignments) copy.assignments.set(k, new Map(v));
+    for (const [k, v] of this.purchased) copy.purchased.set(k, v);
+    copy.lastSeq = this.lastSeq;
+    return copy;
+  }
+}

@@ -1,0 +1,38 @@
+/**
+ * The Durable Object's own SQLite schema, versioned: each entry migrates from the previous version.
+ * Runs synchronously in the constructor, so no request sees a half-migrated store.
+ */
+const MIGRATIONS: string[] = [
+  `CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+   CREATE TABLE sessions (
+     user_id TEXT NOT NULL, session_id TEXT NOT NULL, pool_id TEXT NOT NULL,
+     started_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,
+     PRIMARY KEY (user_id, session_id)
+   ) WITHOUT ROWID;
+   CREATE INDEX sessions_expiry ON sessions (expires_at);
+   CREATE INDEX sessions_pool ON sessions (pool_id, user_id);
+   CREATE TABLE trackers (pool_id TEXT PRIMARY KEY, state TEXT NOT NULL);
+   CREATE TABLE steps (pool_id TEXT NOT NULL, t INTEGER NOT NULL, active INTEGER NOT NULL, lim INTEGER NOT NULL);
+   CREATE INDEX steps_pool_t ON steps (pool_id, t);
+   CREATE TABLE outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, payload TEXT NOT NULL);`,
+];
+
+export function migrateSeatsSchema(sql: SqlStorage): void {
+  sql.exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
+  const row = sql.exec<{ version: number }>("SELECT version FROM schema_version").toArray()[0];
+  let version = row?.version ?? 0;
+  if (!row) sql.exec("INSERT INTO schema_version (version) VALUES (0)");
+  while (version < MIGRATIONS.length) {
+    sql.exec(MIGRATIONS[version]);
+    version += 1;
+    sql.exec("UPDATE schema_version SET version = ?", version);
+  }
+}
+
+export function readMeta(sql: SqlStorage, key: string): string | null {
+  return sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = ?", key).toArray()[0]?.value ?? null;
+}
+
+export function writeMeta(sql: SqlStorage, key: string, value: string): void {
+  sql.exec("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", key, value);
+}

@@ -1,0 +1,76 @@
+import { exports } from "cloudflare:workers";
+
+/** Test helpers: call the Worker in-process and set accounts up through the public API. */
+
+export const OPERATOR = "test-operator-token";
+
+let counter = 0;
+/** A fresh id per call: storage is shared by the tests of a file, so every test makes its own account. */
+export const uniqueId = (prefix: string) => `${prefix}-${Date.now().toString(36)}-${(counter++).toString(36)}`;
+
+export interface Reply<T = any> {
+  status: number;
+  body: T;
+  headers: Headers;
+}
+
+export async function call<T = any>(method: string, path: string, token?: string | null, body?: unknown): Promise<Reply<T>> {
+  const headers: Record<string, string> = {};
+  if (token) headers.authorization = `Bearer ${token}`;
+  let payload: string | undefined;
+  if (body !== undefined) {
+    headers["content-type"] = "application/json";
+    payload = typeof body === "string" ? body : JSON.stringify(body);
+  }
+  const res = await exports.default.fetch(new Request(`http://seatkeeper.test${path}`, { method, headers, body: payload }));
+  const text = await res.text();
+  let parsed: unknown = text;
+  try {
+    parsed = text ? JSON.parse(text) : null;
+  } catch {
+    // not JSON: keep the text
+  }
+  return { status: res.status, body: parsed as T, headers: res.headers };
+}
+
+export interface Fixture {
+  accountId: string;
+  key: string;
+  keyId: string;
+}
+
+/** An account with one API key. */
+export async function newAccount(settings: Record<string, unknown> = {}): Promise<Fixture> {
+  const accountId = uniqueId("acct");
+  const created = await call("POST", "/v1/accounts", OPERATOR, { id: accountId, name: `Test ${accountId}`, ...settings });
+  if (created.status !== 201) throw new Error(`account create failed: ${JSON.stringify(created.body)}`);
+  const key = await call("POST", `/v1/accounts/${accountId}/api-keys`, OPERATOR, { name: "test" });
+  if (key.status !== 201) throw new Error(`key create failed: ${JSON.stringify(key.body)}`);
+  return { accountId, key: key.body.key, keyId: key.body.id };
+}
+
+export async function putPool(f: Fixture, pool: string, quantity: number, maxActive?: number) {
+  const res = await call("PUT", `/v1/accounts/${f.accountId}/pools/${pool}`, f.key, { quantity, ...(maxActive ? { max_active: maxActive } : {}) });
+  if (res.status !== 200) throw new Error(`pool put failed: ${JSON.stringify(res.body)}`);
+  return res.body;
+}
+
+/** Creates users `${prefix}-0..n-1` and assigns them to `pool` in one batch. */
+export async function licensedUsers(f: Fixture, pool: string, n: number, prefix = "agent"): Promise<string[]> {
+  const ids = Array.from({ length: n }, (_, i) => `${prefix}-${i}`);
+  for (const id of ids) {
+    const res = await call("PUT", `/v1/accounts/${f.accountId}/users/${id}`, f.key, {});
+    if (res.status !== 200) throw new Error(`user put failed: ${JSON.stringify(res.body)}`);
+  }
+  if (n > 0) {
+    const res = await call("POST", `/v1/accounts/${f.accountId}/licenses:batch`, f.key, { assign: ids.map((user_id) => ({ user_id, pool })) });
+    if (res.status !== 200) throw new Error(`batch failed: ${JSON.stringify(res.body)}`);
+  }
+  return ids;
+}
+
+export async function agentToken(f: Fixture, userId: string): Promise<string> {
+  const res = await call("POST", `/v1/accounts/${f.accountId}/users/${userId}/agent-token`, f.key, {});
+  if (res.status !== 201) throw new Error(`token failed: ${JSON.stringify(res.body)}`);
+  return res.body.token;
+}
