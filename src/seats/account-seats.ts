@@ -10,6 +10,7 @@ import { database, iso, type Db } from "../db/client";
 import * as writes from "../db/roster-writes";
 import type { Env } from "../env";
 import { ApiError, fail, notFound, ok, type Result } from "../errors";
+import { cycleSummary, type CycleSummary } from "./cycle-summary";
 import { Mutex } from "./mutex";
 import { Outbox, type IntervalRecord } from "./outbox";
 import { Roster } from "./roster";
@@ -301,6 +302,20 @@ export class AccountSeats extends DurableObject<Env> {
     if (!this.roster.pools.has(pool)) return fail(notFound(`Pool ${pool}`));
     const buckets = usageBuckets(this.ledger.steps(pool, window), window, stepSeconds);
     return ok(buckets.map((b) => ({ t: iso(b.t), max_active: b.max_active, limit: b.limit })));
+  }
+
+  /** A billing cycle's figures from the step log (final once the cycle has ended; a preview before). */
+  async cycleSummary(window: Window): Promise<CycleSummary> {
+    await this.fresh();
+    this.expireDue(Math.min(this.now(), window.to));
+    return cycleSummary({ accountId: this.accountId, roster: this.roster, ledger: this.ledger, window });
+  }
+
+  /** The account's billing day and creation time, for finding cycles. */
+  async billingAnchor(): Promise<{ billing_day: number; created_at: number; grace_seconds: number }> {
+    await this.fresh();
+    const s = this.roster.settings;
+    return { billing_day: s.billingDay, created_at: s.createdAt, grace_seconds: s.graceSeconds };
   }
 
   /** The open over-limit intervals with their figures so far. */
