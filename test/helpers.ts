@@ -74,3 +74,48 @@ export async function agentToken(f: Fixture, userId: string): Promise<string> {
   if (res.status !== 201) throw new Error(`token failed: ${JSON.stringify(res.body)}`);
   return res.body.token;
 }
+
+/** Every audit entry of the account, newest first (follows the cursor). */
+export async function auditOf(f: Fixture, token: string = f.key): Promise<Array<{ id: number; at: string; actor: string; action: string; target: string; detail: Record<string, unknown> }>> {
+  const out = [];
+  let cursor: string | null = null;
+  do {
+    const res: Reply = await call("GET", `/v1/accounts/${f.accountId}/audit?limit=1000${cursor ? `&cursor=${cursor}` : ""}`, token);
+    if (res.status !== 200) throw new Error(`audit failed: ${JSON.stringify(res.body)}`);
+    out.push(...res.body.items);
+    cursor = res.body.next_cursor;
+  } while (cursor);
+  return out;
+}
+
+/** Every user of the account, in id order (follows the cursor). */
+export async function usersOf(f: Fixture): Promise<Array<{ id: string; display_name: string | null; email: string | null; pool: string | null; addons: string[]; created_at: string }>> {
+  const out = [];
+  let cursor: string | null = null;
+  do {
+    const res: Reply = await call("GET", `/v1/accounts/${f.accountId}/users?limit=1000${cursor ? `&cursor=${cursor}` : ""}`, f.key);
+    if (res.status !== 200) throw new Error(`users failed: ${JSON.stringify(res.body)}`);
+    out.push(...res.body.items);
+    cursor = res.body.next_cursor;
+  } while (cursor);
+  return out;
+}
+
+/** Creates users (no license) one by one. */
+export async function putUsers(f: Fixture, ids: string[]): Promise<void> {
+  for (const id of ids) {
+    const res = await call("PUT", `/v1/accounts/${f.accountId}/users/${id}`, f.key, {});
+    if (res.status !== 200) throw new Error(`user put failed: ${JSON.stringify(res.body)}`);
+  }
+}
+
+/** Everything an admin can read about the account's state: to show that a refused request changed nothing. */
+export async function stateOf(f: Fixture) {
+  const [account, pools, users, audit] = await Promise.all([
+    call("GET", `/v1/accounts/${f.accountId}`, f.key),
+    call("GET", `/v1/accounts/${f.accountId}/pools`, f.key),
+    usersOf(f),
+    auditOf(f),
+  ]);
+  return { account: account.body, pools: pools.body, users, audit };
+}

@@ -1,6 +1,21 @@
 import { DurableObject } from "cloudflare:workers";
-import type { PoolId } from "../domain/catalog";
+import type { AddonProduct, PerSeatProduct, PoolId } from "../domain/catalog";
 import { parsePoolId } from "../domain/catalog";
+import {
+  addonReport,
+  assignOutcome,
+  checkAssign,
+  checkMove,
+  checkPoolQuantity,
+  checkPurchase,
+  compliance,
+  grantSource,
+  recommendations,
+  type AddonReportRow,
+  type ComplianceRow,
+  type GrantSource,
+  type Refusal,
+} from "../domain/addons";
 import type { TrackerEvent, Window } from "../domain/overage";
 import { usageBuckets } from "../domain/overage";
 import { entitlements, type Entitlements } from "../domain/entitlements";
@@ -368,6 +383,8 @@ export class AccountSeats extends DurableObject<Env> {
           }),
         );
       }
+      const addonRefusal = checkPoolQuantity(this.roster, pool, quantity);
+      if (addonRefusal) return fail(refusalError(addonRefusal));
       const now = this.now();
       const at = iso(now);
       const before = this.roster.pools.get(pool);
@@ -421,7 +438,8 @@ export class AccountSeats extends DurableObject<Env> {
         pool,
       });
     }
-    return null;
+    const addonRefusal = checkMove(roster, userId, pool);
+    return addonRefusal ? refusalError(addonRefusal, { user_id: userId, pool }) : null;
   }
 
   async revokeLicense(userId: string, actor: string): Promise<Result<null>> {
@@ -522,4 +540,105 @@ export class AccountSeats extends DurableObject<Env> {
       return ok(null);
     });
   }
+
+  // ---------------------------------------------------------------- add-ons (DOMAIN.md section 3)
+
+  async addons(): Promise<AddonReportRow[]> {
+    await this.fresh();
+    return addonReport(this.roster);
+  }
+
+  async putAddonPurchase(product: AddonProduct, quantity: number, actor: string): Promise<Result<AddonReportRow>> {
+    return this.lock.run(async () => {
+      await this.fresh();
+      const refusal = checkPurchase(this.roster, product, quantity);
+      if (refusal) return fail(refusalError(refusal, { product }));
+      const at = iso(this.now());
+      const previous = this.roster.purchased.get(product) ?? 0;
+      await writeBatch(this.env.DB, [
+        writes.upsertAddonPurchase(this.db, this.accountId, product, quantity, at),
+        auditInsert(this.db, this.accountId, at, { actor, action: "addon.purchase", target: product, detail: { quantity, previous } }),
+      ]);
+      this.roster.purchased.set(product, quantity);
+      return ok(addonReport(this.roster).find((row) => row.product === product)!);
+    });
+  }
+
+  async assignAddon(userId: string, product: PerSeatProduct, actor: string): Promise<Result<{ user_id: string; product: PerSeatProduct; source: GrantSource }>> {
+    return this.lock.run(async () => {
+      await this.fresh();
+      if (!(await writes.userExists(this.db, this.accountId, userId))) return fail(notFound(`User ${userId}`));
+      const refusal = checkAssign(this.roster, userId, product);
+      if (refusal) return fail(refusalError(refusal, { user_id: userId, product }));
+      const recorded = this.roster.assignments.get(userId)?.has(product) ?? false;
+      if (!recorded && assignOutcome(this.roster, userId, product) === "record") {
+        const now = this.now();
+        const at = iso(now);
+        const seq = this.roster.nextSeq(now);
+        await writeBatch(this.env.DB, [
+          writes.insertAddonAssignment(this.db, this.accountId, userId, product, seq, at),
+          auditInsert(this.db, this.accountId, at, { actor, action: "addon.assign", target: userId, detail: { product } }),
+        ]);
+        this.roster.assign(userId, product, seq);
+      }
+      return ok({ user_id: userId, product, source: grantSource(this.roster, userId, product)! });
+    });
+  }
+
+  async unassignAddon(userId: string, product: PerSeatProduct, actor: string): Promise<Result<null>> {
+    return this.lock.run(async () => {
+      await this.fresh();
+      if (!(await writes.userExists(this.db, this.accountId, userId))) return fail(notFound(`User ${userId}`));
+      if (!this.roster.assignments.get(userId)?.has(product)) return ok(null);
+      const at = iso(this.now());
+      await writeBatch(this.env.DB, [
+        writes.deleteAddonAssignment(this.db, this.accountId, userId, product),
+        auditInsert(this.db, this.accountId, at, { actor, action: "addon.unassign", target: userId, detail: { product } }),
+      ]);
+      this.roster.unassign(userId, product);
+      return ok(null);
+    });
+  }
+
+  /** What the account is missing before its agents find out (issue 4). */
+  async compliance(): Promise<ComplianceReport> {
+    await this.fresh();
+    const now = this.now();
+    this.expireDue(now);
+    const shortfall = compliance(this.roster);
+    const open = await this.openIntervals();
+    const overAssigned = [...this.roster.pools]
+      .filter(([pool, p]) => parsePoolId(pool)!.model === "named" && this.roster.assigned(pool) > p.quantity)
+      .map(([pool, p]) => ({ pool, quantity: p.quantity, assigned: this.roster.assigned(pool) }));
+    const advice = [
+      ...overAssigned.map((p) => `Named pool ${p.pool} has ${p.assigned} users assigned but only ${p.quantity} licenses: buy ${p.assigned - p.quantity} more or revoke.`),
+      ...open.map((i) => {
+        const limit = this.roster.pools.get(i.pool as PoolId)?.quantity ?? 0;
+        const over = this.seats.active(i.pool as PoolId) - limit;
+        return i.billable
+          ? `Pool ${i.pool} is ${over} over its ${limit} seats past the grace period: this overage is billable. Buy ${i.billable_overage_seats} more seats or release idle agents.`
+          : `Pool ${i.pool} is ${over} over its ${limit} seats, still inside the grace period: release idle agents or buy more seats before it ends.`;
+      }),
+    ];
+    return {
+      addon_shortfall: shortfall.map(({ product, needed, covered, shortfall: missing }) => ({ product, needed, covered, shortfall: missing })),
+      named_pools_over_assigned: overAssigned,
+      open_overages: open,
+      recommendations: recommendations(shortfall, advice),
+    };
+  }
+}
+
+export interface ComplianceReport {
+  addon_shortfall: Pick<ComplianceRow, "product" | "needed" | "covered" | "shortfall">[];
+  named_pools_over_assigned: { pool: PoolId; quantity: number; assigned: number }[];
+  open_overages: IntervalRecord[];
+  recommendations: string[];
+}
+
+const REFUSAL_STATUS = { addon_seats_exhausted: 409, no_license: 409, quantity_below_assigned: 409, invalid_request: 400 } as const;
+
+/** A domain refusal as an API error. */
+function refusalError(refusal: Refusal, extra: Record<string, unknown> = {}): ApiError {
+  return new ApiError(REFUSAL_STATUS[refusal.code], refusal.code, refusal.detail, extra);
 }

@@ -182,10 +182,15 @@ const trackerCase = (opts: { distinctTimes?: boolean }) =>
     ),
   );
 
-/** The last overage.ended per interval start, without zero-length ones (an interval undone in its own ms). */
+/**
+ * The closed intervals as a consumer keyed by start would store them: the last overage.ended per
+ * start, dropped again when an overage.started reopens it (a same-ms reversal), and without
+ * zero-length ones (an interval undone within its own ms).
+ */
 function closedIntervals(events: TrackerEvent[]): IntervalFigures[] {
   const byStart = new Map<number, IntervalFigures>();
   for (const e of events) {
+    if (e.type === "overage.started") byStart.delete(e.interval.started_at);
     if (e.type === "overage.ended" && e.interval.ended_at !== e.interval.started_at) byStart.set(e.interval.started_at, e.interval);
   }
   return [...byStart.values()].sort((a, b) => a.started_at - b.started_at);

@@ -1,0 +1,47 @@
+#!/usr/bin/env node
+// `npm start`: a local Seatkeeper on http://127.0.0.1:8787 with zero manual steps.
+// 1. creates .dev.vars with a random OPERATOR_TOKEN if it is missing,
+// 2. applies the D1 migrations to the local database,
+// 3. runs `wrangler dev` and prints the token so you can call the API.
+import { spawn, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const varsFile = join(root, ".dev.vars");
+const port = process.env.PORT ?? "8787";
+const wrangler = join(root, "node_modules", ".bin", "wrangler");
+const extra = process.argv.slice(2);
+
+function operatorToken() {
+  const existing = existsSync(varsFile) ? readFileSync(varsFile, "utf8") : "";
+  const match = /^OPERATOR_TOKEN\s*=\s*"?([^"\n]+)"?/m.exec(existing);
+  if (match) return match[1];
+  const token = `op_${randomBytes(24).toString("base64url")}`;
+  writeFileSync(varsFile, `${existing}${existing && !existing.endsWith("\n") ? "\n" : ""}OPERATOR_TOKEN="${token}"\n`, { mode: 0o600 });
+  console.log("Created .dev.vars with a new OPERATOR_TOKEN.");
+  return token;
+}
+
+const token = operatorToken();
+const persist = extra.includes("--persist-to") ? ["--persist-to", extra[extra.indexOf("--persist-to") + 1]] : [];
+const migrate = spawnSync(wrangler, ["d1", "migrations", "apply", "DB", "--local", ...persist], {
+  cwd: root,
+  stdio: ["ignore", "inherit", "inherit"],
+  env: { ...process.env, CI: "true" },
+});
+if (migrate.status !== 0) process.exit(migrate.status ?? 1);
+
+console.log(`
+  Seatkeeper is starting on http://127.0.0.1:${port}
+  Operator token: ${token}
+  API docs:       http://127.0.0.1:${port}/docs
+  Try:            curl -s -H "Authorization: Bearer ${token}" -X POST http://127.0.0.1:${port}/v1/accounts \\
+                    -H 'content-type: application/json' -d '{"id":"acme","name":"Acme"}'
+`);
+
+const dev = spawn(wrangler, ["dev", "--ip", "127.0.0.1", "--port", port, "--test-scheduled", ...extra], { cwd: root, stdio: "inherit" });
+for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => dev.kill(signal));
+dev.on("exit", (code) => process.exit(code ?? 0));
