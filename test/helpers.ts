@@ -1,4 +1,5 @@
 import { exports } from "cloudflare:workers";
+import { expect } from "vitest";
 
 /** Test helpers: call the Worker in-process and set accounts up through the public API. */
 
@@ -118,4 +119,15 @@ export async function stateOf(f: Fixture) {
     auditOf(f),
   ]);
   return { account: account.body, pools: pools.body, users, audit };
+}
+
+/** Asserts an RFC 9457 problem reply with this status and code. */
+export function expectProblem(res: Reply, status: number, code: string): void {
+  expect({ status: res.status, code: res.body?.code }, JSON.stringify(res.body)).toEqual({ status, code });
+  expect(res.headers.get("content-type")).toMatch(/^application\/problem\+json/);
+  expect(res.body).toMatchObject({ type: expect.any(String), title: expect.any(String), status, detail: expect.any(String), code });
+  if (code === "invalid_request") {
+    expect(Array.isArray(res.body.errors), "invalid_request names the failing fields in `errors`").toBe(true);
+    expect(res.body.errors.length).toBeGreaterThan(0);
+  }
 }

@@ -239,7 +239,7 @@ function timeline(steps: readonly UsageStep[]): Segment[] {
     const step = steps[i];
     if (i > 0 && step.t < steps[i - 1].t) throw new RangeError("usage steps must be sorted by t");
     const next = steps[i + 1];
-    if (next && next.t === step.t && false) continue;
+    if (next && next.t === step.t) continue; // the last step of an instant wins
     // `current` is the state before step.t (earlier steps at step.t were skipped above).
     current.to = step.t;
     current = {
