@@ -12,14 +12,14 @@ export interface Env {
   AGENT_SIGNING_KEY?: string;
 }
 
-/** A billing cycle that has ended and needs its summary. */
+/** A billing cycle that has ended and needs its summary (ISO 8601 UTC bounds, [cycle_start, cycle_end)). */
 export interface BillingMessage {
   account_id: string;
   cycle_start: string;
   cycle_end: string;
 }
 
-/** A webhook event to deliver; `attempt` counts deliveries already tried. */
+/** A webhook event to deliver: the row in D1 `webhook_events` holds the body and the attempts so far. */
 export interface EventMessage {
   account_id: string;
   event_id: string;

@@ -1,11 +1,8 @@
-import type { D1Migration } from "cloudflare:test";
 import type { Env as WorkerEnv } from "../src/env";
 
 declare global {
   namespace Cloudflare {
-    interface Env extends WorkerEnv {
-      TEST_MIGRATIONS: D1Migration[];
-    }
+    interface Env extends WorkerEnv {}
     interface GlobalProps {
       mainModule: typeof import("../src/index");
       durableNamespaces: "AccountSeats";

@@ -1,4 +1,6 @@
-import { exports } from "cloudflare:workers";
+import { runInDurableObject } from "cloudflare:test";
+import { env, exports } from "cloudflare:workers";
+import type { AccountSeats } from "../src/seats/account-seats";
 import { expect } from "vitest";
 
 /** Test helpers: call the Worker in-process and set accounts up through the public API. */
@@ -131,3 +133,37 @@ export function expectProblem(res: Reply, status: number, code: string): void {
     expect(res.body.errors.length).toBeGreaterThan(0);
   }
 }
+
+/** The account's Durable Object. */
+export const seatsStub = (f: Fixture) => env.SEATS.getByName(f.accountId) as DurableObjectStub<AccountSeats>;
+
+/** Sets the account's DO clock (absolute epoch ms); every seat change is then recorded at that time. */
+export async function setClock(f: Fixture, t: number): Promise<void> {
+  await runInDurableObject<AccountSeats, void>(seatsStub(f), (instance) => {
+    instance.testClock = t;
+  });
+}
+
+/** A fixed test epoch in the future, so no alarm set in test time fires by itself in real time. */
+export const T0 = Date.UTC(2030, 0, 15, 8, 0, 0);
+export const MIN = 60_000;
+
+/** Polls until `check` stops throwing (for work the DO finishes after replying, like the outbox). */
+export async function eventually<T>(check: () => Promise<T>, timeoutMs = 5_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await check();
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+}
+
+/** Agent tokens for many users, minted in parallel. */
+export const agentTokens = (f: Fixture, users: string[]) => Promise.all(users.map((u) => agentToken(f, u)));
+
+export const checkout = (token: string, session_id = "desk-1") => call("POST", "/v1/seats/checkout", token, { session_id });
+export const release = (token: string, session_id = "desk-1") => call("POST", "/v1/seats/release", token, { session_id });
+export const heartbeat = (token: string, session_id = "desk-1") => call("POST", "/v1/seats/heartbeat", token, { session_id });

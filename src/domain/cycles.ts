@@ -44,6 +44,23 @@ export function nextCycle(cycle: Cycle, billingDay: number): Cycle {
 }
 
 /**
+ * The cycle that follows the last finalized one (ending at `afterEnd`), or the account's first
+ * cycle (the one containing `accountCreatedAt`) when none is finalized yet. Cycles form one chain
+ * without gap or overlap; this is its next link.
+ */
+export function cycleAfter(afterEnd: number | null, accountCreatedAt: number, billingDay: number): Cycle {
+  if (afterEnd === null) return cycleContaining(accountCreatedAt, billingDay);
+  return { start: afterEnd, end: cycleContaining(afterEnd, billingDay).end };
+}
+
+/** The cycle of the chain that contains `now` (the one a preview shows). */
+export function currentCycle(afterEnd: number | null, accountCreatedAt: number, now: number, billingDay: number): Cycle {
+  let cycle = cycleAfter(afterEnd, accountCreatedAt, billingDay);
+  while (cycle.end <= now) cycle = nextCycle(cycle, billingDay);
+  return cycle;
+}
+
+/**
  * The cycles to finalize now, oldest first: every cycle that has ended by `now` and ends after
  * `afterEnd` (the end of the last finalized cycle; null = none yet, start with the cycle that
  * contains `accountCreatedAt`). At most `max`, so a long-missed backlog is caught up over runs.
@@ -59,10 +76,7 @@ export function endedCyclesSince(
   billingDay: number,
   max: number = MAX_CYCLES_PER_RUN,
 ): Cycle[] {
-  let cycle =
-    afterEnd === null
-      ? cycleContaining(accountCreatedAt, billingDay)
-      : { start: afterEnd, end: cycleContaining(afterEnd, billingDay).end };
+  let cycle = cycleAfter(afterEnd, accountCreatedAt, billingDay);
   const ended: Cycle[] = [];
   while (cycle.end <= now && ended.length < max) {
     ended.push(cycle);

@@ -119,7 +119,7 @@ export function continueRuns(runs: readonly OverRun[], limit: number, active: nu
   return out;
 }
 
-/** billable_now(t): positions whose current over-run is past its grace at t. */
+/** billable_now(t): positions whose current over-run is past its grace at t (grace in ms, see graceMs). */
 export function billableNow(runs: readonly OverRun[], t: number, grace: number): number {
   let n = 0;
   for (const run of runs) if (run.since + grace <= t) n += seatsOf(run);

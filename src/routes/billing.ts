@@ -1,6 +1,206 @@
-import { OpenAPIHono } from "@hono/zod-openapi";
-import type { AppEnv } from "../auth/caller";
-import { validationHook } from "../errors";
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { actorOf, requireAccountAdmin, type AppEnv } from "../auth/caller";
+import { findAccount } from "../db/accounts";
+import { auditInsert } from "../db/audit";
+import { writeBatch } from "../db/batch";
+import { findDelivery, lastSummaryEnd, listDeliveries, listSummaries, reviveEvent, setWebhook } from "../db/billing";
+import { database, iso } from "../db/client";
+import { ADDON_KEYS } from "../domain/catalog";
+import { currentCycle } from "../domain/cycles";
+import { ApiError, invalid, notFound, validationHook } from "../errors";
+import { seatsOf } from "../seats/stub";
+import { decodeCursor, encodeCursor } from "./cursor";
+import { AccountParams, body, commonErrors, json, noContent, Page, pageOf, PoolIdSchema, problem, Timestamp } from "./schemas";
 
-/** Billing summaries, preview and the webhook (issue 5). */
-export const billingRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+const PoolSummary = z
+  .object({
+    pool: PoolIdSchema,
+    tier: z.string(),
+    model: z.string(),
+    quantity: z.number().int().openapi({ description: "At the cycle's end (a preview: now)" }),
+    assigned: z.number().int().nullable().openapi({ description: "Users assigned (named pools)" }),
+    members: z.number().int().nullable().openapi({ description: "Members (concurrent pools)" }),
+    peak_active: z.number().int(),
+    peak_overage: z.number().int(),
+    overage_seat_seconds: z.number(),
+    billable_overage_seats: z.number().int().openapi({ description: "The number billed: the most positions past their grace at once" }),
+    billable_seat_seconds: z.number(),
+    intervals: z.number().int().openapi({ description: "Over-limit intervals overlapping the cycle" }),
+    billable_intervals: z.number().int(),
+  })
+  .openapi("PoolSummary");
+
+const AddonSummary = z
+  .object({ product: z.enum(ADDON_KEYS as [string, ...string[]]), purchased: z.number().int(), consumed: z.number().int() })
+  .openapi("AddonSummary");
+
+const Summary = z
+  .object({
+    account_id: z.string(),
+    cycle_start: Timestamp,
+    cycle_end: Timestamp,
+    pools: z.array(PoolSummary),
+    addons: z.array(AddonSummary),
+    generated_at: Timestamp,
+    final: z.boolean().openapi({ description: "false for a preview: the cycle is still running and the figures cover it up to generated_at" }),
+  })
+  .openapi("BillingSummary");
+
+/** Loopback hosts may take plain http, for a receiver on the developer's machine. */
+const LOOPBACK = new Set(["localhost", "127.0.0.1", "[::1]"]);
+
+const PutWebhook = z.object({
+  url: z.string().max(2048).openapi({ example: "https://billing.acme.example/seatkeeper" }),
+  secret: z.string().min(16).max(256).openapi({ description: "Signs every delivery (HMAC-SHA256); never shown again" }),
+});
+
+const Delivery = z
+  .object({
+    id: z.string(),
+    type: z.string(),
+    created_at: Timestamp,
+    attempts: z.number().int(),
+    delivered_at: Timestamp.nullable(),
+    dead_at: Timestamp.nullable().openapi({ description: "Set when the last retry failed: the dead-letter record" }),
+    last_error: z.string().nullable(),
+  })
+  .openapi("WebhookDelivery");
+
+const EventParams = AccountParams.extend({ event_id: z.string().min(1).max(256).openapi({ param: { name: "event_id", in: "path" } }) });
+
+const preview = createRoute({
+  method: "get",
+  path: "/v1/accounts/{account_id}/billing/preview",
+  tags: ["billing"],
+  summary: "The current cycle's summary so far (final: false)",
+  request: { params: AccountParams },
+  responses: { 200: json(Summary), ...commonErrors },
+});
+
+const summaries = createRoute({
+  method: "get",
+  path: "/v1/accounts/{account_id}/billing/summaries",
+  tags: ["billing"],
+  summary: "Finalized summaries, newest cycle first",
+  request: { params: AccountParams, query: Page },
+  responses: { 200: json(pageOf(Summary)), ...commonErrors },
+});
+
+const putWebhook = createRoute({
+  method: "put",
+  path: "/v1/accounts/{account_id}/webhook",
+  tags: ["billing"],
+  summary: "Set the webhook that receives signed events (https only, except localhost)",
+  request: { params: AccountParams, body: body(PutWebhook) },
+  responses: { 200: json(z.object({ url: z.string() }).openapi("Webhook")), ...commonErrors },
+});
+
+const deleteWebhook = createRoute({
+  method: "delete",
+  path: "/v1/accounts/{account_id}/webhook",
+  tags: ["billing"],
+  summary: "Remove the webhook; events are still stored",
+  request: { params: AccountParams },
+  responses: { 204: noContent, ...commonErrors },
+});
+
+const deliveries = createRoute({
+  method: "get",
+  path: "/v1/accounts/{account_id}/webhook/deliveries",
+  tags: ["billing"],
+  summary: "Events and their delivery state, newest first (status=dead lists the dead letters)",
+  request: {
+    params: AccountParams,
+    query: Page.extend({ status: z.enum(["pending", "delivered", "dead"]).optional().openapi({ param: { name: "status", in: "query" } }) }),
+  },
+  responses: { 200: json(pageOf(Delivery)), ...commonErrors },
+});
+
+const redeliver = createRoute({
+  method: "post",
+  path: "/v1/accounts/{account_id}/webhook/deliveries/{event_id}/redeliver",
+  tags: ["billing"],
+  summary: "Queue an undelivered (e.g. dead) event again, with a fresh set of attempts",
+  request: { params: EventParams },
+  responses: { 202: json(z.object({ id: z.string() }), "Queued"), ...commonErrors, 409: problem("conflict: the event was delivered already") },
+});
+
+/** https, or http to a loopback host; anything else is refused. */
+function checkWebhookUrl(raw: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw invalid("The webhook url is not a URL.", [{ path: "url", message: "not a URL" }]);
+  }
+  const ok = url.protocol === "https:" || (url.protocol === "http:" && LOOPBACK.has(url.hostname));
+  if (!ok) throw invalid("The webhook url must be https (http only for localhost).", [{ path: "url", message: "must be https" }]);
+  return url.toString();
+}
+
+export const billingRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
+  .openapi(preview, async (c) => {
+    const { account_id } = c.req.valid("param");
+    await requireAccountAdmin(c, account_id);
+    const db = database(c.env.DB);
+    const seats = seatsOf(c.env, account_id);
+    // The account's own clock picks the cycle, as it does for the final summary.
+    const [account, lastEnd, now] = await Promise.all([findAccount(db, account_id), lastSummaryEnd(db, account_id), seats.now()]);
+    if (!account) throw notFound(`Account ${account_id}`);
+    const cycle = currentCycle(lastEnd === null ? null : Date.parse(lastEnd), Date.parse(account.createdAt), now, account.billingDay);
+    return c.json(await seats.cycleSummary({ from: cycle.start, to: cycle.end }), 200);
+  })
+  .openapi(summaries, async (c) => {
+    const { account_id } = c.req.valid("param");
+    await requireAccountAdmin(c, account_id);
+    const { limit, cursor } = c.req.valid("query");
+    const page = await listSummaries(database(c.env.DB), account_id, limit, decodeCursor<string>(cursor, "string"));
+    return c.json({ items: page.items, next_cursor: encodeCursor(page.next) }, 200);
+  })
+  .openapi(putWebhook, async (c) => {
+    const { account_id } = c.req.valid("param");
+    await requireAccountAdmin(c, account_id);
+    const input = c.req.valid("json");
+    const url = checkWebhookUrl(input.url);
+    const db = database(c.env.DB);
+    await writeBatch(c.env.DB, [
+      setWebhook(db, account_id, url, input.secret),
+      // The secret stays out of the audit log, like everywhere else.
+      auditInsert(db, account_id, iso(Date.now()), { actor: actorOf(c.get("caller")), action: "webhook.put", target: account_id, detail: { url } }),
+    ]);
+    return c.json({ url }, 200);
+  })
+  .openapi(deleteWebhook, async (c) => {
+    const { account_id } = c.req.valid("param");
+    await requireAccountAdmin(c, account_id);
+    const db = database(c.env.DB);
+    await writeBatch(c.env.DB, [
+      setWebhook(db, account_id, null, null),
+      auditInsert(db, account_id, iso(Date.now()), { actor: actorOf(c.get("caller")), action: "webhook.delete", target: account_id }),
+    ]);
+    return c.body(null, 204);
+  })
+  .openapi(deliveries, async (c) => {
+    const { account_id } = c.req.valid("param");
+    await requireAccountAdmin(c, account_id);
+    const q = c.req.valid("query");
+    const after = decodeCursor<string>(q.cursor, "string");
+    const split = after?.lastIndexOf("|") ?? -1;
+    const key = after && split > 0 ? { createdAt: after.slice(0, split), id: after.slice(split + 1) } : null;
+    const page = await listDeliveries(database(c.env.DB), account_id, q.limit, key, q.status);
+    return c.json({ items: page.items, next_cursor: encodeCursor(page.next) }, 200);
+  })
+  .openapi(redeliver, async (c) => {
+    const { account_id, event_id } = c.req.valid("param");
+    await requireAccountAdmin(c, account_id);
+    const db = database(c.env.DB);
+    const event = await findDelivery(db, account_id, event_id);
+    if (!event) throw notFound(`Event ${event_id}`);
+    if (event.deliveredAt !== null) throw new ApiError(409, "conflict", `Event ${event_id} was delivered at ${event.deliveredAt}.`);
+    await writeBatch(c.env.DB, [
+      reviveEvent(db, account_id, event_id),
+      auditInsert(db, account_id, iso(Date.now()), { actor: actorOf(c.get("caller")), action: "webhook.redeliver", target: event_id }),
+    ]);
+    await c.env.EVENTS_QUEUE.send({ account_id, event_id });
+    return c.json({ id: event_id }, 202);
+  });

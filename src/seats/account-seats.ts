@@ -70,8 +70,8 @@ export class AccountSeats extends DurableObject<Env> {
   private loading: Promise<void> | null = null;
   private loaded = false;
   private alarmAt: number | null = null;
-  /** Tests shift this object's clock (through runInDurableObject); zero in production. */
-  clockOffsetMs = 0;
+  /** Tests set this object's clock (through runInDurableObject); null in production: the real clock. */
+  testClock: number | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -91,7 +91,7 @@ export class AccountSeats extends DurableObject<Env> {
   }
 
   now(): number {
-    return Date.now() + this.clockOffsetMs;
+    return this.testClock ?? Date.now();
   }
 
   /** Loads the roster from D1 once (and again after a failed attempt). */
@@ -245,7 +245,7 @@ export class AccountSeats extends DurableObject<Env> {
   private armAlarm(at: number): void {
     if (this.alarmAt !== null && this.alarmAt <= at) return;
     this.alarmAt = at;
-    void this.ctx.storage.setAlarm(at - this.clockOffsetMs);
+    void this.ctx.storage.setAlarm(at);
   }
 
   /** Idempotent: expires leases, raises grace crossings, drains the outbox, re-arms. Safe to run twice. */
@@ -323,7 +323,7 @@ export class AccountSeats extends DurableObject<Env> {
   async cycleSummary(window: Window): Promise<CycleSummary> {
     await this.fresh();
     this.expireDue(Math.min(this.now(), window.to));
-    return cycleSummary({ accountId: this.accountId, roster: this.roster, ledger: this.ledger, window });
+    return cycleSummary({ accountId: this.accountId, roster: this.roster, ledger: this.ledger, window, graceSeconds: this.roster.settings.graceSeconds, now: this.now() });
   }
 
   /** The account's billing day and creation time, for finding cycles. */

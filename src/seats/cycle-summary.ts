@@ -1,22 +1,113 @@
-import type { Window } from "../domain/overage";
+import { addonReport } from "../domain/addons";
+import { parsePoolId, type AddonProduct, type Model, type PoolId, type Tier } from "../domain/catalog";
+import { summarize, type OverageFigures, type UsageStep, type Window } from "../domain/overage";
 import type { Roster } from "./roster";
 import type { UsageLedger } from "./usage-ledger";
 
-/** A billing summary's figures (DOMAIN.md section 5, API.md "Billing"). Filled in by issue 5. */
+/** One pool's line of a summary (API.md "Billing and events"; DOMAIN.md section 4 over the cycle). */
+export interface PoolSummary extends OverageFigures {
+  pool: PoolId;
+  tier: Tier;
+  model: Model;
+  /** The quantity at the cycle's end (or now, for a preview). */
+  quantity: number;
+  /** Users assigned, for named pools; null for concurrent ones. */
+  assigned: number | null;
+  /** Members, for concurrent pools; null for named ones. */
+  members: number | null;
+}
+
+export interface AddonSummary {
+  product: AddonProduct;
+  purchased: number;
+  consumed: number;
+}
+
+/** A billing summary (DOMAIN.md section 5): final once the cycle has ended, a preview before. */
 export interface CycleSummary {
   account_id: string;
   cycle_start: string;
   cycle_end: string;
-  pools: unknown[];
-  addons: unknown[];
+  pools: PoolSummary[];
+  addons: AddonSummary[];
+  /** The account's clock when the figures were taken. */
+  generated_at: string;
+  /** True when the cycle had ended: the figures cover all of it and will not change. */
+  final: boolean;
 }
 
-export function cycleSummary(input: { accountId: string; roster: Roster; ledger: UsageLedger; window: Window }): CycleSummary {
+export interface CycleSummaryInput {
+  accountId: string;
+  roster: Roster;
+  ledger: UsageLedger;
+  /** The cycle, [from, to) in epoch ms. */
+  window: Window;
+  graceSeconds: number;
+  /** The Durable Object's clock. */
+  now: number;
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/**
+ * The summary of a cycle from the usage step log. A cycle that is still running is summarized up
+ * to `now` only: the log says nothing about the rest, and carrying today's state to the cycle's
+ * end would bill seat-seconds that have not happened.
+ *
+ * Membership counts and add-on figures are the roster's current ones: the log keeps the history of
+ * seats in use and quantities, not of assignments. The scheduled job runs minutes after a cycle
+ * ends, so they are the figures at the cycle's end unless an admin changed them in between.
+ */
+export function cycleSummary(input: CycleSummaryInput): CycleSummary {
+  const { window, now } = input;
+  const upTo: Window = { from: window.from, to: Math.max(window.from, Math.min(window.to, now)) };
+  const pools = [...input.roster.pools.keys()].sort().flatMap((pool) => {
+    const line = poolSummary(input, pool, upTo);
+    return line ? [line] : [];
+  });
+  const addons = addonReport(input.roster).map(({ product, purchased, consumed }) => ({ product, purchased, consumed }));
   return {
     account_id: input.accountId,
-    cycle_start: new Date(input.window.from).toISOString(),
-    cycle_end: new Date(input.window.to).toISOString(),
-    pools: [],
-    addons: [],
+    cycle_start: iso(window.from),
+    cycle_end: iso(window.to),
+    pools,
+    addons,
+    generated_at: iso(now),
+    final: now >= window.to,
   };
+}
+
+/** The pool's line, or null for a pool bought after the window (it had no part in the cycle). */
+function poolSummary(input: CycleSummaryInput, pool: PoolId, upTo: Window): PoolSummary | null {
+  const { tier, model } = parsePoolId(pool)!;
+  const steps = input.ledger.stepsForSummary(pool, upTo);
+  // Every pool logs a step when it is created, so a pool with steps only after the window is newer.
+  if (steps.length === 0 && input.ledger.steps(pool, { from: upTo.to, to: Number.MAX_SAFE_INTEGER }).length > 0) return null;
+  const figures = summarize(steps, upTo, input.graceSeconds);
+  const assigned = input.roster.assigned(pool);
+  return {
+    pool,
+    tier,
+    model,
+    quantity: quantityAt(steps, input.roster.pools.get(pool)!.quantity),
+    assigned: model === "named" ? assigned : null,
+    members: model === "concurrent" ? assigned : null,
+    // Named seats are never over the limit (an assignment beyond the quantity is refused).
+    ...(model === "named" ? { ...NO_OVERAGE, peak_active: figures.peak_active } : figures),
+  };
+}
+
+const NO_OVERAGE: OverageFigures = {
+  peak_active: 0,
+  peak_overage: 0,
+  overage_seat_seconds: 0,
+  billable_overage_seats: 0,
+  billable_seat_seconds: 0,
+  intervals: 0,
+  billable_intervals: 0,
+};
+
+/** The limit of the last logged step (the quantity in force at the window's end), else the roster's. */
+function quantityAt(steps: readonly UsageStep[], fallback: number): number {
+  return steps.length > 0 ? steps[steps.length - 1].limit : fallback;
 }

@@ -116,7 +116,7 @@ export function refSummarize(steps: readonly UsageStep[], from: number, to: numb
 export function refIntervals(steps: readonly UsageStep[], from: number, to: number, graceMs: number) {
   const sim = simulate(steps, graceMs, from, to);
   return sim.intervals
-    .filter((iv) => iv.start < to && iv.end > from)
+    .filter((iv) => Math.max(iv.start, from) < Math.min(iv.end, to)) // a positive-length overlap
     .map((iv) => {
       const figures = figuresOver(sim, iv.start, Math.min(iv.end, to));
       return {

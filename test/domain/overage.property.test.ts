@@ -91,7 +91,9 @@ describe("summarize and overLimitIntervals match the tick-by-tick reference", ()
     );
   });
 
-  it("overLimitIntervals", () => {
+  it("overLimitIntervals (an empty window overlaps nothing)", () => {
+    expect(overLimitIntervals([{ t: T0, active: 5, limit: 2 }], { from: T0 + TICK, to: T0 + TICK }, 1800)).toEqual([]);
+
     fc.assert(
       fc.property(logWithWindow, ([steps, grace, window]) => {
         expect(overLimitIntervals(steps, window, grace)).toEqual(refIntervals(steps, window.from, window.to, grace * 1000));
