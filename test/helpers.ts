@@ -1,9 +1,15 @@
-import { runInDurableObject } from "cloudflare:test";
-import { env, exports } from "cloudflare:workers";
+import { createExecutionContext, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import worker from "../src/index";
 import type { AccountSeats } from "../src/seats/account-seats";
 import { expect } from "vitest";
 
-/** Test helpers: call the Worker in-process and set accounts up through the public API. */
+/**
+ * Test helpers: call the Worker in-process and set accounts up through the public API.
+ * Requests go straight to the Worker's fetch handler (the same code `exports.default.fetch`
+ * reaches): the self-service-binding hop costs ~100 ms per request under parallel load in
+ * vitest-pool-workers, which would make the race tests slow without testing anything more.
+ */
 
 export const OPERATOR = "test-operator-token";
 
@@ -25,7 +31,7 @@ export async function call<T = any>(method: string, path: string, token?: string
     headers["content-type"] = "application/json";
     payload = typeof body === "string" ? body : JSON.stringify(body);
   }
-  const res = await exports.default.fetch(new Request(`http://seatkeeper.test${path}`, { method, headers, body: payload }));
+  const res = await worker.fetch(new Request(`http://seatkeeper.test${path}`, { method, headers, body: payload }), env, createExecutionContext());
   const text = await res.text();
   let parsed: unknown = text;
   try {

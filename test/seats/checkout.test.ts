@@ -140,7 +140,7 @@ describe("leases", () => {
 
 describe("overage and the grace period", () => {
   it("releasing 5 within the grace gives a free interval (worked example 1)", async () => {
-    const f = await newAccount();
+    const f = await newAccount({ lease_ttl_seconds: 3600 });
     await putPool(f, "elite-concurrent", 100);
     const tokens = await agentTokens(f, await licensedUsers(f, "elite-concurrent", 105));
     await setClock(f, T0);
@@ -197,7 +197,7 @@ describe("overage and the grace period", () => {
   });
 
   it("raising the quantity ends the interval (worked example 5)", async () => {
-    const f = await newAccount();
+    const f = await newAccount({ lease_ttl_seconds: 3600 });
     await putPool(f, "elite-concurrent", 100);
     const tokens = await agentTokens(f, await licensedUsers(f, "elite-concurrent", 110));
     await setClock(f, T0);
