@@ -250,8 +250,8 @@ export class AccountSeats extends DurableObject<Env> {
 
   /** Idempotent: expires leases, raises grace crossings, drains the outbox, re-arms. Safe to run twice. */
   override async alarm(): Promise<void> {
-    await this.ready();
     this.alarmAt = null;
+    await this.ready();
     const now = this.now();
     this.expireDue(now);
     this.emit(this.ledger.advance(now, this.roster.settings.graceSeconds), now);
