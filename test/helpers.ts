@@ -173,3 +173,12 @@ export const agentTokens = (f: Fixture, users: string[]) => Promise.all(users.ma
 export const checkout = (token: string, session_id = "desk-1") => call("POST", "/v1/seats/checkout", token, { session_id });
 export const release = (token: string, session_id = "desk-1") => call("POST", "/v1/seats/release", token, { session_id });
 export const heartbeat = (token: string, session_id = "desk-1") => call("POST", "/v1/seats/heartbeat", token, { session_id });
+
+/** The closed over-limit intervals D1 received through the outbox (it drains just after the reply). */
+export const closedIntervals = (f: Fixture, n: number) =>
+  eventually(async () => {
+    const res = await call("GET", `/v1/accounts/${f.accountId}/overages`, f.key);
+    const closed = res.body.items.filter((i: { ended_at: string | null }) => i.ended_at !== null);
+    if (closed.length < n) throw new Error(`only ${closed.length} closed intervals`);
+    return closed;
+  });

@@ -7,6 +7,7 @@ import {
   agentTokens,
   call,
   checkout,
+  closedIntervals,
   eventually,
   heartbeat,
   licensedUsers,
@@ -23,15 +24,6 @@ import {
 const base = (f: Fixture) => `/v1/accounts/${f.accountId}`;
 const poolOf = async (f: Fixture, id: string) =>
   (await call("GET", `${base(f)}/pools`, f.key)).body.items.find((p: { id: string }) => p.id === id);
-
-/** The closed intervals D1 received through the outbox (it drains just after the reply). */
-const closedIntervals = (f: Fixture, n: number) =>
-  eventually(async () => {
-    const res = await call("GET", `${base(f)}/overages`, f.key);
-    const closed = res.body.items.filter((i: { ended_at: string | null }) => i.ended_at !== null);
-    if (closed.length < n) throw new Error(`only ${closed.length} closed intervals`);
-    return closed;
-  });
 
 describe("concurrent checkouts", () => {
   it("105 members of a 100-seat pool all get seats; active is exactly 105", async () => {

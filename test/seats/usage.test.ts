@@ -1,0 +1,75 @@
+import { describe, expect, it } from "vitest";
+import { agentTokens, call, checkout, closedIntervals, licensedUsers, MIN, newAccount, putPool, release, setClock, T0, type Fixture } from "../helpers";
+
+const base = (f: Fixture) => `/v1/accounts/${f.accountId}`;
+const iso = (t: number) => new Date(t).toISOString();
+
+describe("usage and overages", () => {
+  it("buckets max active and the limit over time", async () => {
+    const f = await newAccount({ lease_ttl_seconds: 3600 });
+    await setClock(f, T0 - MIN);
+    await putPool(f, "premium-concurrent", 2);
+    const tokens = await agentTokens(f, await licensedUsers(f, "premium-concurrent", 3));
+    await setClock(f, T0 + 10_000);
+    await checkout(tokens[0]);
+    await setClock(f, T0 + MIN + 5_000);
+    await checkout(tokens[1]);
+    await checkout(tokens[2]);
+    await setClock(f, T0 + MIN + 20_000);
+    await release(tokens[2]);
+    await setClock(f, T0 + 2 * MIN + 1);
+    await putPool(f, "premium-concurrent", 5);
+    const res = await call("GET", `${base(f)}/pools/premium-concurrent/usage?from=${iso(T0)}&to=${iso(T0 + 4 * MIN)}&step_seconds=60`, f.key);
+    expect(res.status).toBe(200);
+    expect(res.body.items).toEqual([
+      { t: iso(T0), max_active: 1, limit: 2 },
+      { t: iso(T0 + MIN), max_active: 3, limit: 2 },
+      { t: iso(T0 + 2 * MIN), max_active: 2, limit: 5 },
+      { t: iso(T0 + 3 * MIN), max_active: 2, limit: 5 },
+    ]);
+    const bad = await call("GET", `${base(f)}/pools/premium-concurrent/usage?from=${iso(T0)}&to=${iso(T0 + 40 * 86_400_000)}&step_seconds=1`, f.key);
+    expect(bad.status).toBe(400);
+    expect((await call("GET", `${base(f)}/pools/elite-named/usage`, f.key)).status).toBe(404);
+    expect((await call("GET", `${base(f)}/pools/gold-named/usage`, f.key)).status).toBe(400);
+  });
+
+  it("lists over-limit intervals newest first with cursor pagination, open ones live", async () => {
+    const f = await newAccount({ lease_ttl_seconds: 3600, grace_seconds: 0 });
+    await putPool(f, "essentials-concurrent", 1);
+    const tokens = await agentTokens(f, await licensedUsers(f, "essentials-concurrent", 2));
+    for (let i = 0; i < 3; i++) {
+      await setClock(f, T0 + i * 10 * MIN);
+      await checkout(tokens[0]);
+      await checkout(tokens[1]);
+      await setClock(f, T0 + i * 10 * MIN + MIN);
+      await release(tokens[1]);
+      await release(tokens[0]);
+    }
+    await closedIntervals(f, 3);
+    await setClock(f, T0 + 40 * MIN);
+    await checkout(tokens[0]);
+    await checkout(tokens[1]);
+    await setClock(f, T0 + 45 * MIN);
+    const first = await call("GET", `${base(f)}/overages?limit=2`, f.key);
+    expect(first.body.items.map((i: { started_at: string }) => i.started_at)).toEqual([iso(T0 + 40 * MIN), iso(T0 + 20 * MIN)]);
+    expect(first.body.items[0]).toMatchObject({ ended_at: null, billable: true, billable_seat_seconds: 300 });
+    const second = await call("GET", `${base(f)}/overages?limit=2&cursor=${first.body.next_cursor}`, f.key);
+    expect(second.body.items.map((i: { started_at: string }) => i.started_at)).toEqual([iso(T0 + 10 * MIN), iso(T0)]);
+    expect(second.body.next_cursor).toBeNull();
+    const windowed = await call("GET", `${base(f)}/overages?from=${iso(T0 + 5 * MIN)}&to=${iso(T0 + 15 * MIN)}`, f.key);
+    expect(windowed.body.items).toHaveLength(1);
+    expect((await call("GET", `${base(f)}/overages?cursor=garbage`, f.key)).status).toBe(400);
+  });
+
+  it("GET /v1/me gives the agent's entitlements", async () => {
+    const f = await newAccount();
+    await putPool(f, "essentials-named", 1);
+    const [u] = await licensedUsers(f, "essentials-named", 1);
+    const [token] = await agentTokens(f, [u]);
+    const me = await call("GET", "/v1/me", token);
+    expect(me.status).toBe(200);
+    expect(me.body).toMatchObject({ user_id: u, pool: "essentials-named", tier: "essentials", model: "named" });
+    expect(me.body.features.email_channel).toBe(false);
+    expect(me.body.features.voice_video_chat_sms).toBe(true);
+  });
+});
