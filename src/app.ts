@@ -20,7 +20,8 @@ base.onError((err, c) => {
   // Hono's own 4xx (malformed JSON, wrong content type) are invalid requests like any other.
   if (err instanceof HTTPException && err.status < 500) {
     const detail = err.message || "The request could not be read.";
-    return problemResponse(c, err.status === 400 ? invalid(detail) : new ApiError(err.status, "invalid_request", detail));
+    const errors = [{ path: "(body)", message: detail }];
+    return problemResponse(c, err.status === 400 ? invalid(detail, errors) : new ApiError(err.status, "invalid_request", detail, { errors }));
   }
   console.error("unhandled error", err);
   return problemResponse(c, new ApiError(500, "internal", "Something went wrong on our side; nothing was changed."));

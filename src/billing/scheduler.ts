@@ -34,9 +34,15 @@ export async function findDueCycles(env: Env, now: number): Promise<number> {
 /** The account's ended cycles after its last summary, oldest first (capped: a backlog is caught up run by run). */
 export function dueCycles(account: BillingAccount, now: number): BillingMessage[] {
   const lastEnd = account.lastEnd === null ? null : Date.parse(account.lastEnd);
-  return endedCyclesSince(lastEnd, Date.parse(account.createdAt), now, account.billingDay).map((cycle) => ({
-    account_id: account.id,
-    cycle_start: iso(cycle.start),
-    cycle_end: iso(cycle.end),
-  }));
+  try {
+    return endedCyclesSince(lastEnd, Date.parse(account.createdAt), now, account.billingDay).map((cycle) => ({
+      account_id: account.id,
+      cycle_start: iso(cycle.start),
+      cycle_end: iso(cycle.end),
+    }));
+  } catch (err) {
+    // One account's bad row (a billing_day out of range) must not stop billing for all the others.
+    console.error(`billing scheduler: skipping account ${account.id}`, err);
+    return [];
+  }
 }

@@ -7,7 +7,7 @@ import { AccountParams, body, commonErrors, Interval, json, noContent, Pool, Poo
 
 const PutPool = z.object({
   quantity: Quantity,
-  max_active: z.number().int().min(1).max(1_000_000).nullable().optional(),
+  max_active: z.number().int().min(1).max(1_000_000).nullable().optional().openapi({ description: "Concurrent pools: a hard ceiling of active seats. Omitted keeps the current ceiling; null removes it." }),
 });
 
 const Seats = z
@@ -79,7 +79,7 @@ export const poolRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook 
     const { account_id, pool_id } = c.req.valid("param");
     await requireAccountAdmin(c, account_id);
     const { quantity, max_active } = c.req.valid("json");
-    const pool = unwrap(await seatsOf(c.env, account_id).putPool(pool_id as PoolId, quantity, max_active ?? null, actorOf(c.get("caller"))));
+    const pool = unwrap(await seatsOf(c.env, account_id).putPool(pool_id as PoolId, quantity, max_active, actorOf(c.get("caller"))));
     return c.json(pool, 200);
   })
   .openapi(listPools, async (c) => {

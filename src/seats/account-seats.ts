@@ -1,6 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import type { AddonProduct, PerSeatProduct, PoolId } from "../domain/catalog";
-import { parsePoolId } from "../domain/catalog";
+import { parsePoolId, PER_SEAT_PRODUCTS } from "../domain/catalog";
 import {
   addonReport,
   assignOutcome,
@@ -9,6 +9,7 @@ import {
   checkPoolQuantity,
   checkPurchase,
   compliance,
+  consumption,
   grantSource,
   recommendations,
   type AddonReportRow,
@@ -350,6 +351,7 @@ export class AccountSeats extends DurableObject<Env> {
   async updateSettings(patch: SettingsPatch, actor: string): Promise<Result<null>> {
     return this.lock.run(async () => {
       await this.fresh();
+      if (Object.values(patch).every((v) => v === undefined)) return ok(null);
       const at = iso(this.now());
       await writeBatch(this.env.DB, [
         writes.updateAccountSettings(this.db, this.accountId, {
@@ -368,13 +370,19 @@ export class AccountSeats extends DurableObject<Env> {
     });
   }
 
-  async putPool(pool: PoolId, quantity: number, maxActive: number | null, actor: string): Promise<Result<PoolView>> {
+  /** `maxActive` undefined keeps the pool's ceiling; null removes it. */
+  async putPool(pool: PoolId, quantity: number, requestedMaxActive: number | null | undefined, actor: string): Promise<Result<PoolView>> {
     return this.lock.run(async () => {
       await this.fresh();
       const { model } = parsePoolId(pool)!;
-      if (model === "named" && maxActive !== null) {
-        return fail(new ApiError(400, "invalid_request", "max_active applies to concurrent pools only: a named pool's quantity is its cap."));
+      if (model === "named" && requestedMaxActive != null) {
+        return fail(
+          new ApiError(400, "invalid_request", "max_active applies to concurrent pools only: a named pool's quantity is its cap.", {
+            errors: [{ path: "max_active", message: "only for concurrent pools" }],
+          }),
+        );
       }
+      const maxActive = requestedMaxActive === undefined ? (this.roster.pools.get(pool)?.maxActive ?? null) : requestedMaxActive;
       const assigned = this.roster.assigned(pool);
       if (model === "named" && quantity < assigned) {
         return fail(
@@ -498,14 +506,14 @@ export class AccountSeats extends DurableObject<Env> {
       const trial = this.roster.clone();
       for (const userId of batch.revoke) trial.revokeLicense(userId);
       for (const [index, { user_id, pool }] of batch.assign.entries()) {
-        const refusal = this.refuseAssignment(trial, user_id, pool);
-        if (refusal) {
-          return fail(new ApiError(refusal.status, refusal.code, `assign[${index}]: ${refusal.detail} Nothing was applied.`, { ...refusal.extra, index }));
-        }
+        if (!trial.pools.has(pool)) return fail(new ApiError(404, "not_found", `assign[${index}]: Pool ${pool} was not found.`, { index, pool }));
         trial.setLicense(user_id, pool);
       }
+      const refusal = this.refuseBatchResult(trial, batch.assign);
+      if (refusal) return fail(refusal);
       const revoked = batch.revoke.filter((id) => this.roster.licenses.has(id));
-      const assign = batch.assign.filter((a) => this.roster.licenses.get(a.user_id) !== a.pool || batch.revoke.includes(a.user_id));
+      // The route refuses a user named twice, so no user is both revoked and assigned here.
+      const assign = batch.assign.filter((a) => this.roster.licenses.get(a.user_id) !== a.pool);
       const now = this.now();
       const at = iso(now);
       const audit = [
@@ -524,6 +532,41 @@ export class AccountSeats extends DurableObject<Env> {
       for (const userId of moved) this.endSessionsOf(userId, now);
       return ok({ assigned: assign.length, revoked: revoked.length });
     });
+  }
+
+  /**
+   * A batch is judged on the state it leaves, not on its order (nobody sees the states between):
+   * swapping users between two full named pools is fine. The refusal names the first assignment
+   * that contributes to the breach.
+   */
+  private refuseBatchResult(trial: Roster, assign: LicenseBatch["assign"]): ApiError | null {
+    const incoming = assign.map((a, index) => ({ ...a, index })).filter((a) => this.roster.licenses.get(a.user_id) !== a.pool);
+    for (const [pool, settings] of trial.pools) {
+      if (parsePoolId(pool)!.model !== "named" || trial.assigned(pool) <= settings.quantity) continue;
+      // With every departure counted first, the culprit is the arrival that takes the pool past its quantity.
+      const arrivals = incoming.filter((a) => a.pool === pool);
+      if (arrivals.length === 0) continue; // over before this batch: not this batch's doing
+      const culprit = arrivals[settings.quantity - (trial.assigned(pool) - arrivals.length)] ?? arrivals[0];
+      return new ApiError(
+        409,
+        "named_pool_full",
+        `assign[${culprit.index}]: named pool ${pool} would have ${trial.assigned(pool)} users assigned but has ${settings.quantity} seats. Nothing was applied.`,
+        { index: culprit.index, user_id: culprit.user_id, pool },
+      );
+    }
+    for (const product of PER_SEAT_PRODUCTS) {
+      const after = consumption(trial, product);
+      if (after.consumed <= after.purchased || after.consumed <= consumption(this.roster, product).consumed) continue;
+      const culprit = incoming.find((a) => trial.assignments.get(a.user_id)?.has(product)) ?? incoming[0];
+      if (!culprit) continue;
+      return new ApiError(
+        409,
+        "addon_seats_exhausted",
+        `assign[${culprit.index}]: the batch would need ${after.consumed} purchased ${product} seats but ${after.purchased} are bought. Nothing was applied.`,
+        { index: culprit.index, user_id: culprit.user_id, product },
+      );
+    }
+    return null;
   }
 
   async forceRelease(pool: PoolId, userId: string, actor: string): Promise<Result<null>> {

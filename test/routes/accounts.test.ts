@@ -234,7 +234,64 @@ describe("API keys", () => {
   });
 });
 
+describe("concurrent creation", () => {
+  it("of one id gives exactly one 201 and already_exists for the rest", async () => {
+    const id = uniqueId("race");
+    const results = await Promise.all(
+      Array.from({ length: 6 }, (_, i) => call("POST", "/v1/accounts", OPERATOR, { id, name: `Racer ${i}` })),
+    );
+    expect(results.map((r) => r.status).sort()).toEqual([201, 409, 409, 409, 409, 409]);
+    for (const r of results.filter((r) => r.status === 409)) expectProblem(r, 409, "already_exists");
+    const winner = results.find((r) => r.status === 201)!;
+    expect((await call("GET", `/v1/accounts/${id}`, OPERATOR)).body.name).toBe(winner.body.name);
+  });
+});
+
 describe("GET /v1/accounts/{account_id}/audit", () => {
+  it("has an entry for every kind of write, with the actor that made it", async () => {
+    const f = await newAccount();
+    const A = `/v1/accounts/${f.accountId}`;
+    const steps: Array<[string, string, unknown, number]> = [
+      ["PATCH", A, { grace_seconds: 60 }, 200],
+      ["POST", `${A}/api-keys`, { name: "extra" }, 201],
+      ["PUT", `${A}/pools/elite-named`, { quantity: 2 }, 200],
+      ["PUT", `${A}/pools/elite-named`, { quantity: 3 }, 200],
+      ["PUT", `${A}/pools/premium-concurrent`, { quantity: 3 }, 200],
+      ["PUT", `${A}/users/u1`, { display_name: "One" }, 200],
+      ["PUT", `${A}/users/u2`, {}, 200],
+      ["PUT", `${A}/users/u1/license`, { pool: "elite-named" }, 200],
+      ["DELETE", `${A}/users/u1/license`, undefined, 204],
+      ["POST", `${A}/licenses:batch`, { assign: [{ user_id: "u2", pool: "premium-concurrent" }] }, 200],
+      ["DELETE", `${A}/users/u2`, undefined, 204],
+    ];
+    let extraKeyId = "";
+    for (const [method, path, body, status] of steps) {
+      const res = await call(method, path, f.key, body);
+      expect({ route: `${method} ${path}`, status: res.status }).toEqual({ route: `${method} ${path}`, status });
+      if (path.endsWith("/api-keys")) extraKeyId = res.body.id;
+    }
+    expect((await call("DELETE", `${A}/api-keys/${extraKeyId}`, OPERATOR)).status).toBe(204);
+    const entries = (await auditOf(f)).reverse().map((e) => [e.actor, e.action, e.target]);
+    const me = `api_key:${f.keyId}`;
+    expect(entries).toEqual([
+      ["operator", "account.create", f.accountId],
+      ["operator", "api_key.create", f.keyId],
+      [me, "account.update", f.accountId],
+      [me, "api_key.create", extraKeyId],
+      [me, "pool.create", "elite-named"],
+      [me, "pool.update", "elite-named"],
+      [me, "pool.create", "premium-concurrent"],
+      [me, "user.put", "u1"],
+      [me, "user.put", "u2"],
+      [me, "license.assign", "u1"],
+      [me, "license.revoke", "u1"],
+      [me, "license.assign", "u2"],
+      [me, "user.delete", "u2"],
+      ["operator", "api_key.revoke", extraKeyId],
+    ]);
+  });
+
+
   it("lists entries newest first, with at/actor/action/target/detail, paginated", async () => {
     const f = await newAccount();
     for (let i = 0; i < 4; i++) await call("PUT", acct(f, `/users/u-${i}`), f.key, {});

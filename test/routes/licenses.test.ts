@@ -236,6 +236,37 @@ describe("POST /v1/accounts/{account_id}/licenses:batch", () => {
     expect(await poolOf(f, "elite-named")).toMatchObject({ assigned: 2 });
   });
 
+  it("re-assigning holders of a full pool in a batch is a no-op, not an overfill", async () => {
+    const f = await newAccount();
+    await putPool(f, "elite-named", 2);
+    const ids = await licensedUsers(f, "elite-named", 2);
+    const before = await stateOf(f);
+    const res = await call("POST", acct(f, "/licenses:batch"), f.key, { assign: ids.map((user_id) => ({ user_id, pool: "elite-named" })) });
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ assigned: 0, revoked: 0 });
+    expect(await stateOf(f)).toEqual(before);
+  });
+
+  it("is judged on the state it leaves, not on the order of its items (a swap between full pools)", async () => {
+    // Unspecified by API.md; a batch is atomic, so no one ever sees its intermediate states.
+    const f = await newAccount();
+    await putPool(f, "essentials-named", 1);
+    await putPool(f, "elite-named", 1);
+    await putUsers(f, ["e", "x"]);
+    await assign(f, "e", "essentials-named");
+    await assign(f, "x", "elite-named");
+    const res = await call("POST", acct(f, "/licenses:batch"), f.key, {
+      assign: [
+        { user_id: "e", pool: "elite-named" },
+        { user_id: "x", pool: "essentials-named" },
+      ],
+    });
+    expect(res.status).toBe(200);
+    expect(Object.fromEntries((await usersOf(f)).map((u) => [u.id, u.pool]))).toEqual({ e: "elite-named", x: "essentials-named" });
+    expect(await poolOf(f, "elite-named")).toMatchObject({ assigned: 1 });
+    expect(await poolOf(f, "essentials-named")).toMatchObject({ assigned: 1 });
+  });
+
   it("a batch that would overfill a named pool applies nothing, and the 409 names the item", async () => {
     const f = await newAccount();
     await putPool(f, "elite-named", 3);

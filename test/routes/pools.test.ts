@@ -57,6 +57,17 @@ describe("PUT /v1/accounts/{account_id}/pools/{pool_id}", () => {
     expect(list.body.items[0]).toMatchObject({ id: "essentials-named", quantity: 8 });
   });
 
+  it("a quantity-only PUT keeps the ceiling; max_active: null removes it", async () => {
+    // Unspecified by API.md: buying more seats should not silently drop a hard ceiling.
+    const f = await newAccount();
+    await putPool(f, "premium-concurrent", 10, 12);
+    const more = await call("PUT", acct(f, "/pools/premium-concurrent"), f.key, { quantity: 20 });
+    expect(more.status).toBe(200);
+    expect(more.body).toMatchObject({ quantity: 20, max_active: 12 });
+    const cleared = await call("PUT", acct(f, "/pools/premium-concurrent"), f.key, { quantity: 20, max_active: null });
+    expect(cleared.body).toMatchObject({ quantity: 20, max_active: null });
+  });
+
   it("accepts quantity 0 for a pool with nobody assigned", async () => {
     const f = await newAccount();
     const res = await call("PUT", acct(f, "/pools/elite-named"), f.key, { quantity: 0 });

@@ -1,3 +1,4 @@
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { auditOf, call, expectProblem, licensedUsers, newAccount, putPool, putUsers, stateOf, usersOf, type Fixture, type Reply } from "../helpers";
 
@@ -135,6 +136,24 @@ describe("GET /v1/accounts/{account_id}/users", () => {
       ["agent-2", "essentials-concurrent"],
       ["nolicense", null],
     ]);
+  });
+
+  it("pages 100 at a time by default, and at most 1000", async () => {
+    const f = await newAccount();
+    const ids = Array.from({ length: 150 }, (_, i) => `p-${String(i).padStart(3, "0")}`);
+    await env.DB.prepare("INSERT INTO users (account_id, id, display_name, email, created_at) SELECT ?, value, NULL, NULL, ? FROM json_each(?)")
+      .bind(f.accountId, new Date().toISOString(), JSON.stringify(ids))
+      .run();
+    const first = await call("GET", acct(f, "/users"), f.key);
+    expect(first.body.items).toHaveLength(100);
+    expect(first.body.next_cursor).toEqual(expect.any(String));
+    const rest = await call("GET", acct(f, `/users?cursor=${first.body.next_cursor}`), f.key);
+    expect(rest.body.items).toHaveLength(50);
+    expect(rest.body.next_cursor).toBeNull();
+    expect([...first.body.items, ...rest.body.items].map((u: { id: string }) => u.id)).toEqual(ids);
+    const all = await call("GET", acct(f, "/users?limit=1000"), f.key);
+    expect(all.body.items).toHaveLength(150);
+    expect(all.body.next_cursor).toBeNull();
   });
 
   it("is an empty page for an account without users", async () => {
