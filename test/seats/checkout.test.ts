@@ -1,4 +1,4 @@
-import { abortAllDurableObjects, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { AccountSeats } from "../../src/seats/account-seats";
@@ -236,14 +236,19 @@ describe("overage and the grace period", () => {
   });
 });
 
+/** Resets only this account's DO (ctx.abort), so test files running beside this one keep theirs. */
+const resetDurableObject = (f: Fixture) =>
+  runInDurableObject(seatsStub(f), (_instance, state) => state.abort("reset for the test")).catch(() => undefined);
+
 describe("resets", () => {
   it("a DO reset in the middle of a burst loses no acknowledged seat and leaves the alarm armed", async () => {
     const f = await newAccount();
     await putPool(f, "premium-concurrent", 40);
     const users = await licensedUsers(f, "premium-concurrent", 60);
     const tokens = await agentTokens(f, users);
+    await setClock(f, T0); // in-memory only: a fresh instance after the reset has no test clock
     const burst = tokens.map((t, i) =>
-      (i === 30 ? abortAllDurableObjects() : Promise.resolve()).then(() => checkout(t).catch(() => ({ status: 0, body: null }))),
+      (i === 30 ? resetDurableObject(f) : Promise.resolve()).then(() => checkout(t).catch(() => ({ status: 0, body: null }))),
     );
     const replies = await Promise.all(burst);
     const granted = users.filter((_, i) => replies[i].status === 200);
@@ -253,6 +258,7 @@ describe("resets", () => {
     for (const u of granted) expect(holders.has(u)).toBe(true);
     expect(seats.body.active).toBe(holders.size);
     expect(await runInDurableObject(seatsStub(f), (_i, state) => state.storage.getAlarm())).not.toBeNull();
+    expect(await runInDurableObject<AccountSeats, number | null>(seatsStub(f), (instance) => instance.testClock)).toBeNull();
   });
 });
 
