@@ -62,12 +62,12 @@ export async function runQueue<T>(h: Harness, queue: "seatkeeper-billing" | "sea
   const messages = bodies.map((body) => ({ id: `msg-${messageCounter++}`, timestamp: new Date(), attempts, body }));
   const batch = createMessageBatch(queue, messages);
   const ctx = createExecutionContext();
-  await worker.queue(batch as MessageBatch<unknown>, h.env, ctx);
+  await worker.queue(batch as MessageBatch<unknown>, h.env);
   const result = await getQueueResult(batch, ctx);
   const ids = messages.map((m) => m.id);
   return {
     acked: ids.filter((id) => result.explicitAcks.includes(id)),
-    retried: result.retryMessages.filter((r) => ids.includes(r.msgId)),
+    retried: result.retryMessages.filter((r: { msgId: string }) => ids.includes(r.msgId)),
   };
 }
 
