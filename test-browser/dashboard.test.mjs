@@ -1,0 +1,462 @@
+#!/usr/bin/env node
+// Browser tests of GET /dashboard: Debian's Chromium driven by playwright-core against a private
+// `wrangler dev` (port 8789, fresh state). Sets data up through the API, then checks what the
+// page shows against what the API answers. Prints "N passed, N failed"; exits 1 on any failure.
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { client, launchBrowser, must, root, sleep, startServer } from "./harness.mjs";
+
+const PORT = Number(process.env.BROWSER_TEST_PORT ?? 8789);
+const ACCOUNT = "browser-test";
+
+const results = [];
+async function test(name, fn) {
+  const started = Date.now();
+  try {
+    await fn();
+    results.push({ name, ok: true });
+    console.log(`ok   - ${name} (${Date.now() - started} ms)`);
+  } catch (err) {
+    results.push({ name, ok: false });
+    console.log(`FAIL - ${name}\n       ${String(err?.stack ?? err).split("\n").slice(0, 6).join("\n       ")}`);
+  }
+}
+
+let server;
+let browser;
+let exitCode = 1;
+try {
+  console.log(`starting wrangler dev on 127.0.0.1:${PORT} …`);
+  server = await startServer({ port: PORT, log: process.env.BROWSER_TEST_LOG === "1" });
+  const op = client(server.base, server.token);
+
+  // ---- data, through the API -----------------------------------------------------------------
+  must(await op("POST", "/v1/accounts", { id: ACCOUNT, name: "Browser Test Co", grace_seconds: 2, lease_ttl_seconds: 300 }));
+  const { key } = must(await op("POST", `/v1/accounts/${ACCOUNT}/api-keys`, { name: "dashboard" }));
+  const admin = client(server.base, key);
+  const A = `/v1/accounts/${ACCOUNT}`;
+  must(await admin("PUT", `${A}/pools/premium-concurrent`, { quantity: 5 }));
+  must(await admin("PUT", `${A}/pools/elite-concurrent`, { quantity: 2 }));
+  must(await admin("PUT", `${A}/pools/essentials-named`, { quantity: 3 }));
+  const premium = Array.from({ length: 8 }, (_, i) => `agent${i + 1}@premium.example`);
+  const elite = Array.from({ length: 6 }, (_, i) => `elite${i + 1}@elite.example`);
+  const named = ["ada@named.example", "grace@named.example"];
+  for (const [i, id] of [...premium, ...elite, ...named].entries()) {
+    must(await admin("PUT", `${A}/users/${encodeURIComponent(id)}`, { display_name: `User ${i + 1}`, email: id }));
+  }
+  must(
+    await admin("POST", `${A}/licenses:batch`, {
+      assign: [...premium.map((u) => ({ user_id: u, pool: "premium-concurrent" })), ...elite.map((u) => ({ user_id: u, pool: "elite-concurrent" })), ...named.map((u) => ({ user_id: u, pool: "essentials-named" }))],
+    }),
+  );
+  must(await admin("PUT", `${A}/users/${encodeURIComponent(elite[0])}/addons/workforce_management`));
+  const tokens = new Map();
+  for (const u of premium) tokens.set(u, must(await admin("POST", `${A}/users/${encodeURIComponent(u)}/agent-token`, {})).token);
+  const agent = (u) => client(server.base, tokens.get(u));
+  const checkout = async (u) => must(await agent(u)("POST", "/v1/seats/checkout", { session_id: `desk-${u.split("@")[0]}` }));
+  const release = async (u) => must(await agent(u)("POST", "/v1/seats/release", { session_id: `desk-${u.split("@")[0]}` }), 204);
+
+  // Interval 1: 7 on 5 seats for half a second (inside the 2 s grace).
+  for (const u of premium.slice(0, 7)) await checkout(u);
+  await sleep(500);
+  for (const u of premium.slice(5, 7)) await release(u);
+  await sleep(300);
+  // Interval 2: 7 on 5 for 3.5 s: past the grace, billable (2 seats).
+  for (const u of premium.slice(5, 7)) await checkout(u);
+  await sleep(3500);
+  for (const u of premium.slice(5, 7)) await release(u);
+  // Interval 3, open: a long grace now, 6 on 5.
+  must(await admin("PATCH", A, { grace_seconds: 600 }));
+  await checkout(premium[5]);
+
+  browser = await launchBrowser();
+  const page = await browser.context.newPage();
+  const consoleProblems = [];
+  page.on("console", (m) => {
+    if (m.type() === "error" && !/status of (401|404|503)/.test(m.text())) consoleProblems.push(m.text());
+  });
+  page.on("pageerror", (e) => consoleProblems.push(`pageerror: ${e.message}`));
+  const dash = `${server.base}/dashboard`;
+  const readApi = async (path) => must(await admin("GET", `${A}${path}`));
+  const refreshCount = () => page.evaluate(() => Number(document.getElementById("dashboard").dataset.refreshes ?? 0));
+  /** Runs action (a click that starts a refresh) and waits until a refresh completed after it. */
+  const refreshed = async (action) => {
+    const before = await refreshCount();
+    await action();
+    await page.waitForFunction((n) => Number(document.getElementById("dashboard").dataset.refreshes ?? 0) > n, before, { timeout: 20_000 });
+  };
+  const refreshNow = () => refreshed(() => page.getByRole("button", { name: "Refresh now" }).click());
+
+  // ---- tests ---------------------------------------------------------------------------------
+  await test("GET /dashboard: served by the Worker with a strict CSP and no inline script", async () => {
+    const res = await fetch(dash);
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get("content-type") ?? "", /text\/html/);
+    const csp = res.headers.get("content-security-policy") ?? "";
+    assert.match(csp, /default-src 'none'/);
+    assert.match(csp, /script-src 'self'(;|$)/);
+    assert.match(csp, /connect-src 'self'/);
+    assert.match(csp, /frame-ancestors 'none'/);
+    assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval|https?:/);
+    assert.equal(res.headers.get("x-content-type-options"), "nosniff");
+    assert.equal(res.headers.get("referrer-policy"), "no-referrer");
+    const html = await res.text();
+    const scripts = [...html.matchAll(/<script\b([^>]*)>/g)].map((m) => m[1]);
+    assert.ok(scripts.length >= 2);
+    for (const attrs of scripts) assert.match(attrs, /\ssrc="\/dashboard\//, `inline or foreign script: ${attrs}`);
+    assert.doesNotMatch(html, /\sstyle=|\son[a-z]+=/i, "inline styles or handlers are blocked by the CSP");
+    assert.doesNotMatch(html, /https?:\/\//, "everything loads from the service");
+    for (const asset of ["/dashboard/dashboard.js", "/dashboard/dashboard.css", "/dashboard/vendor/uPlot.iife.min.js", "/dashboard/vendor/uPlot.min.css"]) {
+      const r = await fetch(`${server.base}${asset}`);
+      assert.equal(r.status, 200, asset);
+      assert.equal(r.headers.get("x-content-type-options"), "nosniff", asset);
+    }
+    // The API is untouched by the assets: an unknown route is still problem+json.
+    const nf = await fetch(`${server.base}/nope`);
+    assert.equal(nf.status, 404);
+    assert.match(nf.headers.get("content-type") ?? "", /problem\+json/);
+  });
+
+  await test("the served uPlot is the one package.json pins (public/dashboard/vendor = node_modules/uplot/dist)", async () => {
+    for (const f of ["uPlot.iife.min.js", "uPlot.min.css"]) {
+      const served = readFileSync(join(root, "public/dashboard/vendor", f));
+      const pinned = readFileSync(join(root, "node_modules/uplot/dist", f));
+      assert.ok(served.equals(pinned), `public/dashboard/vendor/${f} differs from node_modules/uplot/dist/${f}: run node test-browser/vendor-uplot.mjs`);
+    }
+  });
+
+  await page.goto(dash);
+
+  await test("sign-in form: labelled inputs, the account id is focused", async () => {
+    assert.equal(await page.getByLabel("Account id").count(), 1);
+    assert.equal(await page.getByLabel("API key").count(), 1);
+    assert.equal(await page.getByLabel("API key").getAttribute("type"), "password");
+    assert.equal(await page.evaluate(() => document.activeElement?.id), "account-id");
+  });
+
+  await test("a wrong key shows a clear message and stores nothing", async () => {
+    await page.getByLabel("Account id").fill(ACCOUNT);
+    await page.getByLabel("API key").fill("sk_thisisnotarealkeyatall0000000000000000");
+    await page.getByRole("button", { name: "Sign in" }).click();
+    const alert = page.locator("#signin-error");
+    await alert.filter({ hasText: /not accepted/ }).waitFor({ timeout: 10_000 });
+    const text = await alert.textContent();
+    assert.match(text, /API key was not accepted/);
+    assert.equal(await alert.getAttribute("role"), "alert");
+    assert.equal(await page.evaluate(() => sessionStorage.length), 0);
+    assert.ok(await page.locator("#dashboard").isHidden());
+    assert.doesNotMatch(page.url(), /sk_/);
+  });
+
+  await test("a key of another account (wrong account id) is told apart", async () => {
+    await page.getByLabel("Account id").fill("someone-else");
+    await page.getByLabel("API key").fill(key);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.locator("#signin-error").filter({ hasText: /no account “someone-else”/ }).waitFor({ timeout: 10_000 });
+    assert.equal(await page.evaluate(() => sessionStorage.length), 0);
+  });
+
+  await test("signing in with the key (keyboard only) shows the dashboard; the key is in sessionStorage only", async () => {
+    await page.getByLabel("Account id").fill(ACCOUNT);
+    await page.getByLabel("API key").fill(key);
+    await page.getByLabel("API key").press("Enter");
+    await page.locator("#pools-table tbody tr[data-pool]").first().waitFor({ timeout: 15_000 });
+    await page.locator("#refresh-status").filter({ hasText: /Updated/ }).waitFor({ timeout: 15_000 });
+    assert.doesNotMatch(page.url(), /sk_|key=/);
+    assert.equal(await page.evaluate(() => document.cookie), "");
+    const stored = await page.evaluate(() => JSON.stringify(Object.fromEntries(Object.entries(sessionStorage))));
+    assert.ok(stored.includes(key));
+    assert.equal(await page.evaluate(() => localStorage.length), 0);
+    assert.equal(await page.locator("#api-key").inputValue(), "", "the key field is cleared");
+    // A reload keeps the session (same tab), with no second sign-in.
+    await page.reload();
+    await page.locator("#pools-table tbody tr[data-pool]").first().waitFor({ timeout: 15_000 });
+  });
+
+  await test("pool figures equal the API's", async () => {
+    await page.locator("#refresh-status").filter({ hasText: /Updated/ }).waitFor({ timeout: 15_000 });
+    const pools = (await readApi("/pools")).items;
+    assert.equal(await page.locator("#pools-table tbody tr[data-pool]").count(), pools.length);
+    for (const p of pools) {
+      const row = page.locator(`#pools-table tr[data-pool="${p.id}"]`);
+      const cell = async (f) => (await row.locator(`[data-field="${f}"]`).textContent()).trim();
+      assert.equal(await cell("tier"), p.tier);
+      assert.equal(await cell("model"), p.model);
+      assert.match(await cell("quantity"), new RegExp(`^${p.quantity}\\b`));
+      assert.equal(await cell("active"), String(p.active));
+      assert.equal(await cell("members"), p.model === "named" ? `${p.assigned} assigned` : `${p.members} members`);
+      const status = await cell("status");
+      if (p.over_limit) assert.match(status, new RegExp(`OVER LIMIT by ${p.active - p.quantity}`));
+      else assert.match(status, /Within limit/);
+    }
+    const premiumPool = pools.find((p) => p.id === "premium-concurrent");
+    assert.equal(premiumPool.active, 6);
+    assert.equal(premiumPool.over_limit, true);
+  });
+
+  await test("the open over-limit interval shows the time left in its grace", async () => {
+    const seats = await readApi("/pools/premium-concurrent/seats");
+    assert.ok(seats.interval, "the API reports an open interval");
+    const box = page.locator('[data-open-interval="premium-concurrent"]');
+    await box.waitFor();
+    const text = await box.textContent();
+    assert.match(text, /OVER LIMIT/);
+    assert.match(text, /6 active on 5 seats/);
+    const m = /Grace ends in (\d+) min (\d+) s/.exec(text);
+    assert.ok(m, text);
+    const left = Number(m[1]) * 60 + Number(m[2]);
+    const expected = (Date.parse(seats.interval.started_at) + 600_000 - Date.now()) / 1000;
+    assert.ok(Math.abs(left - expected) <= 3, `${left} s shown, ${expected} s expected`);
+    const before = await box.locator("[data-countdown]").textContent();
+    await sleep(1500);
+    assert.notEqual(await box.locator("[data-countdown]").textContent(), before, "the countdown ticks");
+  });
+
+  await test("the usage chart renders with the limit line and the over-limit intervals", async () => {
+    const fig = page.locator('figure[data-chart="premium-concurrent"]');
+    await fig.locator("canvas").first().waitFor();
+    assert.equal(await fig.getAttribute("data-limit"), "5");
+    const overages = (await readApi("/overages")).items.filter((i) => i.pool === "premium-concurrent");
+    assert.equal(overages.length, 3);
+    assert.equal(overages.filter((i) => i.billable).length, 1);
+    assert.equal(await fig.getAttribute("data-spans"), "3");
+    assert.equal(await fig.getAttribute("data-billable-spans"), "1");
+    const summary = await fig.locator(".chart-summary").textContent();
+    assert.match(summary, /peak 7 active .* limit of 5; 3 over-limit intervals, 1 with a billable part/);
+    // Pixels: the dashed limit line at y(5) and the max-active series at y(6) now.
+    const probe = await fig.evaluate((el) => {
+      const u = el.querySelector(".chart-canvas")._plot;
+      const ctx = u.ctx;
+      const { left, width } = u.bbox;
+      const row = (v) => {
+        const y = Math.round(u.valToPos(v, "y", true));
+        const px = ctx.getImageData(Math.round(left), y - 1, Math.round(width), 3).data;
+        let red = 0;
+        let blue = 0;
+        for (let i = 0; i < px.length; i += 4) {
+          const [r, g, b] = [px[i], px[i + 1], px[i + 2]];
+          if (r > 130 && g < 90 && b < 70) red++;
+          if (b > 120 && r < 80 && g < 110) blue++;
+        }
+        return { red, blue };
+      };
+      const all = ctx.getImageData(Math.round(u.bbox.left), Math.round(u.bbox.top), Math.round(u.bbox.width), Math.round(u.bbox.height)).data;
+      let blue = 0;
+      for (let i = 0; i < all.length; i += 4) if (all[i + 2] > 120 && all[i] < 80 && all[i + 1] < 110) blue++;
+      return { limit: row(5), active: { blue }, series: u.series.map((s) => s.label), points: u.data[0].length, lastActive: u.data[1][u.data[1].length - 1] };
+    });
+    assert.deepEqual(probe.series, ["Time", "Max active", "Limit"]);
+    assert.ok(probe.limit.red > 200, `limit line pixels: ${JSON.stringify(probe.limit)}`);
+    assert.ok(probe.active.blue > 100, `max-active pixels: ${JSON.stringify(probe.active)}`);
+    assert.equal(probe.lastActive, 6);
+    // The account is younger than an hour: the chart starts at its creation (10 s buckets, + "now").
+    const created = Date.parse((await readApi("")).created_at);
+    const expected = Math.ceil((Date.now() - Math.floor(created / 10_000) * 10_000) / 10_000) + 1;
+    assert.ok(Math.abs(probe.points - expected) <= 2, `10 s buckets since the account was created: ${probe.points} points, ~${expected} expected`);
+    assert.match(summary, /since the account was created/);
+  });
+
+  await test("compliance, billing preview and users equal the API's", async () => {
+    const compliance = await readApi("/compliance");
+    for (const s of compliance.addon_shortfall) {
+      assert.equal((await page.locator(`[data-shortfall="${s.product}"] [data-field="shortfall"]`).textContent()).trim(), String(s.shortfall));
+    }
+    const wfm = compliance.addon_shortfall.find((s) => s.product === "workforce_management");
+    assert.ok(wfm && wfm.shortfall === 4, JSON.stringify(compliance.addon_shortfall));
+    const recs = page.locator('[data-testid="recommendations"] li');
+    assert.equal(await recs.count(), compliance.recommendations.length);
+    if (compliance.recommendations.length) assert.equal((await recs.first().textContent()).trim(), compliance.recommendations[0]);
+
+    const preview = await admin("GET", `${A}/billing/preview`);
+    if (preview.status === 200) {
+      for (const p of preview.body.pools.filter((x) => x.model === "concurrent")) {
+        const row = page.locator(`[data-preview-pool="${p.pool}"]`);
+        assert.equal((await row.locator('[data-field="billable_overage_seats"]').textContent()).trim(), String(p.billable_overage_seats));
+        assert.equal((await row.locator('[data-field="billable_seat_hours"]').textContent()).trim(), (p.billable_seat_seconds / 3600).toFixed(2));
+      }
+      const total = preview.body.pools.reduce((a, p) => a + (p.billable_overage_seats ?? 0), 0);
+      assert.match(await page.locator('[data-testid="preview-totals"]').textContent(), new RegExp(`${total} billable overage seat`));
+    } else {
+      assert.equal(preview.status, 404);
+      assert.match(await page.locator("#billing-preview").textContent(), /not available/);
+    }
+
+    const users = (await readApi("/users?limit=1000")).items;
+    assert.equal(await page.locator("#users-table tbody tr[data-user]").count(), users.length);
+    const withAddon = users.find((u) => u.addons.length);
+    assert.match(await page.locator(`#users-table tr[data-user="${withAddon.id}"]`).textContent(), /workforce_management/);
+  });
+
+  await test("users are searchable", async () => {
+    const search = page.getByLabel("Search users");
+    await search.fill("elite");
+    await page.locator("#users-count").filter({ hasText: /6 of 16 users match/ }).waitFor({ timeout: 5000 });
+    assert.equal(await page.locator("#users-table tbody tr[data-user]").count(), 6);
+    await search.fill("workforce");
+    await page.locator("#users-count").filter({ hasText: /1 of 16 users match/ }).waitFor({ timeout: 5000 });
+    await search.fill("nobody-like-this");
+    await page.locator("#users-table tbody").filter({ hasText: "No user matches" }).waitFor({ timeout: 5000 });
+    await search.fill("");
+  });
+
+  await test("keyboard: every control is reachable with Tab, and the range is chosen with the arrow keys", async () => {
+    await page.locator("#main").focus();
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.keyboard.press("Shift+Tab"); // back into the header
+    const reached = new Set();
+    for (let i = 0; i < 40; i++) {
+      await page.keyboard.press("Tab");
+      const id = await page.evaluate(() => {
+        const el = document.activeElement;
+        return el?.id || (el?.name === "range" ? `range:${el.value}` : el?.getAttribute("aria-label") || el?.tagName);
+      });
+      reached.add(id);
+    }
+    for (const want of ["sign-out", "auto-refresh", "refresh-now", "range:1h", "user-search"]) assert.ok(reached.has(want), `${want} not reached: ${[...reached].join(", ")}`);
+    // Focus is visible: the outline style applies to the focused control.
+    await page.getByRole("radio", { name: "Last hour" }).focus();
+    await refreshed(() => page.keyboard.press("ArrowRight"));
+    assert.equal(await page.evaluate(() => document.querySelector('input[name="range"]:checked').value), "24h");
+    await page.locator("#refresh-status").filter({ hasText: /Updated/ }).waitFor({ timeout: 15_000 });
+    assert.match(await page.locator('figure[data-chart="premium-concurrent"] .chart-summary').textContent(), /^last 24 hours .*buckets of 60 s/);
+  });
+
+  await test("30 days of minute buckets (43,200 points) load and draw quickly", async () => {
+    // The API side: one 30-day query of minute buckets.
+    const t0 = Date.now();
+    const to = new Date();
+    const from = new Date(to.getTime() - 30 * 86_400_000);
+    const direct = await readApi(`/pools/premium-concurrent/usage?from=${from.toISOString()}&to=${to.toISOString()}&step_seconds=60`);
+    assert.equal(direct.items.length, 43_200);
+    console.log(`       API: 43,200 minute buckets in ${Date.now() - t0} ms`);
+    // The account is minutes old, so the page would start the chart at its creation: make it
+    // look 60 days old (only what the page is told) to get the full 43,200 buckets.
+    await page.route(`**/v1/accounts/${ACCOUNT}`, async (route) => {
+      const res = await route.fetch();
+      const body = await res.json();
+      await route.fulfill({ response: res, json: { ...body, created_at: new Date(Date.now() - 60 * 86_400_000).toISOString() } });
+    });
+    await refreshNow();
+    const started = Date.now();
+    await refreshed(() => page.getByRole("radio", { name: "30 days" }).check());
+    await page.waitForFunction(() => Number(document.querySelector('figure[data-chart="premium-concurrent"]').dataset.points) >= 43_200, null, { timeout: 20_000 });
+    await page.locator("#refresh-status").filter({ hasText: /Updated/ }).waitFor({ timeout: 20_000 });
+    const full = Date.now() - started;
+    const redraw = await page.evaluate(() => {
+      const u = document.querySelector('figure[data-chart="premium-concurrent"] .chart-canvas')._plot;
+      const t0 = performance.now();
+      for (let i = 0; i < 5; i++) u.batch(() => u.redraw(true, true));
+      return (performance.now() - t0) / 5;
+    });
+    console.log(`       30 d: first load ${full} ms for all charts; one redraw of 43,200 points ${redraw.toFixed(1)} ms`);
+    assert.ok(full < 10_000, `first load took ${full} ms`);
+    assert.ok(redraw < 250, `a redraw took ${redraw} ms`);
+    // The next refresh asks only for the newest buckets.
+    const requests = [];
+    const listener = (req) => req.url().includes("/usage?") && requests.push(req.url());
+    page.on("request", listener);
+    await refreshNow();
+    page.off("request", listener);
+    assert.ok(requests.length >= 1);
+    for (const url of requests) {
+      const q = new URL(url).searchParams;
+      const buckets = (Date.parse(q.get("to")) - Date.parse(q.get("from"))) / 60_000;
+      assert.ok(buckets <= 3, `incremental refresh asked for ${buckets} buckets`);
+    }
+    assert.match(await page.locator('figure[data-chart="premium-concurrent"]').getAttribute("data-points"), /^4320[01]$/);
+    await page.getByRole("radio", { name: "Last hour" }).check();
+    await page.waitForFunction(() => /^36[01]$/.test(document.querySelector('figure[data-chart="premium-concurrent"]').dataset.points), null, { timeout: 15_000 });
+    await page.unroute(`**/v1/accounts/${ACCOUNT}`);
+  });
+
+  await test("a refresh shows new figures; a failed refresh is announced and keeps the last figures", async () => {
+    await checkout(premium[6]);
+    await refreshNow();
+    await page.locator('#pools-table tr[data-pool="premium-concurrent"] [data-field="active"]').filter({ hasText: /^7$/ }).waitFor({ timeout: 15_000 });
+    await page.route("**/v1/accounts/*/pools", (route) => route.fulfill({ status: 503, contentType: "application/problem+json", body: JSON.stringify({ type: "about:blank", title: "Unavailable", status: 503, detail: "Try later.", code: "internal" }) }));
+    await refreshNow();
+    const banner = page.locator("#refresh-error");
+    await banner.filter({ hasText: /failed/ }).waitFor({ timeout: 15_000 });
+    assert.equal(await banner.getAttribute("role"), "alert");
+    assert.match(await banner.textContent(), /503 Try later\..*retrying in 15 s/);
+    assert.equal((await page.locator('#pools-table tr[data-pool="premium-concurrent"] [data-field="active"]').textContent()).trim(), "7");
+    await page.unroute("**/v1/accounts/*/pools");
+    await refreshNow();
+    await banner.filter({ hasText: /^$/ }).waitFor({ state: "attached", timeout: 15_000 });
+    assert.equal((await banner.textContent()).trim(), "");
+  });
+
+  await test("billing 404 (not deployed) is shown in its section, not as an error", async () => {
+    await page.route("**/billing/**", (route) => route.fulfill({ status: 404, contentType: "application/problem+json", body: JSON.stringify({ type: "about:blank", title: "Not found", status: 404, detail: "No route for GET /v1/…", code: "not_found" }) }));
+    await refreshNow();
+    await page.locator("#billing-preview").filter({ hasText: /not available/ }).waitFor({ timeout: 15_000 });
+    assert.equal((await page.locator("#refresh-error").textContent()).trim(), "");
+    await page.unroute("**/billing/**");
+  });
+
+  await test("accessibility basics: landmarks, headings, labels, text beside colour", async () => {
+    const a11y = await page.evaluate(() => {
+      const unlabelled = [...document.querySelectorAll("input, select, textarea, button")]
+        .filter((el) => !el.closest("[hidden]") && el.type !== "hidden")
+        .filter((el) => !(el.labels?.length || el.getAttribute("aria-label") || (el.tagName === "BUTTON" && el.textContent.trim())))
+        .map((el) => el.outerHTML);
+      const headings = [...document.querySelectorAll("h1, h2, h3")].filter((h) => h.offsetParent !== null).map((h) => Number(h.tagName[1]));
+      return {
+        unlabelled,
+        headings,
+        main: document.querySelectorAll("main").length,
+        header: document.querySelectorAll("header").length,
+        lang: document.documentElement.lang,
+        badges: [...document.querySelectorAll(".badge")].map((b) => b.textContent.trim()),
+        chartLabel: document.querySelector(".chart-canvas")?.getAttribute("aria-label") ?? "",
+      };
+    });
+    assert.deepEqual(a11y.unlabelled, []);
+    assert.equal(a11y.main, 1);
+    assert.equal(a11y.header, 1);
+    assert.equal(a11y.lang, "en");
+    assert.equal(a11y.headings[0], 1);
+    for (let i = 1; i < a11y.headings.length; i++) assert.ok(a11y.headings[i] - a11y.headings[i - 1] <= 1, `heading levels skip: ${a11y.headings}`);
+    assert.ok(a11y.badges.some((b) => /OVER LIMIT/.test(b)));
+    assert.ok(a11y.badges.every((b) => /[A-Za-z]/.test(b)), "every status badge has words");
+    assert.match(a11y.chartLabel, /peak \d+ active/);
+  });
+
+  await test("no console errors and no CSP violations", async () => {
+    assert.deepEqual(consoleProblems, []);
+  });
+
+  await test("a revoked key signs the admin out with a message", async () => {
+    const keys = await op("POST", `${A}/api-keys`, { name: "to-revoke" });
+    // Swap the tab's key for one we then revoke.
+    await page.evaluate(([account, k]) => sessionStorage.setItem("seatkeeper.dashboard.credentials", JSON.stringify({ account, key: k })), [ACCOUNT, keys.body.key]);
+    await page.reload();
+    await page.locator("#refresh-status").filter({ hasText: /Updated/ }).waitFor({ timeout: 15_000 });
+    must(await op("DELETE", `${A}/api-keys/${keys.body.id}`), 204);
+    await page.getByRole("button", { name: "Refresh now" }).click();
+    await page.locator("#signin-error").filter({ hasText: /no longer accepted/ }).waitFor({ timeout: 15_000 });
+    assert.equal(await page.evaluate(() => sessionStorage.length), 0);
+  });
+
+  await test("sign out removes the key", async () => {
+    await page.getByLabel("Account id").fill(ACCOUNT);
+    await page.getByLabel("API key").fill(key);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.locator("#signin").waitFor();
+    assert.equal(await page.evaluate(() => sessionStorage.length), 0);
+  });
+
+  exitCode = results.every((r) => r.ok) ? 0 : 1;
+} catch (err) {
+  console.log(`FAIL - setup\n       ${String(err?.stack ?? err)}`);
+  results.push({ name: "setup", ok: false });
+  exitCode = 1;
+} finally {
+  await browser?.close();
+  server?.stop();
+}
+const passed = results.filter((r) => r.ok).length;
+console.log(`\n${passed} passed, ${results.length - passed} failed`);
+process.exit(exitCode);
