@@ -37,6 +37,9 @@ import { intervalRecord, type CheckoutView, type PoolSeatsView, type PoolView } 
 
 /** Retry delay for an outbox that D1 or the queue refused. */
 const OUTBOX_RETRY_MS = 5_000;
+/** The usage step log keeps this much history: more than a year of cycles, and the dashboard's 30 days. */
+const STEP_RETENTION_MS = 400 * 86_400_000;
+const DAY_MS = 86_400_000;
 
 export interface LicenseBatch {
   assign: { user_id: string; pool: PoolId }[];
@@ -256,6 +259,7 @@ export class AccountSeats extends DurableObject<Env> {
     const now = this.now();
     this.expireDue(now);
     this.emit(this.ledger.advance(now, this.roster.settings.graceSeconds), now);
+    this.pruneDaily(now);
     await this.flushOutbox();
     const candidates = [
       this.seats.refreshExpiry(),
@@ -263,6 +267,14 @@ export class AccountSeats extends DurableObject<Env> {
       this.outbox.pending() ? now + OUTBOX_RETRY_MS : null,
     ].filter((t): t is number => t !== null);
     if (candidates.length) this.armAlarm(Math.min(...candidates));
+  }
+
+  /** At most once a day, from the alarm: old steps go, so the log stays bounded. */
+  private pruneDaily(now: number): void {
+    const last = Number(readMeta(this.sql, "pruned_at") ?? 0);
+    if (now - last < DAY_MS) return;
+    this.ledger.prune(now - STEP_RETENTION_MS);
+    writeMeta(this.sql, "pruned_at", String(now));
   }
 
   // ---------------------------------------------------------------- reads

@@ -85,6 +85,20 @@ export class UsageLedger {
     );
   }
 
+  /**
+   * Forgets steps before `before` (billing never looks back that far), keeping each pool's last
+   * step before it: the state carried into what remains.
+   */
+  prune(before: number): void {
+    this.sql.exec(
+      `DELETE FROM steps WHERE t < ? AND rowid NOT IN (
+         SELECT (SELECT rowid FROM steps s WHERE s.pool_id = p.pool_id AND s.t < ? ORDER BY s.t DESC, s.rowid DESC LIMIT 1)
+         FROM (SELECT DISTINCT pool_id FROM steps) p)`,
+      before,
+      before,
+    );
+  }
+
   /** The steps inside the window, preceded by the last step before it (the state carried in). */
   steps(pool: PoolId, window: Window): UsageStep[] {
     const before = this.sql

@@ -1,5 +1,6 @@
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { agentTokens, call, checkout, closedIntervals, licensedUsers, MIN, newAccount, putPool, release, setClock, T0, type Fixture } from "../helpers";
+import { agentTokens, call, checkout, closedIntervals, licensedUsers, MIN, newAccount, putPool, release, seatsStub, setClock, T0, type Fixture } from "../helpers";
 
 const base = (f: Fixture) => `/v1/accounts/${f.accountId}`;
 const iso = (t: number) => new Date(t).toISOString();
@@ -71,5 +72,29 @@ describe("usage and overages", () => {
     expect(me.body).toMatchObject({ user_id: u, pool: "essentials-named", tier: "essentials", model: "named" });
     expect(me.body.features.email_channel).toBe(false);
     expect(me.body.features.voice_video_chat_sms).toBe(true);
+  });
+});
+
+describe("the step log", () => {
+  it("prunes steps older than its retention but keeps the state carried in", async () => {
+    const f = await newAccount({ lease_ttl_seconds: 3600 });
+    const stub = seatsStub(f);
+    const DAY = 86_400_000;
+    await setClock(f, T0);
+    await putPool(f, "premium-concurrent", 2);
+    const tokens = await agentTokens(f, await licensedUsers(f, "premium-concurrent", 2));
+    await checkout(tokens[0]);
+    await setClock(f, T0 + MIN);
+    await checkout(tokens[1]);
+    await release(tokens[1]);
+    await setClock(f, T0 + 500 * DAY);
+    await runDurableObjectAlarm(stub);
+    const rows = await runInDurableObject(stub, (_i, state) =>
+      state.storage.sql.exec<{ t: number; active: number }>("SELECT t, active FROM steps WHERE pool_id = 'premium-concurrent' ORDER BY t").toArray(),
+    );
+    // Only the last step before the cut survives (plus the expiry of the one lease, an hour later).
+    expect(rows.map((r) => r.t)).toEqual([T0 + 3_600_000]);
+    const usage = await call("GET", `${base(f)}/pools/premium-concurrent/usage?from=${iso(T0 + 499 * DAY)}&to=${iso(T0 + 499 * DAY + 2 * MIN)}&step_seconds=60`, f.key);
+    expect(usage.body.items[0]).toEqual({ t: iso(T0 + 499 * DAY), max_active: 0, limit: 2 });
   });
 });
