@@ -66,6 +66,8 @@ try {
   for (const u of premium.slice(5, 7)) await checkout(u);
   await sleep(3500);
   for (const u of premium.slice(5, 7)) await release(u);
+  // The 10 s bucket holding this release still peaks at 7: "6 now" holds from the next bucket on.
+  const peakEndedAt = Date.now();
   // Interval 3, open: a long grace now, 6 on 5.
   must(await admin("PATCH", A, { grace_seconds: 600 }));
   await checkout(premium[5]);
@@ -79,12 +81,16 @@ try {
   page.on("pageerror", (e) => consoleProblems.push(`pageerror: ${e.message}`));
   const dash = `${server.base}/dashboard`;
   const readApi = async (path) => must(await admin("GET", `${A}${path}`));
-  const refreshCount = () => page.evaluate(() => Number(document.getElementById("dashboard").dataset.refreshes ?? 0));
-  /** Runs action (a click that starts a refresh) and waits until a refresh completed after it. */
+  const refreshStarted = () => page.evaluate(() => Number(document.getElementById("dashboard").dataset.refreshStarted ?? 0));
+  /**
+   * Runs action (a click that starts a refresh) and waits until a refresh that started after it
+   * has finished: one already running when the action came (the 15 s timer, say) read its range
+   * and its requests before the action, so it does not count.
+   */
   const refreshed = async (action) => {
-    const before = await refreshCount();
+    const before = await refreshStarted();
     await action();
-    await page.waitForFunction((n) => Number(document.getElementById("dashboard").dataset.refreshes ?? 0) > n, before, { timeout: 20_000 });
+    await page.waitForFunction((n) => Number(document.getElementById("dashboard").dataset.refreshes ?? 0) > n, before, { timeout: 20_000, polling: 100 });
   };
   const refreshNow = () => refreshed(() => page.getByRole("button", { name: "Refresh now" }).click());
 
@@ -214,6 +220,11 @@ try {
   });
 
   await test("the usage chart renders with the limit line and the over-limit intervals", async () => {
+    // Draw from a refresh whose newest 10 s bucket began after interval 2 ended (7 → 5 → 6
+    // active), so the last bucket's max active is the 6 of now, whatever the machine's speed.
+    const nextBucket = Math.ceil((peakEndedAt + 1) / 10_000) * 10_000 + 250;
+    if (Date.now() < nextBucket) await sleep(nextBucket - Date.now());
+    await refreshNow();
     const fig = page.locator('figure[data-chart="premium-concurrent"]');
     await fig.locator("canvas").first().waitFor();
     assert.equal(await fig.getAttribute("data-limit"), "5");
@@ -380,6 +391,13 @@ try {
     await banner.filter({ hasText: /failed/ }).waitFor({ timeout: 15_000 });
     assert.equal(await banner.getAttribute("role"), "alert");
     assert.match(await banner.textContent(), /503 Try later\..*retrying in 15 s/);
+    assert.equal((await page.locator('#pools-table tr[data-pool="premium-concurrent"] [data-field="active"]').textContent()).trim(), "7");
+    await page.unroute("**/v1/accounts/*/pools");
+    // An answer the page cannot use (the refresh throws while handling it) is announced too,
+    // and the refresh still ends: the page is never left stale in silence.
+    await page.route("**/v1/accounts/*/pools", (route) => route.fulfill({ status: 200, contentType: "application/json", body: "not json" }));
+    await refreshNow();
+    assert.match(await banner.textContent(), /failed for 1 request: the page could not show the answer/);
     assert.equal((await page.locator('#pools-table tr[data-pool="premium-concurrent"] [data-field="active"]').textContent()).trim(), "7");
     await page.unroute("**/v1/accounts/*/pools");
     await refreshNow();

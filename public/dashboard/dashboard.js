@@ -5,6 +5,8 @@
 
 const STORAGE_KEY = "seatkeeper.dashboard.credentials";
 const REFRESH_MS = 15_000;
+/** A request the service has not answered by then is abandoned, so one hung call cannot stall every later refresh. */
+const REQUEST_TIMEOUT_MS = 12_000;
 const RANGES = {
   "1h": { label: "last hour", ms: 3_600_000, step: 10 },
   "24h": { label: "last 24 hours", ms: 86_400_000, step: 60 },
@@ -79,6 +81,13 @@ class ApiProblem extends Error {
   }
 }
 
+class ApiTimeout extends Error {
+  constructor(path) {
+    super(`no answer within ${REQUEST_TIMEOUT_MS / 1000} s`);
+    this.path = path;
+  }
+}
+
 function loadCredentials() {
   try {
     const raw = sessionStorage.getItem(STORAGE_KEY);
@@ -96,23 +105,35 @@ const serverNow = () => Date.now() + clockSkewMs;
 
 async function api(path, credentials = creds) {
   const url = `/v1/accounts/${encodeURIComponent(credentials.account)}${path}`;
-  const res = await fetch(url, {
-    headers: { authorization: `Bearer ${credentials.key}`, accept: "application/json" },
-    cache: "no-store",
-    credentials: "omit",
-    referrerPolicy: "no-referrer",
-  });
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), REQUEST_TIMEOUT_MS);
+  let res;
+  let body = null;
+  try {
+    res = await fetch(url, {
+      headers: { authorization: `Bearer ${credentials.key}`, accept: "application/json" },
+      cache: "no-store",
+      credentials: "omit",
+      referrerPolicy: "no-referrer",
+      signal: abort.signal,
+    });
+    try {
+      body = await res.json();
+    } catch {
+      if (abort.signal.aborted) throw new ApiTimeout(path);
+      body = null;
+    }
+  } catch (err) {
+    if (abort.signal.aborted) throw new ApiTimeout(path);
+    throw err;
+  } finally {
+    clearTimeout(timer);
+  }
   const date = Date.parse(res.headers.get("date") ?? "");
   if (Number.isFinite(date)) {
     const skew = date - Date.now();
     // The header has 1 s resolution: only correct clocks that are visibly off.
     clockSkewMs = Math.abs(skew) > 2000 ? skew : 0;
-  }
-  let body = null;
-  try {
-    body = await res.json();
-  } catch {
-    body = null;
   }
   if (!res.ok) throw new ApiProblem(res.status, body, path);
   return body;
@@ -209,8 +230,9 @@ const freshState = () => ({
 let state = freshState();
 let refreshTimer = null;
 let tickTimer = null;
+/** The running refresh, and the one queued to run right after it (promises). */
 let refreshing = null;
-let again = false;
+let queued = null;
 
 const currentRange = () => document.querySelector('input[name="range"]:checked')?.value ?? "1h";
 
@@ -235,7 +257,11 @@ function showDashboard() {
   $("refresh-status").textContent = "Loading…";
   clearInterval(tickTimer);
   tickTimer = setInterval(tick, 1000);
-  refresh().then(() => $("pools-heading").focus?.());
+  refresh().then(() => {
+    // To the figures after signing in, unless the admin has already moved on (never steal focus).
+    const a = document.activeElement;
+    if (creds && (!a || a === document.body || $("signin").contains(a))) $("pools-heading").focus();
+  });
 }
 
 /** Settled results: a section whose call failed says so, the others still show. */
@@ -247,16 +273,49 @@ async function settle(promise) {
   }
 }
 
-async function refresh() {
-  if (!creds) return;
+/** The words for a failed request in the refresh banner. */
+function describeFailure(e) {
+  if (e instanceof ApiProblem) return `${e.status} ${e.message}`;
+  if (e instanceof ApiTimeout) return `the service gave ${e.message}`;
+  if (e instanceof TypeError && /fetch|network/i.test(e.message)) return "the service could not be reached";
+  return `the page could not show the answer (${e?.message ?? e})`;
+}
+
+let refreshSeq = 0;
+
+/**
+ * One refresh at a time. A call while one runs (a range change, a click, the timer) does not
+ * join the running one, which read its range before the change: it queues one more run right
+ * after, and resolves when that run is over. Refreshes never reject.
+ * #dashboard carries data-refresh-started / data-refreshes, the number of the last refresh
+ * started / finished (with or without errors), so a waiter can tell a refresh that began after
+ * its action from one that was already running.
+ */
+function refresh() {
+  if (!creds) return Promise.resolve();
   if (refreshing) {
-    // A range change or a click during a refresh: run once more right after it.
-    again = true;
-    return refreshing;
+    queued ??= refreshing.then(() => {
+      queued = null;
+      return refresh();
+    });
+    return queued;
   }
-  refreshing = (async () => {
-    const started = Date.now();
-    const range = currentRange();
+  refreshing = runRefresh().finally(() => {
+    refreshing = null;
+    if (!queued) scheduleRefresh(); // else the queued run schedules the timer when it ends
+  });
+  return refreshing;
+}
+
+/** A refresh never rejects: whatever goes wrong is announced in the banner (role="alert"). */
+async function runRefresh() {
+  const seq = ++refreshSeq;
+  const dash = $("dashboard");
+  dash.dataset.refreshStarted = String(seq);
+  const started = Date.now();
+  const range = currentRange();
+  const failures = [];
+  try {
     const [account, pools, compliance, preview, summaries, users] = await Promise.all([
       settle(api("")),
       settle(api("/pools")),
@@ -265,7 +324,7 @@ async function refresh() {
       settle(api("/billing/summaries?limit=12")),
       settle(listAll("/users", 1000, 20)),
     ]);
-    const failures = [account, pools, compliance, preview, summaries, users].filter((r) => !r.ok).map((r) => r.error);
+    failures.push(...[account, pools, compliance, preview, summaries, users].filter((r) => !r.ok).map((r) => r.error));
     if (failures.some((e) => e instanceof ApiProblem && e.status === 401)) {
       signOut("Your API key is no longer accepted (it may have been revoked). Sign in again with a valid key.");
       return;
@@ -289,6 +348,7 @@ async function refresh() {
       else failures.push(r.seats.error);
       if (!r.usage.ok) failures.push(r.usage.error);
     }
+    if (!creds) return; // signed out meanwhile: draw nothing
     if (overages.ok) state.overages = overages.value.items;
     else failures.push(overages.error);
     if (users.ok) {
@@ -296,40 +356,44 @@ async function refresh() {
       state.usersComplete = users.value.complete;
     }
 
-    renderHeader();
-    if (pools.ok) renderPools();
-    renderOpenIntervals();
-    renderCharts(range);
-    renderBilling(preview, summaries);
-    renderCompliance(compliance);
-    renderUsers();
-
-    // Billing answers 404 where it is not deployed yet: shown in its section, not an error here.
-    const reported = failures.filter((e) => !(e instanceof ApiProblem && e.status === 404 && /^\/billing\//.test(e.path ?? "")));
-    state.lastRefresh = Date.now();
-    const dash = $("dashboard");
-    dash.dataset.refreshes = String(Number(dash.dataset.refreshes ?? 0) + 1);
-    if (reported.length) {
-      const first = reported[0];
-      $("refresh-error").textContent =
-        `Refresh at ${fmtClock(Date.now())} failed for ${reported.length} request${reported.length > 1 ? "s" : ""}: ` +
-        `${first instanceof ApiProblem ? `${first.status} ${first.message}` : "the service could not be reached"}. ` +
-        `Showing the last figures received; ${$("auto-refresh").checked ? "retrying in 15 s" : "use Refresh now to retry"}.`;
-      $("refresh-status").textContent = `Last attempt ${fmtClock(Date.now())} (with errors).`;
-    } else {
-      $("refresh-error").textContent = "";
-      $("refresh-status").textContent = `Updated ${fmtClock(Date.now())} (took ${((Date.now() - started) / 1000).toFixed(1)} s).`;
+    // Each section on its own: one that cannot be drawn does not keep the others stale.
+    const sections = [
+      renderHeader,
+      () => pools.ok && renderPools(),
+      renderOpenIntervals,
+      () => renderCharts(range),
+      () => renderBilling(preview, summaries),
+      () => renderCompliance(compliance),
+      renderUsers,
+    ];
+    for (const render of sections) {
+      try {
+        render();
+      } catch (err) {
+        console.warn(err);
+        failures.push(err);
+      }
     }
-  })();
-  try {
-    await refreshing;
-  } finally {
-    refreshing = null;
-    if (again && creds) {
-      again = false;
-      await refresh();
-    } else scheduleRefresh();
+  } catch (err) {
+    console.warn(err);
+    failures.push(err);
   }
+  if (!creds) return; // signed out meanwhile
+
+  // Billing answers 404 where it is not deployed yet: shown in its section, not an error here.
+  const reported = failures.filter((e) => !(e instanceof ApiProblem && e.status === 404 && /^\/billing\//.test(e.path ?? "")));
+  state.lastRefresh = Date.now();
+  if (reported.length) {
+    $("refresh-error").textContent =
+      `Refresh at ${fmtClock(Date.now())} failed for ${reported.length} request${reported.length > 1 ? "s" : ""}: ` +
+      `${describeFailure(reported[0])}. ` +
+      `Showing the last figures received; ${$("auto-refresh").checked ? "retrying in 15 s" : "use Refresh now to retry"}.`;
+    $("refresh-status").textContent = `Last attempt ${fmtClock(Date.now())} (with errors).`;
+  } else {
+    $("refresh-error").textContent = "";
+    $("refresh-status").textContent = `Updated ${fmtClock(Date.now())} (took ${((Date.now() - started) / 1000).toFixed(1)} s).`;
+  }
+  dash.dataset.refreshes = String(seq);
 }
 
 // ---------------------------------------------------------------------------------------------
