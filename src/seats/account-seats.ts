@@ -130,9 +130,10 @@ export class AccountSeats extends DurableObject<Env> {
     const pool = this.roster.licenses.get(userId);
     if (!pool) return fail(new ApiError(403, "no_license", `User ${userId} holds no contact-center license.`));
     const expiresAt = now + this.roster.settings.leaseTtlSeconds * 1000;
-    if (!this.seats.renew(userId, sessionId, expiresAt)) {
-      const tookSeat = !this.seats.holders.has(userId);
-      if (tookSeat) {
+    // A user without a seat has no session to renew: skip the UPDATE that could not match.
+    const holdsSeat = this.seats.holders.has(userId);
+    if (!holdsSeat || !this.seats.renew(userId, sessionId, expiresAt)) {
+      if (!holdsSeat) {
         const { maxActive } = this.roster.pools.get(pool)!;
         if (maxActive !== null && this.seats.active(pool) >= maxActive) {
           return fail(new ApiError(409, "pool_at_ceiling", `Pool ${pool} is at its ceiling of ${maxActive} active seats.`));
