@@ -105,11 +105,23 @@ export class AccountSeats extends DurableObject<Env> {
       .then((roster) => {
         this.roster = roster;
         this.loaded = true;
+        this.endOrphanedSeats();
       })
       .finally(() => {
         this.loading = null;
       });
     return this.loading;
+  }
+
+  /**
+   * A license revoked or moved in D1 just before a crash may have left its holder's sessions
+   * behind: end them, so the seats always match the roster D1 holds.
+   */
+  private endOrphanedSeats(): void {
+    const now = this.now();
+    for (const [userId, holder] of [...this.seats.holders]) {
+      if (this.roster.licenses.get(userId) !== holder.pool) this.endSessionsOf(userId, now);
+    }
   }
 
   /** Re-reads the roster from D1: for an account created after this object first woke. */

@@ -262,6 +262,23 @@ describe("resets", () => {
   });
 });
 
+describe("crash between D1 and the DO", () => {
+  it("a license D1 revoked just before a crash frees its seat when the DO wakes", async () => {
+    const f = await newAccount();
+    await putPool(f, "premium-concurrent", 5);
+    const [u, v] = await licensedUsers(f, "premium-concurrent", 2);
+    const [tu, tv] = await agentTokens(f, [u, v]);
+    await checkout(tu);
+    await checkout(tv);
+    // What revokeLicense writes to D1 first; the DO "crashes" before it updates itself.
+    await env.DB.prepare("DELETE FROM licenses WHERE account_id = ? AND user_id = ?").bind(f.accountId, u).run();
+    await resetDurableObject(f);
+    expect((await poolOf(f, "premium-concurrent")).active).toBe(1);
+    expect((await heartbeat(tu)).status).toBe(404);
+    expect((await heartbeat(tv)).status).toBe(200);
+  });
+});
+
 describe("agent credentials and input", () => {
   it("tokens of account A cannot touch account B; tampered, expired, alg none tokens get 401", async () => {
     const a = await newAccount();
