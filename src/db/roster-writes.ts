@@ -1,4 +1,4 @@
-import { and, eq, inArray, sql } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import type { PerSeatProduct, PoolId } from "../domain/catalog";
 import { parsePoolId } from "../domain/catalog";
 import type { Db } from "./client";
@@ -102,7 +102,7 @@ export function deleteAddonAssignment(db: Db, accountId: string, userId: string,
       and(
         eq(addonAssignments.accountId, accountId),
         eq(addonAssignments.userId, userId),
-        inArray(addonAssignments.product, [product]),
+        eq(addonAssignments.product, product),
       ),
     );
 }

@@ -443,7 +443,7 @@ export class AccountSeats extends DurableObject<Env> {
     return this.lock.run(async () => {
       await this.fresh();
       if (!(await writes.userExists(this.db, this.accountId, userId))) return fail(notFound(`User ${userId}`));
-      const refusal = this.refuseAssignment(this.roster, userId, pool);
+      const refusal = this.refuseAssignment(userId, pool);
       if (refusal) return fail(refusal);
       const previous = this.roster.licenses.get(userId) ?? null;
       if (previous === pool) return ok({ user_id: userId, pool });
@@ -460,18 +460,18 @@ export class AccountSeats extends DurableObject<Env> {
     });
   }
 
-  /** Why this assignment may not happen on `roster`, or null. */
-  private refuseAssignment(roster: Roster, userId: string, pool: PoolId): ApiError | null {
-    const settings = roster.pools.get(pool);
+  /** Why this single assignment may not happen, or null. */
+  private refuseAssignment(userId: string, pool: PoolId): ApiError | null {
+    const settings = this.roster.pools.get(pool);
     if (!settings) return notFound(`Pool ${pool}`);
-    if (roster.licenses.get(userId) === pool) return null;
-    if (parsePoolId(pool)!.model === "named" && roster.assigned(pool) >= settings.quantity) {
+    if (this.roster.licenses.get(userId) === pool) return null;
+    if (parsePoolId(pool)!.model === "named" && this.roster.assigned(pool) >= settings.quantity) {
       return new ApiError(409, "named_pool_full", `Named pool ${pool} has all ${settings.quantity} seats assigned; revoke one first.`, {
         user_id: userId,
         pool,
       });
     }
-    const addonRefusal = checkMove(roster, userId, pool);
+    const addonRefusal = checkMove(this.roster, userId, pool);
     return addonRefusal ? refusalError(addonRefusal, { user_id: userId, pool }) : null;
   }
 

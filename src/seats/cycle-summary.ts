@@ -1,3 +1,4 @@
+import { iso } from "../db/client";
 import { addonReport } from "../domain/addons";
 import { parsePoolId, type AddonProduct, type Model, type PoolId, type Tier } from "../domain/catalog";
 import { summarize, type OverageFigures, type UsageStep, type Window } from "../domain/overage";
@@ -46,8 +47,6 @@ export interface CycleSummaryInput {
   /** The Durable Object's clock. */
   now: number;
 }
-
-const iso = (ms: number) => new Date(ms).toISOString();
 
 /**
  * The summary of a cycle from the usage step log. A cycle that is still running is summarized up

@@ -1,5 +1,5 @@
+import { iso } from "../db/client";
 import type { PoolId } from "../domain/catalog";
-import { parsePoolId } from "../domain/catalog";
 import type { IntervalFigures } from "../domain/overage";
 import type { IntervalRecord } from "./outbox";
 
@@ -39,8 +39,6 @@ export interface PoolSeatsView {
   items: { user_id: string; sessions: number; since: string; expires_at: string }[];
 }
 
-const iso = (ms: number) => new Date(ms).toISOString();
-
 /** Interval ids are stable (pool and start), so every copy of an interval upserts one row. */
 export const intervalId = (pool: PoolId, startedAt: number) => `ov_${pool}_${startedAt}`;
 
@@ -57,8 +55,4 @@ export function intervalRecord(pool: PoolId, f: IntervalFigures): IntervalRecord
     billable_overage_seats: f.billable_overage_seats,
     billable_seat_seconds: f.billable_seat_seconds,
   };
-}
-
-export function poolTierModel(pool: PoolId) {
-  return parsePoolId(pool)!;
 }
