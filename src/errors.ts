@@ -2,7 +2,7 @@ import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { z } from "@hono/zod-openapi";
 
-/** Every machine-readable error code the API can answer with (API.md). */
+/** Every machine-readable error code the API can answer with (docs/api.md#error-codes). */
 export type ErrorCode =
   | "invalid_request"
   | "unauthorized"

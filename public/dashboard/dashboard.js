@@ -1,6 +1,6 @@
 // Seatkeeper admin dashboard. Plain ES module, no build step; uPlot is served next to it
 // (/dashboard/vendor/uPlot.iife.min.js, a copy of node_modules/uplot/dist). It reads only the
-// admin API (API.md) with the account API key the admin pastes, kept in sessionStorage.
+// admin API (docs/api.md) with the account API key the admin pastes, kept in sessionStorage.
 // The DOM is built with textContent only: nothing the API returns is parsed as HTML.
 
 const STORAGE_KEY = "seatkeeper.dashboard.credentials";

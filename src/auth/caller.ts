@@ -7,7 +7,7 @@ import { verifyAgentToken } from "./agent-tokens";
 import { API_KEY_PATTERN, hashApiKey } from "./api-keys";
 import { constantTimeEqual } from "./crypto";
 
-/** Who is calling, from the bearer credential (API.md "Who may call"). */
+/** Who is calling, from the bearer credential (docs/api.md#who-may-call). */
 export type Caller =
   | { kind: "operator" }
   | { kind: "admin"; accountId: string; keyId: string }

@@ -9,7 +9,7 @@ const ACCOUNTS_PER_PAGE = 200;
 const SEND_BATCH_MAX = 100;
 
 /**
- * The scheduled job (DESIGN.md section 1): finds every cycle that has ended without a summary and
+ * The scheduled job (docs/architecture.md#billing): finds every cycle that has ended without a summary and
  * queues it on "billing". It only finds work; the consumer does it. It is safe to run twice or to
  * overlap with itself: a cycle queued twice is finalized once (the consumer inserts or ignores),
  * and a missed run is caught up because each account resumes from its last summary, not from the

@@ -1,5 +1,5 @@
 /**
- * Webhook signatures (API.md, Billing and events):
+ * Webhook signatures (docs/api.md#events-and-webhooks):
  * `Seat-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>" with the secret>`.
  * Signing the timestamp with the body lets a receiver refuse replays of old deliveries; several
  * `v1=` values are allowed so a secret can be rotated while both old and new are in use.

@@ -2,7 +2,7 @@ import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 /**
- * The D1 schema: the system of record (DESIGN.md section 1). Every table but `accounts` is keyed by
+ * The D1 schema: the system of record (docs/architecture.md#the-write-path). Every table but `accounts` is keyed by
  * `account_id` first, so every query is scoped to one tenant and uses the primary key or an index.
  * Times are ISO 8601 UTC strings (they sort as text), except where noted.
  */

@@ -1,10 +1,10 @@
 /**
- * Add-on rules (DOMAIN.md section 3) as pure functions on plain data: who is granted a per-seat
+ * Add-on rules (docs/licensing.md#add-ons) as pure functions on plain data: who is granted a per-seat
  * add-on and how, how many purchased seats that consumes, and which changes would break
  * `consumed <= purchased`. No I/O: the Durable Object loads the state, asks a `check*` function,
  * and writes only when it answers null.
  *
- * Decisions made here (not spelled out by DOMAIN.md):
+ * Decisions made here (written down in docs/licensing.md#add-ons):
  * - A stored assignment of a product the user's pool includes (elite-named: all three;
  *   elite-concurrent: `ai_expert_assist`) is dormant: it grants nothing beyond the inclusion and
  *   consumes nothing. It wakes up if the user moves to a pool that does not include it, and the
@@ -65,7 +65,7 @@ export interface Refusal {
 
 /**
  * Per-seat products that a concurrent pool of an "included" tier bundles per seat instead of
- * including for every member (DOMAIN.md section 3: under concurrent Elite only AI Expert Assist
+ * including for every member (docs/licensing.md#add-ons: under concurrent Elite only AI Expert Assist
  * needs no license). The feature matrix in the catalog cannot say this, as it has no model column.
  */
 const BUNDLED_UNDER_CONCURRENT: readonly PerSeatProduct[] = ["workforce_management", "quality_management"];
@@ -115,7 +115,7 @@ export interface Consumption {
 }
 
 /**
- * DOMAIN.md section 3: `consumed(p) = assigned outside elite + max(0, assigned in elite-concurrent - bundle(p))`.
+ * docs/licensing.md#consumption: `consumed(p) = assigned outside elite + max(0, assigned in elite-concurrent - bundle(p))`.
  * Written per pool, so each bundling pool's overflow is counted against its own quantity.
  * Products that are not per seat consume nothing: their purchased quantity is all available.
  */
@@ -278,7 +278,7 @@ export interface ComplianceRow {
 }
 
 /**
- * The add-on shortfall (DOMAIN.md section 3, Decision: every `elite-concurrent` member counts as
+ * The add-on shortfall (docs/licensing.md#shortfall; decision: every `elite-concurrent` member counts as
  * using WFM and QM, assigned or not). A bundle covers only its own pool's members, so unused
  * bundle capacity never hides a shortfall elsewhere.
  */

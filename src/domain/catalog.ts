@@ -1,5 +1,5 @@
 /**
- * The product catalog as data (DOMAIN.md sections 1 and 3): tiers, license models, the feature
+ * The product catalog as data (docs/licensing.md#tiers-and-features, #add-ons): tiers, license models, the feature
  * matrix and the add-on products. Every rule that depends on "what does tier X include" reads it
  * from here; nothing else spells the matrix out.
  */

@@ -1,5 +1,5 @@
 /**
- * Billing cycles (DOMAIN.md section 5): monthly in UTC, from `billing_day` 00:00 UTC to the same
+ * Billing cycles (docs/licensing.md#billing-cycles): monthly in UTC, from `billing_day` 00:00 UTC to the same
  * day of the next month. Times are ms since the epoch; a cycle is the half-open [start, end).
  * billing_day stops at 28 so every month has the day, and no clamping is ever needed.
  */

@@ -1,5 +1,5 @@
 /**
- * What one user may use (DOMAIN.md sections 1 to 3): the feature matrix for their tier, with the
+ * What one user may use (docs/licensing.md#entitlements): the feature matrix for their tier, with the
  * add-on features true only when the add-on is granted. Pure: the caller supplies the state.
  */
 
@@ -28,7 +28,7 @@ export function entitlements(
   const parsed = pool ? parsePoolId(pool) : null;
   const addons = fromKeys(PER_SEAT_PRODUCTS, (product) => (parsed ? grantSource(state, user, product) : null));
 
-  // No license, no service at all (DOMAIN.md section 2): every feature false, even "yes" ones.
+  // No license, no service at all (docs/licensing.md#pools): every feature false, even "yes" ones.
   const features = fromKeys(FEATURE_KEYS, (feature) => {
     if (!parsed) return false;
     const availability = FEATURE_MATRIX[feature][parsed.tier];

@@ -1,5 +1,5 @@
 /**
- * Overage of a concurrent pool, the grace period and what is billable (DOMAIN.md section 4).
+ * Overage of a concurrent pool, the grace period and what is billable (docs/licensing.md#concurrent-overage).
  *
  * Pure functions: no I/O, no clock. Every time is an integer of epoch milliseconds and every
  * period is half-open. An over-run of a position lives on [s, e); its billable part is

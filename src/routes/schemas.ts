@@ -1,7 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { ADDON_KEYS, FEATURE_KEYS, MAX_QUANTITY, PER_SEAT_PRODUCTS, POOL_IDS } from "../domain/catalog";
 
-/** Shared request and response schemas: the API.md contract, in one place. */
+/** Shared request and response schemas: the API contract (docs/api.md), in one place. */
 
 const ID = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$/;
 

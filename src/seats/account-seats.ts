@@ -54,7 +54,7 @@ export interface SettingsPatch {
 }
 
 /**
- * One per account: serializes everything that counts seats (DESIGN.md section 1).
+ * One per account: serializes everything that counts seats (docs/architecture.md#the-account-object).
  *
  * - Checkouts, heartbeats and releases touch only this object's SQLite and memory, synchronously:
  *   no lock, no D1, one round trip.
@@ -609,7 +609,7 @@ export class AccountSeats extends DurableObject<Env> {
     });
   }
 
-  // ---------------------------------------------------------------- add-ons (DOMAIN.md section 3)
+  // ---------------------------------------------------------------- add-ons (docs/licensing.md#add-ons)
 
   async addons(): Promise<AddonReportRow[]> {
     await this.fresh();

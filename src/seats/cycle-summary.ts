@@ -5,7 +5,7 @@ import { summarize, type OverageFigures, type UsageStep, type Window } from "../
 import type { Roster } from "./roster";
 import type { UsageLedger } from "./usage-ledger";
 
-/** One pool's line of a summary (API.md "Billing and events"; DOMAIN.md section 4 over the cycle). */
+/** One pool's line of a summary (docs/api.md#billing-summaries; the figures of docs/licensing.md#concurrent-overage over the cycle). */
 export interface PoolSummary extends OverageFigures {
   pool: PoolId;
   tier: Tier;
@@ -24,7 +24,7 @@ export interface AddonSummary {
   consumed: number;
 }
 
-/** A billing summary (DOMAIN.md section 5): final once the cycle has ended, a preview before. */
+/** A billing summary (docs/licensing.md#summaries): final once the cycle has ended, a preview before. */
 export interface CycleSummary {
   account_id: string;
   cycle_start: string;

@@ -76,7 +76,7 @@ export class Roster {
     this.assignedCount.set(pool, (this.assignedCount.get(pool) ?? 0) + 1);
   }
 
-  /** Removes the license and, as DOMAIN.md section 3 decides, the user's add-on assignments. */
+  /** Removes the license and, as docs/licensing.md#add-ons decides, the user's add-on assignments. */
   revokeLicense(userId: string): void {
     this.removeLicense(userId);
     this.assignments.delete(userId);

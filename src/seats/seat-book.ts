@@ -16,7 +16,7 @@ export interface SeatItem {
 /**
  * Sessions and the seats they hold, in the Durable Object's SQLite, with an in-memory index of who
  * holds a seat and how many seats each pool has in use. A seat belongs to a user, not a device:
- * it is taken by the user's first session and freed when their last one ends (DOMAIN.md section 2).
+ * it is taken by the user's first session and freed when their last one ends (docs/licensing.md#concurrent-pools).
  * Every method is synchronous: checkouts need no lock.
  */
 export class SeatBook {

@@ -2,11 +2,11 @@ import { describe, expect, it } from "vitest";
 import { agentTokens, call, checkout, licensedUsers, MIN, newAccount, putPool, release, setClock, type Fixture } from "../helpers";
 import { cyclesOf, forAccount, harness, iso, runQueue, runScheduled, storedSummaries } from "./support";
 
-/** What a summary holds (DOMAIN.md section 5), driven by real checkouts on the account's clock. */
+/** What a summary holds (docs/licensing.md#summaries), driven by real checkouts on the account's clock. */
 
 const HOUR = 60 * MIN;
 
-describe("worked example 4 of DOMAIN.md section 4: an interval across the cycle boundary", () => {
+describe("worked example 4 of docs/licensing.md#concurrent-overage: an interval across the cycle boundary", () => {
   it("bills each cycle for the part of billable_now inside it: 0 seats, then 10 seats and 10 × 20 min", async () => {
     // Quantity 100, grace 30 min; 110 active from 23:50 until 00:40 the next day; the boundary at 00:00.
     const f = await newAccount({ grace_seconds: 1800, lease_ttl_seconds: 3600 });

@@ -4,7 +4,7 @@ import { call, MIN, newAccount, putPool, setClock } from "../helpers";
 import { cyclesOf, forAccount, harness, iso, runQueue, runScheduled, storedEvents, storedSummaries } from "./support";
 
 /**
- * The scheduled job and the "billing" queue consumer (DOMAIN.md section 5, DESIGN.md section 1):
+ * The scheduled job and the "billing" queue consumer (docs/licensing.md#summaries, docs/architecture.md#billing):
  * exactly one summary per account and cycle, however often the job runs and the queue redelivers.
  * The queues record instead of delivering, so each test runs the consumer itself.
  */

@@ -71,7 +71,7 @@ function apply(w: World, op: Op, order: number): void {
     case "license":
       w.licenses.set(op.user, op.pool);
       break;
-    case "revoke": // DOMAIN.md Decision: revoking a license removes the add-on assignments
+    case "revoke": // docs/licensing.md#add-ons: revoking a license removes the add-on assignments
       w.licenses.delete(op.user);
       w.assignments.delete(op.user);
       break;
@@ -104,7 +104,7 @@ function check(w: World, op: Op) {
   }
 }
 
-/** DOMAIN.md section 3, counted by hand: users per pool class with the product assigned. */
+/** docs/licensing.md#consumption, counted by hand: users per pool class with the product assigned. */
 function recount(w: World, product: PerSeatProduct): number {
   let outsideElite = 0;
   let eliteConcurrent = 0;

@@ -57,7 +57,7 @@ function seedExample(): Account {
   return account;
 }
 
-describe("the source example (DOMAIN.md section 3)", () => {
+describe("the source example (docs/licensing.md#the-seed-example)", () => {
   it("shows a shortfall of 75 for WFM and QM and none for AI Expert Assist", () => {
     const rows = compliance(seedExample());
     const byProduct = Object.fromEntries(rows.map((r) => [r.product, { needed: r.needed, covered: r.covered, shortfall: r.shortfall }]));

@@ -4,7 +4,7 @@ import type { AddonProduct, PerSeatProduct, PoolId } from "../../src/domain/cata
 import { entitlements } from "../../src/domain/entitlements";
 
 /**
- * DOMAIN.md section 1, copied by hand (not derived from the catalog): [essentials, premium, elite].
+ * docs/licensing.md#tiers-and-features, copied by hand (not derived from the catalog): [essentials, premium, elite].
  * "addon" and "included" are spelled out so the test can say what each means for a user.
  */
 const TABLE = {

@@ -1,5 +1,5 @@
 /**
- * A brute-force model of DOMAIN.md section 4 for the property tests: it walks time tick by tick
+ * A brute-force model of docs/licensing.md#concurrent-overage for the property tests: it walks time tick by tick
  * and follows every numbered position by itself. Slow and obviously right, provided every
  * step time, window bound and grace is a multiple of TICK (then nothing changes inside a tick).
  */

@@ -1,4 +1,4 @@
-/** Overage, grace and billable figures (DOMAIN.md section 4): the worked examples and edge cases. */
+/** Overage, grace and billable figures (docs/licensing.md#concurrent-overage): the worked examples and edge cases. */
 import { describe, expect, it } from "vitest";
 import {
   advanceTo,
@@ -55,7 +55,7 @@ const ended = (events: TrackerEvent[]): IntervalFigures[] =>
 const billables = (events: TrackerEvent[]) =>
   events.flatMap((e) => (e.type === "overage.billable" ? [{ at: e.at, billable_now: e.billable_now }] : []));
 
-describe("DOMAIN.md section 4 worked examples (quantity 100, grace 30 min)", () => {
+describe("docs/licensing.md#concurrent-overage worked examples (quantity 100, grace 30 min)", () => {
   it("1. 105 active from 08:00, 5 release at 08:20: one 20 min interval, not billable", () => {
     const steps = [step(at(8, 0), 105), step(at(8, 20), 100)];
     expect(summarize(steps, wholeDay(), GRACE)).toEqual({

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { mintAgentToken } from "../../src/auth/agent-tokens";
 import { agentToken, call, expectProblem, licensedUsers, newAccount, OPERATOR, putPool, stateOf, uniqueId, type Fixture } from "../helpers";
 
-/** API.md "Who may call": 401 for missing or bad credentials, 403 for the wrong kind, 404 for the wrong account. */
+/** docs/api.md#who-may-call: 401 for missing or bad credentials, 403 for the wrong kind, 404 for the wrong account. */
 
 const acct = (f: Fixture, rest = "") => `/v1/accounts/${f.accountId}${rest}`;
 

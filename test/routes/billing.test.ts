@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { cyclesOf, forAccount, harness, iso, runQueue, runScheduled } from "../billing/support";
 import { agentToken, agentTokens, auditOf, call, checkout, expectProblem, licensedUsers, MIN, newAccount, putPool, release, setClock, type Fixture } from "../helpers";
 
-/** Billing and webhook routes (API.md "Billing and events"). */
+/** Billing and webhook routes (docs/api.md#events-and-webhooks). */
 
 const HOUR = 60 * MIN;
 const acct = (f: Fixture, rest = "") => `/v1/accounts/${f.accountId}${rest}`;

@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { auditOf, call, expectProblem, licensedUsers, newAccount, putPool, putUsers, stateOf, usersOf, type Fixture } from "../helpers";
 
-/** Named licenses (DOMAIN.md section 2): assign, move, revoke, the cap under concurrency, the all-or-nothing batch. */
+/** Named licenses (docs/licensing.md#named-pools): assign, move, revoke, the cap under concurrency, the all-or-nothing batch. */
 
 const acct = (f: Fixture, rest = "") => `/v1/accounts/${f.accountId}${rest}`;
 const poolOf = async (f: Fixture, id: string) =>
@@ -45,7 +45,7 @@ describe("PUT /v1/accounts/{account_id}/users/{user_id}/license", () => {
     expect(await stateOf(f)).toEqual(before);
   });
 
-  it("revoking frees the seat for someone new (DOMAIN.md: a 101st user needs a revocation; here a 6th)", async () => {
+  it("revoking frees the seat for someone new (docs/licensing.md#named-pools: a 101st user needs a revocation; here a 6th)", async () => {
     const f = await newAccount();
     await putPool(f, "elite-named", 5);
     const users = await licensedUsers(f, "elite-named", 5);
@@ -248,7 +248,7 @@ describe("POST /v1/accounts/{account_id}/licenses:batch", () => {
   });
 
   it("is judged on the state it leaves, not on the order of its items (a swap between full pools)", async () => {
-    // Unspecified by API.md; a batch is atomic, so no one ever sees its intermediate states.
+    // docs/decisions/002-batches-are-judged-on-their-end-state.md: a batch is atomic, so no one ever sees its intermediate states.
     const f = await newAccount();
     await putPool(f, "essentials-named", 1);
     await putPool(f, "elite-named", 1);

@@ -4,7 +4,7 @@ import { call, newAccount, OPERATOR } from "../helpers";
 
 /** The service's own surface: /healthz, /openapi.json (complete), /docs, unknown routes. */
 
-/** Every route issue 2 delivers, as API.md names it (path and method). */
+/** Every route issue 2 delivers, as the README's Endpoints table lists it (path and method). */
 const EXPECTED: Record<string, string[]> = {
   "/healthz": ["get"],
   "/v1/accounts": ["post"],

@@ -58,7 +58,7 @@ describe("PUT /v1/accounts/{account_id}/pools/{pool_id}", () => {
   });
 
   it("a quantity-only PUT keeps the ceiling; max_active: null removes it", async () => {
-    // Unspecified by API.md: buying more seats should not silently drop a hard ceiling.
+    // docs/decisions/012-put-pool-without-max-active-keeps-the-ceiling.md: buying more seats should not silently drop a hard ceiling.
     const f = await newAccount();
     await putPool(f, "premium-concurrent", 10, 12);
     const more = await call("PUT", acct(f, "/pools/premium-concurrent"), f.key, { quantity: 20 });

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { call, expectProblem, licensedUsers, newAccount, OPERATOR, putPool, putUsers, stateOf, uniqueId, type Fixture, type Reply } from "../helpers";
 
 /**
- * API.md conventions: a request that is not valid is 400 invalid_request, with the failing fields in
+ * docs/api.md#errors: a request that is not valid is 400 invalid_request, with the failing fields in
  * `errors`, as application/problem+json, and changes nothing.
  */
 
