@@ -3,7 +3,7 @@
 // `wrangler dev` (port 8789, fresh state). Sets data up through the API, then checks what the
 // page shows against what the API answers. Prints "N passed, N failed"; exits 1 on any failure.
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { client, launchBrowser, must, root, sleep, startServer } from "./harness.mjs";
 
@@ -113,10 +113,16 @@ try {
     for (const attrs of scripts) assert.match(attrs, /\ssrc="\/dashboard\//, `inline or foreign script: ${attrs}`);
     assert.doesNotMatch(html, /\sstyle=|\son[a-z]+=/i, "inline styles or handlers are blocked by the CSP");
     assert.doesNotMatch(html, /https?:\/\//, "everything loads from the service");
-    for (const asset of ["/dashboard/dashboard.js", "/dashboard/dashboard.css", "/dashboard/vendor/uPlot.iife.min.js", "/dashboard/vendor/uPlot.min.css"]) {
+    // Every ES module the entry point imports, served as JavaScript (a module with the wrong
+    // type is refused under nosniff) with the dashboard's headers.
+    const modules = readdirSync(join(root, "public/dashboard")).filter((f) => f.endsWith(".js")).map((f) => `/dashboard/${f}`);
+    assert.ok(modules.length >= 9, `the dashboard's modules: ${modules}`);
+    for (const asset of [...modules, "/dashboard/dashboard.css", "/dashboard/vendor/uPlot.iife.min.js", "/dashboard/vendor/uPlot.min.css"]) {
       const r = await fetch(`${server.base}${asset}`);
       assert.equal(r.status, 200, asset);
       assert.equal(r.headers.get("x-content-type-options"), "nosniff", asset);
+      assert.match(r.headers.get("content-security-policy") ?? "", /script-src 'self'/, asset);
+      if (asset.endsWith(".js")) assert.match(r.headers.get("content-type") ?? "", /javascript/, asset);
     }
     // The API is untouched by the assets: an unknown route is still problem+json.
     const nf = await fetch(`${server.base}/nope`);

@@ -1,0 +1,92 @@
+// Billing: the current cycle's preview per pool and add-on, and the finalized past cycles. A
+// service without billing answers 404: said in the section, not reported as a failure.
+import { $, badge, fmtDate, fmtHours, fmtInt, fmtTime, h, table } from "./dom.js";
+import { ApiProblem } from "./api.js";
+
+function billingNotAvailable(result) {
+  return !result.ok && result.error instanceof ApiProblem && result.error.status === 404;
+}
+
+export function renderBilling(preview, summaries) {
+  const pbox = $("billing-preview");
+  const sbox = $("billing-summaries");
+  if (billingNotAvailable(preview)) {
+    pbox.replaceChildren(h("h3", { text: "Current cycle" }), h("p", { class: "muted", text: "Billing previews are not available on this service yet." }));
+  } else if (!preview.ok) {
+    pbox.replaceChildren(h("h3", { text: "Current cycle" }), h("p", { class: "error", text: `The preview could not be loaded: ${preview.error.message}` }));
+  } else {
+    const s = preview.value;
+    const concurrent = (s.pools ?? []).filter((p) => p.model === "concurrent");
+    const totalSeats = concurrent.reduce((a, p) => a + (p.billable_overage_seats ?? 0), 0);
+    const totalSeconds = concurrent.reduce((a, p) => a + (p.billable_seat_seconds ?? 0), 0);
+    pbox.replaceChildren(
+      h("h3", { text: `Current cycle: ${fmtDate(s.cycle_start)} to ${fmtDate(s.cycle_end)} (preview)` }),
+      h(
+        "p",
+        { "data-testid": "preview-totals" },
+        totalSeats > 0 ? badge("over", "BILLABLE OVERAGE") : badge("ok", "✓ No billable overage"),
+        ` ${fmtInt(totalSeats)} billable overage seat${totalSeats === 1 ? "" : "s"}, ${fmtHours(totalSeconds)} billable seat-hours so far (figures up to ${fmtTime(s.generated_at)}).`,
+      ),
+      table(
+        "Current cycle by pool",
+        ["Pool", "Quantity", "Assigned / members", "Peak active", "Peak overage", "Billable overage seats", "Billable seat-hours", "Intervals (billable)"],
+        (s.pools ?? []).map((p) =>
+          h(
+            "tr",
+            { "data-preview-pool": p.pool },
+            h("th", { scope: "row", text: p.pool }),
+            h("td", { class: "num", text: fmtInt(p.quantity) }),
+            h("td", { class: "num", text: p.model === "named" ? `${fmtInt(p.assigned)} assigned` : `${fmtInt(p.members)} members` }),
+            h("td", { class: "num", text: fmtInt(p.peak_active) }),
+            h("td", { class: "num", text: p.model === "named" ? "—" : fmtInt(p.peak_overage) }),
+            h("td", { class: "num", "data-field": "billable_overage_seats", text: p.model === "named" ? "—" : fmtInt(p.billable_overage_seats) }),
+            h("td", { class: "num", "data-field": "billable_seat_hours", text: p.model === "named" ? "—" : fmtHours(p.billable_seat_seconds) }),
+            h("td", { class: "num", text: p.model === "named" ? "—" : `${fmtInt(p.intervals)} (${fmtInt(p.billable_intervals)})` }),
+          ),
+        ),
+        { testid: "preview-table" },
+      ),
+      (s.addons ?? []).length ? h("h4", { text: "Add-ons in the current cycle" }) : null,
+      (s.addons ?? []).length
+        ? table(
+            "Add-ons in the current cycle",
+            ["Add-on", "Purchased", "Consumed"],
+            s.addons.map((a) => h("tr", {}, h("th", { scope: "row", text: a.product }), h("td", { class: "num", text: fmtInt(a.purchased) }), h("td", { class: "num", text: fmtInt(a.consumed) }))),
+          )
+        : null,
+    );
+  }
+
+  if (billingNotAvailable(summaries)) {
+    sbox.replaceChildren(h("h3", { text: "Past cycles" }), h("p", { class: "muted", text: "Billing summaries are not available on this service yet." }));
+  } else if (!summaries.ok) {
+    sbox.replaceChildren(h("h3", { text: "Past cycles" }), h("p", { class: "error", text: `Past summaries could not be loaded: ${summaries.error.message}` }));
+  } else if (!summaries.value.items.length) {
+    sbox.replaceChildren(h("h3", { text: "Past cycles" }), h("p", { class: "muted", text: "No finalized cycles yet: a summary appears after the first billing cycle ends." }));
+  } else {
+    const rows = [];
+    for (const s of summaries.value.items) {
+      for (const p of s.pools ?? []) {
+        if (p.model === "named") continue;
+        rows.push(
+          h(
+            "tr",
+            {},
+            h("th", { scope: "row", text: `${fmtDate(s.cycle_start)} – ${fmtDate(s.cycle_end)}` }),
+            h("td", { text: p.pool }),
+            h("td", { class: "num", text: fmtInt(p.peak_active) }),
+            h("td", { class: "num", text: fmtInt(p.billable_overage_seats) }),
+            h("td", { class: "num", text: fmtHours(p.billable_seat_seconds) }),
+            h("td", { class: "num", text: `${fmtInt(p.intervals)} (${fmtInt(p.billable_intervals)})` }),
+          ),
+        );
+      }
+    }
+    sbox.replaceChildren(
+      h("h3", { text: "Past cycles" }),
+      rows.length
+        ? table("Finalized billing cycles, newest first", ["Cycle (UTC)", "Pool", "Peak active", "Billable overage seats", "Billable seat-hours", "Intervals (billable)"], rows)
+        : h("p", { class: "muted", text: "No concurrent pools in the finalized cycles." }),
+    );
+  }
+}

@@ -1,0 +1,55 @@
+// Open over-limit intervals: since when, the peak, and the grace countdown that ticks every
+// second on the service's clock, then BILLABLE with the figures so far.
+import { $, badge, fmtClock, fmtDuration, fmtHours, fmtInt, fmtTime, h } from "./dom.js";
+import { serverNow } from "./api.js";
+import { graceSeconds, state } from "./state.js";
+
+export function renderOpenIntervals() {
+  const box = $("open-intervals");
+  const open = [];
+  for (const p of state.pools) {
+    const s = state.seats.get(p.id);
+    if (p.model === "concurrent" && s?.interval && s.interval.ended_at === null) open.push({ pool: p, seats: s, interval: s.interval });
+  }
+  if (!open.length) {
+    box.replaceChildren(h("p", {}, badge("ok", "✓ None"), " No pool is over its limit right now."));
+    return;
+  }
+  box.replaceChildren(
+    ...open.map(({ pool, seats, interval }) => {
+      const start = Date.parse(interval.started_at);
+      const graceEnd = start + graceSeconds() * 1000;
+      const el = h(
+        "div",
+        { class: "open-interval", "data-open-interval": pool.id, "data-grace-end": String(graceEnd) },
+        h("p", {}, badge("over", "⚠ OVER LIMIT"), " ", h("strong", { text: pool.id }), `: ${fmtInt(seats.active)} active on ${fmtInt(seats.limit)} seats (peak ${fmtInt(interval.peak_active)}, +${fmtInt(interval.peak_overage)}) since ${fmtTime(interval.started_at)}.`),
+        h("p", { class: "countdown", "data-countdown": "" }),
+        h("p", { class: "muted", "data-billable": "" }),
+      );
+      el._interval = interval;
+      updateCountdown(el);
+      return el;
+    }),
+  );
+}
+
+function updateCountdown(el) {
+  const graceEnd = Number(el.dataset.graceEnd);
+  const left = (graceEnd - serverNow()) / 1000;
+  const interval = el._interval;
+  const countdown = el.querySelector("[data-countdown]");
+  const billable = el.querySelector("[data-billable]");
+  if (left > 0) {
+    el.classList.remove("billable");
+    countdown.textContent = `Grace ends in ${fmtDuration(left)} (at ${fmtClock(graceEnd)}): within grace, not billable yet.`;
+    billable.textContent = "Bring active seats back to the quantity before then, or raise the quantity, and nothing is billed.";
+  } else {
+    el.classList.add("billable");
+    countdown.textContent = `Grace ended at ${fmtClock(graceEnd)}: BILLABLE.`;
+    billable.textContent = `${fmtInt(interval.billable_overage_seats)} billable overage seat${interval.billable_overage_seats === 1 ? "" : "s"} so far, ${fmtHours(interval.billable_seat_seconds)} billable seat-hours (as of the last refresh).`;
+  }
+}
+
+export function tick() {
+  for (const el of document.querySelectorAll("[data-open-interval]")) updateCountdown(el);
+}

@@ -1,0 +1,22 @@
+// What the last refresh received, shared by the sections that draw it. One object, mutated in
+// place, so every module sees the same figures; reset on sign-out.
+
+const fresh = () => ({
+  account: null,
+  pools: [],
+  seats: new Map(),
+  overages: [],
+  users: [],
+  usersComplete: true,
+  lastRefresh: null,
+});
+
+export const state = fresh();
+
+export function resetState() {
+  Object.assign(state, fresh());
+}
+
+export function graceSeconds() {
+  return state.account?.grace_seconds ?? 1800;
+}

@@ -1,0 +1,56 @@
+// Usage series: fetched once per range, then only the newest buckets on each refresh.
+import { api, serverNow } from "./api.js";
+import { state } from "./state.js";
+
+export const RANGES = {
+  "1h": { label: "last hour", ms: 3_600_000, step: 10 },
+  "24h": { label: "last 24 hours", ms: 86_400_000, step: 60 },
+  "7d": { label: "last 7 days", ms: 7 * 86_400_000, step: 60 },
+  "30d": { label: "last 30 days", ms: 30 * 86_400_000, step: 60 },
+};
+/** The usage endpoint answers at most this many buckets; an incremental fetch larger than it restarts. */
+const MAX_BUCKETS = 50_000;
+
+/** pool -> { range, stepMs, from, ts: number[] (ms), act: number[], lim: number[] } */
+export const usageCache = new Map();
+
+export async function fetchUsage(poolId, range) {
+  const { ms, step } = RANGES[range];
+  const stepMs = step * 1000;
+  const now = serverNow();
+  // A window longer than the account's life starts at its creation: nothing happened before.
+  const created = Date.parse(state.account?.created_at ?? "");
+  const from = Math.floor(Math.max(now - ms, Number.isFinite(created) ? created : 0) / stepMs) * stepMs;
+  let cache = usageCache.get(poolId);
+  if (!cache || cache.range !== range || !cache.ts.length || (now - cache.ts[cache.ts.length - 1]) / stepMs > MAX_BUCKETS - 10) {
+    cache = { range, stepMs, from, ts: [], act: [], lim: [] };
+  }
+  // Refetch from the last (partial) bucket on, which stays aligned with the earlier ones.
+  const fetchFrom = cache.ts.length ? cache.ts[cache.ts.length - 1] : from;
+  const reply = await api(`/pools/${poolId}/usage?from=${new Date(fetchFrom).toISOString()}&to=${new Date(now).toISOString()}&step_seconds=${step}`);
+  let keep = cache.ts.length ? cache.ts.length - 1 : 0;
+  cache.ts.length = keep;
+  cache.act.length = keep;
+  cache.lim.length = keep;
+  for (const b of reply.items) {
+    cache.ts.push(Date.parse(b.t));
+    cache.act.push(b.max_active);
+    cache.lim.push(b.limit);
+  }
+  // Drop what slid out of the window.
+  let drop = 0;
+  while (drop < cache.ts.length && cache.ts[drop] < from) drop++;
+  if (drop) {
+    cache.ts.splice(0, drop);
+    cache.act.splice(0, drop);
+    cache.lim.splice(0, drop);
+  }
+  cache.from = from;
+  cache.to = now;
+  usageCache.set(poolId, cache);
+  return cache;
+}
+
+export function clearUsage() {
+  usageCache.clear();
+}
