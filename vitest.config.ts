@@ -13,6 +13,8 @@ export default defineConfig(async () => {
         miniflare: {
           bindings: {
             OPERATOR_TOKEN: "test-operator-token",
+            // As `npm start` does; tests of the deployed rule pass an env without it.
+            WEBHOOK_ALLOW_LOOPBACK: "true",
             TEST_MIGRATIONS: migrations,
           },
         },

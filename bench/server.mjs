@@ -76,6 +76,8 @@ export async function startService({ port, inspectorPort, readyTimeoutMs = 120_0
     "--inspector-port", String(inspectorPort),
     "--persist-to", persistDir,
     "--var", `OPERATOR_TOKEN:${token}`,
+    // As `npm start` does: a local receiver may be plain http on loopback.
+    "--var", "WEBHOOK_ALLOW_LOOPBACK:true",
     "--log-level", process.env.BENCH_WRANGLER_LOG ?? "warn",
     "--show-interactive-dev-session=false",
     "--no-bundle",

@@ -11,6 +11,7 @@
 // Agents check out, heartbeat every lease/3 and release; now and then a desktop "crashes" and its
 // lease runs out by itself. Stops after DEMO_MINUTES (default 10) or on Ctrl-C, releasing its seats.
 //
+// (`npm start` sets WEBHOOK_ALLOW_LOOPBACK=true, so a webhook may point at a receiver on this machine.)
 // Settings (environment): SEATKEEPER_URL (default http://127.0.0.1:8787; loopback only),
 // OPERATOR_TOKEN (default: read from .dev.vars, as `npm start` writes it), DEMO_MINUTES (10),
 // DEMO_GRACE_SECONDS (60: the timeline scales with it), DEMO_LEASE_SECONDS (15), DEMO_ACCOUNT.

@@ -3,6 +3,8 @@
 // 1. creates .dev.vars with a random OPERATOR_TOKEN if it is missing,
 // 2. applies the D1 migrations to the local database,
 // 3. runs `wrangler dev` and prints the token so you can call the API.
+// It sets WEBHOOK_ALLOW_LOOPBACK=true so a webhook receiver on this machine (http://localhost:<port>)
+// works, for you and for `npm run demo`; a deployment leaves it unset.
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
@@ -42,6 +44,6 @@ console.log(`
                     -H 'content-type: application/json' -d '{"id":"acme","name":"Acme"}'
 `);
 
-const dev = spawn(wrangler, ["dev", "--ip", "127.0.0.1", "--port", port, "--test-scheduled", ...extra], { cwd: root, stdio: "inherit" });
+const dev = spawn(wrangler, ["dev", "--ip", "127.0.0.1", "--port", port, "--test-scheduled", "--var", "WEBHOOK_ALLOW_LOOPBACK:true", ...extra], { cwd: root, stdio: "inherit" });
 for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => dev.kill(signal));
 dev.on("exit", (code) => process.exit(code ?? 0));

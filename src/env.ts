@@ -10,6 +10,8 @@ export interface Env {
   OPERATOR_TOKEN: string;
   /** Optional: signs agent tokens instead of a key derived from OPERATOR_TOKEN. */
   AGENT_SIGNING_KEY?: string;
+  /** "true" lets webhooks use plain http to localhost, 127.0.0.1 and [::1]; unset in a deployment. */
+  WEBHOOK_ALLOW_LOOPBACK?: string;
 }
 
 /** A billing cycle that has ended and needs its summary (ISO 8601 UTC bounds, [cycle_start, cycle_end)). */

@@ -17,6 +17,7 @@ import type { CycleSummary } from "../seats/cycle-summary";
 import type { EventRecord } from "../seats/outbox";
 import { seatsOf } from "../seats/stub";
 import { SIGNATURE_HEADER, signPayload } from "./signature";
+import { judgeTarget } from "./webhook-target";
 
 /** Deliveries of one event before it is declared dead; below the events queue's max_retries + 1 (wrangler.toml). */
 export const MAX_DELIVERY_ATTEMPTS = 8;
@@ -163,7 +164,14 @@ export async function deliverEvent(env: Env, { account_id, event_id }: EventMess
     await markUndeliverable(db, account_id, event_id, "no webhook configured");
     return null;
   }
-  const error = await post(event.url, event.secret, event.body, event_id);
+  // The rule of today, not the one the URL was stored under: a URL it now refuses is never fetched.
+  const target = judgeTarget(env, event.url);
+  if (!target.ok) {
+    console.warn(`events queue: ${event_id} of ${account_id} not sent: the stored webhook url ${target.reason}`);
+    await markUndeliverable(db, account_id, event_id, "url_refused");
+    return null;
+  }
+  const error = await post(target.url, event.secret, event.body, event_id);
   const at = iso(Date.now());
   if (error === null) {
     await markDelivered(db, account_id, event_id, at);
@@ -174,8 +182,27 @@ export async function deliverEvent(env: Env, { account_id, event_id }: EventMess
   return dead ? null : retryDelaySeconds(attempts);
 }
 
-/** POSTs the stored body, signed now. Null on a 2xx; otherwise what went wrong. Redirects are not followed. */
-async function post(url: string, secret: string, body: string, eventId: string): Promise<string | null> {
+/**
+ * What a failed attempt records in `last_error`: a coarse class only. A closed port, a refused
+ * connection and a name that does not resolve all read `connection_failed`, so deliveries cannot
+ * be used to map a network; the details go to the Worker's log, never to the API.
+ */
+export type DeliveryError = "timeout" | "connection_failed" | "tls_error" | "redirect_refused" | `http_${number}`;
+
+/** The class of a non-2xx answer. */
+export const statusClass = (status: number): DeliveryError => (status >= 300 && status < 400 ? "redirect_refused" : `http_${status}`);
+
+/** The class of a thrown fetch error. */
+export function errorClass(err: unknown): DeliveryError {
+  const name = err instanceof Error || err instanceof DOMException ? err.name : "";
+  const message = err instanceof Error || err instanceof DOMException ? err.message : String(err);
+  if (name === "TimeoutError" || name === "AbortError") return "timeout";
+  if (/\b(tls|ssl|certificate|handshake)\b/i.test(message)) return "tls_error";
+  return "connection_failed";
+}
+
+/** POSTs the stored body, signed now. Null on a 2xx; otherwise the failure's class. Redirects are not followed. */
+async function post(url: string, secret: string, body: string, eventId: string): Promise<DeliveryError | null> {
   try {
     const res = await fetch(url, {
       method: "POST",
@@ -190,8 +217,9 @@ async function post(url: string, secret: string, body: string, eventId: string):
       signal: AbortSignal.timeout(DELIVERY_TIMEOUT_MS),
     });
     await res.body?.cancel();
-    return res.status >= 200 && res.status < 300 ? null : `HTTP ${res.status}`;
+    return res.status >= 200 && res.status < 300 ? null : statusClass(res.status);
   } catch (err) {
-    return (err instanceof Error ? `${err.name}: ${err.message}` : String(err)).slice(0, 500);
+    console.warn(`events queue: POST of ${eventId} failed`, err instanceof Error ? `${err.name}: ${err.message}` : String(err));
+    return errorClass(err);
   }
 }

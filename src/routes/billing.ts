@@ -5,8 +5,10 @@ import { auditInsert } from "../db/audit";
 import { writeBatch } from "../db/batch";
 import { findDelivery, lastSummaryEnd, listDeliveries, listSummaries, reviveEvent, setWebhook } from "../db/billing";
 import { database, iso } from "../db/client";
+import { judgeTarget } from "../billing/webhook-target";
 import { ADDON_KEYS } from "../domain/catalog";
 import { currentCycle } from "../domain/cycles";
+import type { Env } from "../env";
 import { ApiError, invalid, notFound, validationHook } from "../errors";
 import { seatsOf } from "../seats/stub";
 import { decodeCursor, encodeCursor } from "./cursor";
@@ -45,9 +47,6 @@ const Summary = z
     final: z.boolean().openapi({ description: "false for a preview: the cycle is still running and the figures cover it up to generated_at" }),
   })
   .openapi("BillingSummary");
-
-/** Loopback hosts may take plain http, for a receiver on the developer's machine. */
-const LOOPBACK = new Set(["localhost", "127.0.0.1", "[::1]"]);
 
 const PutWebhook = z.object({
   url: z.string().max(2048).openapi({ example: "https://billing.acme.example/seatkeeper" }),
@@ -90,7 +89,7 @@ const putWebhook = createRoute({
   method: "put",
   path: "/v1/accounts/{account_id}/webhook",
   tags: ["billing"],
-  summary: "Set the webhook that receives signed events (https only, except localhost)",
+  summary: "Set the webhook that receives signed events (https to a public host; see README Webhooks)",
   request: { params: AccountParams, body: body(PutWebhook) },
   responses: { 200: json(z.object({ url: z.string() }).openapi("Webhook")), ...commonErrors },
 });
@@ -125,17 +124,11 @@ const redeliver = createRoute({
   responses: { 202: json(z.object({ id: z.string() }), "Queued"), ...commonErrors, 409: problem("conflict: the event was delivered already") },
 });
 
-/** https, or http to a loopback host; anything else is refused. */
-function checkWebhookUrl(raw: string): string {
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw invalid("The webhook url is not a URL.", [{ path: "url", message: "not a URL" }]);
-  }
-  const ok = url.protocol === "https:" || (url.protocol === "http:" && LOOPBACK.has(url.hostname));
-  if (!ok) throw invalid("The webhook url must be https (http only for localhost).", [{ path: "url", message: "must be https" }]);
-  return url.toString();
+/** The normalized URL, or 400 naming the field (src/domain/webhook-url.ts has the rule). */
+function checkWebhookUrl(env: Env, raw: string): string {
+  const verdict = judgeTarget(env, raw);
+  if (!verdict.ok) throw invalid(`The webhook url ${verdict.reason}.`, [{ path: "url", message: verdict.reason }]);
+  return verdict.url;
 }
 
 export const billingRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
@@ -161,7 +154,7 @@ export const billingRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHo
     const { account_id } = c.req.valid("param");
     await requireAccountAdmin(c, account_id);
     const input = c.req.valid("json");
-    const url = checkWebhookUrl(input.url);
+    const url = checkWebhookUrl(c.env, input.url);
     const db = database(c.env.DB);
     await writeBatch(c.env.DB, [
       setWebhook(db, account_id, url, input.secret),

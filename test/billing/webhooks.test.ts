@@ -57,10 +57,10 @@ describe("webhook delivery", () => {
 
     const first = await runQueue(h, "seatkeeper-events", [message], 1);
     expect(first.retried).toHaveLength(1);
-    expect(await eventRow(f, message.event_id)).toMatchObject({ attempts: 1, delivered_at: null, dead_at: null, last_error: "HTTP 500" });
+    expect(await eventRow(f, message.event_id)).toMatchObject({ attempts: 1, delivered_at: null, dead_at: null, last_error: "http_500" });
     const second = await runQueue(h, "seatkeeper-events", [message], 2);
     expect(second.retried).toHaveLength(1);
-    expect(await eventRow(f, message.event_id)).toMatchObject({ attempts: 2, last_error: "HTTP 503" });
+    expect(await eventRow(f, message.event_id)).toMatchObject({ attempts: 2, last_error: "http_503" });
     const third = await runQueue(h, "seatkeeper-events", [message], 3);
     expect(third.acked).toHaveLength(1);
     const row = await eventRow(f, message.event_id);
@@ -100,7 +100,7 @@ describe("webhook delivery", () => {
     expect(last.acked).toHaveLength(1);
     expect(received).toHaveLength(MAX_DELIVERY_ATTEMPTS);
     const row = await eventRow(f, message.event_id);
-    expect(row).toMatchObject({ attempts: MAX_DELIVERY_ATTEMPTS, delivered_at: null, last_error: "TypeError: connection refused" });
+    expect(row).toMatchObject({ attempts: MAX_DELIVERY_ATTEMPTS, delivered_at: null, last_error: "connection_failed" });
     expect(row.dead_at).toEqual(expect.any(String));
 
     // The admin sees the dead letter, and can put it back in line.
@@ -123,7 +123,7 @@ describe("webhook delivery", () => {
     const received = receiver([new DOMException("The operation was aborted due to timeout", "TimeoutError")]);
     expect((await runQueue(h, "seatkeeper-events", [message])).retried).toHaveLength(1);
     expect(received).toHaveLength(1);
-    expect(await eventRow(f, message.event_id)).toMatchObject({ attempts: 1, last_error: expect.stringContaining("TimeoutError") });
+    expect(await eventRow(f, message.event_id)).toMatchObject({ attempts: 1, last_error: "timeout" });
   });
 
   it("redirects are not followed: a 3xx is a failure", async () => {
@@ -131,7 +131,31 @@ describe("webhook delivery", () => {
     const { f, message } = await accountWithSummaryEvent(h);
     receiver([302]);
     expect((await runQueue(h, "seatkeeper-events", [message])).retried).toHaveLength(1);
-    expect(await eventRow(f, message.event_id)).toMatchObject({ attempts: 1, last_error: "HTTP 302" });
+    expect(await eventRow(f, message.event_id)).toMatchObject({ attempts: 1, last_error: "redirect_refused" });
+  });
+
+  it("last_error is a coarse class: a closed port, an unknown name and a TLS failure do not tell the network apart", async () => {
+    const h = harness();
+    const cases: Array<[Error | number, string]> = [
+      [new TypeError("Network connection lost."), "connection_failed"],
+      [new Error("connect ECONNREFUSED 10.0.0.7:443"), "connection_failed"],
+      [new TypeError("getaddrinfo ENOTFOUND hooks.example.test"), "connection_failed"],
+      [new Error("TLS peer's certificate is not trusted; reason = Hostname mismatch"), "tls_error"],
+      [new Error("SSL handshake failed"), "tls_error"],
+      [new DOMException("The operation was aborted due to timeout", "TimeoutError"), "timeout"],
+      [301, "redirect_refused"],
+      [307, "redirect_refused"],
+      [404, "http_404"],
+      [429, "http_429"],
+    ];
+    for (const [answer, expected] of cases) {
+      const { f, message } = await accountWithSummaryEvent(h);
+      receiver([answer]);
+      await runQueue(h, "seatkeeper-events", [message]);
+      const row = await eventRow(f, message.event_id);
+      expect({ answer: String(answer), last_error: row.last_error }).toEqual({ answer: String(answer), last_error: expected });
+      vi.restoreAllMocks();
+    }
   });
 
   it("without a webhook the event is stored, marked and not sent", async () => {
