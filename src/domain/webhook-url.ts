@@ -7,7 +7,7 @@ import ipaddr from "ipaddr.js";
  * The URL is parsed with the WHATWG parser first and the rule judges what it normalized to: a
  * decimal (`2130706433`), octal (`0177.0.0.1`), hex or short (`127.1`) IPv4 host is already
  * `127.0.0.1` there, and an IPv6 host is compressed inside brackets. Address classes come from
- * ipaddr.js (docs/decisions/050-ipaddr-for-webhook-targets.md), not from ranges written here.
+ * ipaddr.js (docs/decisions/050-webhook-targets-judged-by-ipaddr-on-the-parsed-url.md), not from ranges written here.
  */
 
 export type WebhookUrlVerdict = { ok: true; url: string } | { ok: false; reason: string };
