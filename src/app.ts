@@ -2,7 +2,7 @@ import { swaggerUI } from "@hono/swagger-ui";
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { HTTPException } from "hono/http-exception";
 import { authenticate, type AppEnv } from "./auth/caller";
-import { ApiError, invalid, problemResponse, validationHook } from "./errors";
+import { ApiError, fromHttpException, problemResponse, validationHook } from "./errors";
 import { accountRoutes } from "./routes/accounts";
 import { activityRoutes } from "./routes/activity";
 import { addonRoutes } from "./routes/addons";
@@ -18,16 +18,12 @@ base.use("/v1/*", authenticate);
 base.onError((err, c) => {
   if (err instanceof ApiError) return problemResponse(c, err);
   // Hono's own 4xx (malformed JSON, wrong content type) are invalid requests like any other.
-  if (err instanceof HTTPException && err.status < 500) {
-    const detail = err.message || "The request could not be read.";
-    const errors = [{ path: "(body)", message: detail }];
-    return problemResponse(c, err.status === 400 ? invalid(detail, errors) : new ApiError(err.status, "invalid_request", detail, { errors }));
-  }
+  if (err instanceof HTTPException && err.status < 500) return problemResponse(c, fromHttpException(err));
   console.error("unhandled error", err);
-  return problemResponse(c, new ApiError(500, "internal", "Something went wrong on our side; nothing was changed."));
+  return problemResponse(c, new ApiError("internal", "Something went wrong on our side; nothing was changed."));
 });
 
-base.notFound((c) => problemResponse(c, new ApiError(404, "not_found", `No route for ${c.req.method} ${new URL(c.req.url).pathname}.`)));
+base.notFound((c) => problemResponse(c, new ApiError("not_found", `No route for ${c.req.method} ${new URL(c.req.url).pathname}.`)));
 
 base.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
   type: "http",

@@ -2,53 +2,71 @@ import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { z } from "@hono/zod-openapi";
 
-/** Every machine-readable error code the API can answer with (docs/api.md#error-codes). */
-export type ErrorCode =
-  | "invalid_request"
-  | "unauthorized"
-  | "forbidden"
-  | "not_found"
-  | "already_exists"
-  | "named_pool_full"
-  | "quantity_below_assigned"
-  | "pool_at_ceiling"
-  | "no_license"
-  | "addon_seats_exhausted"
-  | "session_not_found"
-  | "conflict"
-  | "internal";
+/**
+ * Every machine-readable error code the API can answer with, its HTTP status and its title: one
+ * table, so the status of an error follows from its code (docs/api.md#error-codes). A new code is one
+ * row here; a status different from the table's is an explicit override at the one place the
+ * contract needs it (see `ApiError`).
+ */
+const CODES = {
+  invalid_request: { status: 400, title: "Invalid request" },
+  unauthorized: { status: 401, title: "Unauthorized" },
+  forbidden: { status: 403, title: "Forbidden" },
+  not_found: { status: 404, title: "Not found" },
+  already_exists: { status: 409, title: "Already exists" },
+  named_pool_full: { status: 409, title: "Named pool is full" },
+  quantity_below_assigned: { status: 409, title: "Quantity below what is assigned" },
+  pool_at_ceiling: { status: 409, title: "Pool at its ceiling" },
+  // 403 at checkout (the agent may not take a seat); add-on assignment overrides it to 409.
+  no_license: { status: 403, title: "No license" },
+  addon_seats_exhausted: { status: 409, title: "Add-on seats exhausted" },
+  session_not_found: { status: 404, title: "Session not found" },
+  conflict: { status: 409, title: "Conflict" },
+  payload_too_large: { status: 413, title: "Payload too large" },
+  unsupported_media_type: { status: 415, title: "Unsupported media type" },
+  idempotency_key_reused: { status: 422, title: "Idempotency key reused" },
+  rate_limited: { status: 429, title: "Too many requests" },
+  internal: { status: 500, title: "Internal error" },
+  not_configured: { status: 503, title: "Not configured" },
+} as const satisfies Record<string, { status: ContentfulStatusCode; title: string }>;
 
-const TITLES: Record<ErrorCode, string> = {
-  invalid_request: "Invalid request",
-  unauthorized: "Unauthorized",
-  forbidden: "Forbidden",
-  not_found: "Not found",
-  already_exists: "Already exists",
-  named_pool_full: "Named pool is full",
-  quantity_below_assigned: "Quantity below what is assigned",
-  pool_at_ceiling: "Pool at its ceiling",
-  no_license: "No license",
-  addon_seats_exhausted: "Add-on seats exhausted",
-  session_not_found: "Session not found",
-  conflict: "Conflict",
-  internal: "Internal error",
-};
+export type ErrorCode = keyof typeof CODES;
+
+export const ERROR_CODES = Object.keys(CODES) as ErrorCode[];
+
+/** The HTTP status an error code answers with, unless a call site overrides it. */
+export const statusOf = (code: ErrorCode): ContentfulStatusCode => CODES[code].status;
+export const titleOf = (code: ErrorCode): string => CODES[code].title;
 
 export interface FieldError {
   path: string;
   message: string;
 }
 
-/** A refused request. Thrown anywhere; rendered once, as RFC 9457 problem details. */
+/**
+ * A refused request. Thrown anywhere; rendered once, as RFC 9457 problem details. The status comes
+ * from the code's row in the table; `status` overrides it only where the contract says so.
+ */
 export class ApiError extends Error {
-  constructor(
-    readonly status: ContentfulStatusCode,
-    readonly code: ErrorCode,
-    readonly detail: string,
-    readonly extra: Record<string, unknown> = {},
-  ) {
+  readonly status: ContentfulStatusCode;
+  readonly code: ErrorCode;
+  readonly detail: string;
+  readonly extra: Record<string, unknown>;
+
+  constructor(code: ErrorCode, detail: string, extra?: Record<string, unknown>, status?: ContentfulStatusCode);
+  /** @deprecated status-first form, kept only until src/seats constructs errors by code. */
+  constructor(status: ContentfulStatusCode, code: ErrorCode, detail: string, extra?: Record<string, unknown>);
+  constructor(...args: [ErrorCode, string, Record<string, unknown>?, ContentfulStatusCode?] | [ContentfulStatusCode, ErrorCode, string, Record<string, unknown>?]) {
+    const [code, detail, extra, status] =
+      typeof args[0] === "number"
+        ? [args[1] as ErrorCode, args[2] as string, args[3] as Record<string, unknown> | undefined, args[0]]
+        : [args[0], args[1] as string, args[2] as Record<string, unknown> | undefined, args[3] as ContentfulStatusCode | undefined];
     super(detail);
     this.name = "ApiError";
+    this.code = code;
+    this.detail = detail;
+    this.extra = extra ?? {};
+    this.status = status ?? statusOf(code);
   }
 
   /** Plain data, so the error survives a Durable Object RPC boundary (which keeps only message). */
@@ -64,9 +82,8 @@ export interface SerializedApiError {
   extra: Record<string, unknown>;
 }
 
-export const notFound = (what: string) => new ApiError(404, "not_found", `${what} was not found.`);
-export const invalid = (detail: string, errors: FieldError[] = []) =>
-  new ApiError(400, "invalid_request", detail, errors.length ? { errors } : {});
+export const notFound = (what: string) => new ApiError("not_found", `${what} was not found.`);
+export const invalid = (detail: string, errors: FieldError[] = []) => new ApiError("invalid_request", detail, errors.length ? { errors } : {});
 
 export interface Problem {
   type: string;
@@ -80,7 +97,7 @@ export interface Problem {
 export function problemBody(err: Pick<ApiError, "status" | "code" | "detail" | "extra">, instance?: string): Problem {
   return {
     type: `https://seatkeeper.dev/problems/${err.code.replace(/_/g, "-")}`,
-    title: TITLES[err.code],
+    title: titleOf(err.code),
     status: err.status,
     detail: err.detail,
     code: err.code,
@@ -93,6 +110,15 @@ export function problemResponse(c: Context, err: Pick<ApiError, "status" | "code
   return c.newResponse(JSON.stringify(problemBody(err, new URL(c.req.url).pathname)), err.status, {
     "content-type": "application/problem+json",
   });
+}
+
+/** Hono's own refusals (malformed JSON, a body of another media type) as the API's codes. */
+export function fromHttpException(err: { status: number; message: string }): ApiError {
+  const detail = err.message || "The request could not be read.";
+  if (err.status === 415) return new ApiError("unsupported_media_type", `${detail}: send application/json.`);
+  if (err.status === 413) return new ApiError("payload_too_large", detail);
+  // Any other 4xx of the framework is an unreadable request: 400 with the body named.
+  return invalid(detail, [{ path: "(body)", message: detail }]);
 }
 
 /** Zod issues as `{ path, message }` fields, the `errors` member of a 400. */
@@ -125,5 +151,5 @@ export const fail = (err: ApiError): { ok: false; error: SerializedApiError } =>
 export function unwrap<T>(result: Result<T>): T {
   if (result.ok) return result.value;
   const { status, code, detail, extra } = result.error;
-  throw new ApiError(status, code, detail, extra);
+  throw new ApiError(code, detail, extra, status);
 }

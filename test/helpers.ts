@@ -1,5 +1,8 @@
 import { createExecutionContext, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
+import { hc } from "hono/client";
+import type { AppType } from "../src/app";
+import type { PoolId } from "../src/domain/catalog";
 import worker from "../src/index";
 import type { AccountSeats } from "../src/seats/account-seats";
 import { expect } from "vitest";
@@ -16,6 +19,30 @@ export const OPERATOR = "test-operator-token";
 let counter = 0;
 /** A fresh id per call: storage is shared by the tests of a file, so every test makes its own account. */
 export const uniqueId = (prefix: string) => `${prefix}-${Date.now().toString(36)}-${(counter++).toString(36)}`;
+
+/** The Worker's fetch handler, in-process (see above). */
+export const fetchWorker = (input: RequestInfo | URL, init?: RequestInit) => worker.fetch(new Request(input, init), env, createExecutionContext());
+
+/**
+ * The typed client (`hc<AppType>`) with this credential: a test that posts a well-formed body goes
+ * through it, so a body that does not match the route's schema does not compile. Deliberately
+ * malformed bodies go through `call`.
+ */
+export const api = (token?: string | null) =>
+  hc<AppType>("http://seatkeeper.test", { fetch: fetchWorker, headers: token ? { authorization: `Bearer ${token}` } : {} }).v1;
+
+/** A typed client reply as a `Reply` (body parsed; problem+json included). */
+export async function replyOf<T = any>(res: PromiseLike<{ status: number; headers: Headers; text(): Promise<string> }>): Promise<Reply<T>> {
+  const r = await res;
+  const text = await r.text();
+  let parsed: unknown = text;
+  try {
+    parsed = text ? JSON.parse(text) : null;
+  } catch {
+    // not JSON: keep the text
+  }
+  return { status: r.status, body: parsed as T, headers: r.headers };
+}
 
 export interface Reply<T = any> {
   status: number;
@@ -49,37 +76,44 @@ export interface Fixture {
 }
 
 /** An account with one API key. */
-export async function newAccount(settings: Record<string, unknown> = {}): Promise<Fixture> {
+export async function newAccount(settings: { billing_day?: number; grace_seconds?: number; lease_ttl_seconds?: number } = {}): Promise<Fixture> {
   const accountId = uniqueId("acct");
-  const created = await call("POST", "/v1/accounts", OPERATOR, { id: accountId, name: `Test ${accountId}`, ...settings });
+  const created = await replyOf(api(OPERATOR).accounts.$post({ json: { id: accountId, name: `Test ${accountId}`, ...settings } }));
   if (created.status !== 201) throw new Error(`account create failed: ${JSON.stringify(created.body)}`);
-  const key = await call("POST", `/v1/accounts/${accountId}/api-keys`, OPERATOR, { name: "test" });
+  const key = await replyOf(api(OPERATOR).accounts[":account_id"]["api-keys"].$post({ param: { account_id: accountId }, json: { name: "test" } }));
   if (key.status !== 201) throw new Error(`key create failed: ${JSON.stringify(key.body)}`);
   return { accountId, key: key.body.key, keyId: key.body.id };
 }
 
-export async function putPool(f: Fixture, pool: string, quantity: number, maxActive?: number) {
-  const res = await call("PUT", `/v1/accounts/${f.accountId}/pools/${pool}`, f.key, { quantity, ...(maxActive ? { max_active: maxActive } : {}) });
+export async function putPool(f: Fixture, pool: PoolId, quantity: number, maxActive?: number) {
+  const res = await replyOf(
+    api(f.key).accounts[":account_id"].pools[":pool_id"].$put({
+      param: { account_id: f.accountId, pool_id: pool },
+      json: { quantity, ...(maxActive ? { max_active: maxActive } : {}) },
+    }),
+  );
   if (res.status !== 200) throw new Error(`pool put failed: ${JSON.stringify(res.body)}`);
   return res.body;
 }
 
 /** Creates users `${prefix}-0..n-1` and assigns them to `pool` in one batch. */
-export async function licensedUsers(f: Fixture, pool: string, n: number, prefix = "agent"): Promise<string[]> {
+export async function licensedUsers(f: Fixture, pool: PoolId, n: number, prefix = "agent"): Promise<string[]> {
   const ids = Array.from({ length: n }, (_, i) => `${prefix}-${i}`);
-  for (const id of ids) {
-    const res = await call("PUT", `/v1/accounts/${f.accountId}/users/${id}`, f.key, {});
-    if (res.status !== 200) throw new Error(`user put failed: ${JSON.stringify(res.body)}`);
-  }
+  await putUsers(f, ids);
   if (n > 0) {
-    const res = await call("POST", `/v1/accounts/${f.accountId}/licenses:batch`, f.key, { assign: ids.map((user_id) => ({ user_id, pool })) });
+    const res = await replyOf(
+      api(f.key).accounts[":account_id"]["licenses:batch"].$post({
+        param: { account_id: f.accountId },
+        json: { assign: ids.map((user_id) => ({ user_id, pool })) },
+      }),
+    );
     if (res.status !== 200) throw new Error(`batch failed: ${JSON.stringify(res.body)}`);
   }
   return ids;
 }
 
 export async function agentToken(f: Fixture, userId: string): Promise<string> {
-  const res = await call("POST", `/v1/accounts/${f.accountId}/users/${userId}/agent-token`, f.key, {});
+  const res = await replyOf(api(f.key).accounts[":account_id"].users[":user_id"]["agent-token"].$post({ param: { account_id: f.accountId, user_id: userId }, json: {} }));
   if (res.status !== 201) throw new Error(`token failed: ${JSON.stringify(res.body)}`);
   return res.body.token;
 }
@@ -113,7 +147,7 @@ export async function usersOf(f: Fixture): Promise<Array<{ id: string; display_n
 /** Creates users (no license) one by one. */
 export async function putUsers(f: Fixture, ids: string[]): Promise<void> {
   for (const id of ids) {
-    const res = await call("PUT", `/v1/accounts/${f.accountId}/users/${id}`, f.key, {});
+    const res = await replyOf(api(f.key).accounts[":account_id"].users[":user_id"].$put({ param: { account_id: f.accountId, user_id: id }, json: {} }));
     if (res.status !== 200) throw new Error(`user put failed: ${JSON.stringify(res.body)}`);
   }
 }
@@ -170,9 +204,9 @@ export async function eventually<T>(check: () => Promise<T>, timeoutMs = 5_000):
 /** Agent tokens for many users, minted in parallel. */
 export const agentTokens = (f: Fixture, users: string[]) => Promise.all(users.map((u) => agentToken(f, u)));
 
-export const checkout = (token: string, session_id = "desk-1") => call("POST", "/v1/seats/checkout", token, { session_id });
-export const release = (token: string, session_id = "desk-1") => call("POST", "/v1/seats/release", token, { session_id });
-export const heartbeat = (token: string, session_id = "desk-1") => call("POST", "/v1/seats/heartbeat", token, { session_id });
+export const checkout = (token: string, session_id = "desk-1") => replyOf(api(token).seats.checkout.$post({ json: { session_id } }));
+export const release = (token: string, session_id = "desk-1") => replyOf(api(token).seats.release.$post({ json: { session_id } }));
+export const heartbeat = (token: string, session_id = "desk-1") => replyOf(api(token).seats.heartbeat.$post({ json: { session_id } }));
 
 /** The closed over-limit intervals D1 received through the outbox (it drains just after the reply). */
 export const closedIntervals = (f: Fixture, n: number) =>

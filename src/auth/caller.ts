@@ -15,8 +15,8 @@ export type Caller =
 
 export type AppEnv = { Bindings: Env; Variables: { caller: Caller } };
 
-const unauthorized = (detail: string) => new ApiError(401, "unauthorized", detail);
-const forbidden = (detail: string) => new ApiError(403, "forbidden", detail);
+const unauthorized = (detail: string) => new ApiError("unauthorized", detail);
+const forbidden = (detail: string) => new ApiError("forbidden", detail);
 
 /** Resolves the caller or answers 401. Revoked keys fail at once: every admin request looks its key up. */
 export const authenticate: MiddlewareHandler<AppEnv> = async (c, next) => {

@@ -1,4 +1,5 @@
 import { sql } from "drizzle-orm";
+import { ACCOUNT_DEFAULTS } from "../domain/account-defaults";
 import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 /**
@@ -10,9 +11,9 @@ import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from
 export const accounts = sqliteTable("accounts", {
   id: text("id").primaryKey(),
   name: text("name").notNull(),
-  billingDay: integer("billing_day").notNull().default(1),
-  graceSeconds: integer("grace_seconds").notNull().default(1800),
-  leaseTtlSeconds: integer("lease_ttl_seconds").notNull().default(120),
+  billingDay: integer("billing_day").notNull().default(ACCOUNT_DEFAULTS.billingDay),
+  graceSeconds: integer("grace_seconds").notNull().default(ACCOUNT_DEFAULTS.graceSeconds),
+  leaseTtlSeconds: integer("lease_ttl_seconds").notNull().default(ACCOUNT_DEFAULTS.leaseTtlSeconds),
   webhookUrl: text("webhook_url"),
   webhookSecret: text("webhook_secret"),
   createdAt: text("created_at").notNull(),

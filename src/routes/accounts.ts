@@ -8,6 +8,7 @@ import { auditInsert } from "../db/audit";
 import { database, iso } from "../db/client";
 import { accounts, apiKeys } from "../db/schema";
 import { ApiError, notFound, unwrap, validationHook } from "../errors";
+import { ACCOUNT_DEFAULTS } from "../domain/account-defaults";
 import { seatsOf } from "../seats/stub";
 import { randomToken } from "../auth/crypto";
 import { Account, AccountId, AccountParams, AccountSettings, body, commonErrors, json, noContent, problem } from "./schemas";
@@ -76,9 +77,9 @@ export const accountRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHo
     const row = {
       id,
       name: input.name,
-      billingDay: input.billing_day ?? 1,
-      graceSeconds: input.grace_seconds ?? 1800,
-      leaseTtlSeconds: input.lease_ttl_seconds ?? 120,
+      billingDay: input.billing_day ?? ACCOUNT_DEFAULTS.billingDay,
+      graceSeconds: input.grace_seconds ?? ACCOUNT_DEFAULTS.graceSeconds,
+      leaseTtlSeconds: input.lease_ttl_seconds ?? ACCOUNT_DEFAULTS.leaseTtlSeconds,
       webhookUrl: null,
       webhookSecret: null,
       createdAt,
@@ -90,7 +91,7 @@ export const accountRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHo
       ]);
     } catch (err) {
       // The primary key refused it, so the batch (and its audit entry) did not apply.
-      if (await findAccount(db, id)) throw new ApiError(409, "already_exists", `Account ${id} already exists.`);
+      if (await findAccount(db, id)) throw new ApiError("already_exists", `Account ${id} already exists.`);
       throw err;
     }
     return c.json(accountView(row), 201);
@@ -113,7 +114,7 @@ export const accountRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHo
   .openapi(createKey, async (c) => {
     const { account_id } = c.req.valid("param");
     await requireAccountAdmin(c, account_id);
-    const { name } = c.req.valid("json") as { name?: string };
+    const { name } = c.req.valid("json");
     const db = database(c.env.DB);
     const key = await newApiKey();
     const createdAt = iso(Date.now());

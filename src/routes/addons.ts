@@ -2,7 +2,7 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { actorOf, requireAccountAdmin, type AppEnv } from "../auth/caller";
 import { database } from "../db/client";
 import { userExists } from "../db/roster-writes";
-import { isPerSeatProduct, type AddonProduct } from "../domain/catalog";
+import { isPerSeatProduct, type AddonProduct, type PerSeatProduct } from "../domain/catalog";
 import { invalid, notFound, unwrap, validationHook } from "../errors";
 import { seatsOf } from "../seats/stub";
 import {
@@ -14,8 +14,9 @@ import {
   Interval,
   json,
   noContent,
-  PoolIdSchema,
+  PoolIdOut,
   problem,
+  ProductOut,
   ProductSchema,
   Quantity,
   UserParams,
@@ -23,7 +24,7 @@ import {
 
 const Addon = z
   .object({
-    product: ProductSchema,
+    product: ProductOut,
     kind: z.enum(["per_seat", "account_wide", "quantity"]),
     purchased: z.number().int(),
     bundled: z.number().int(),
@@ -39,7 +40,7 @@ const UserProductParams = UserParams.extend({ product: ProductSchema.openapi({ p
 const Compliance = z
   .object({
     addon_shortfall: z.array(z.object({ product: z.string(), needed: z.number().int(), covered: z.number().int(), shortfall: z.number().int() })),
-    named_pools_over_assigned: z.array(z.object({ pool: PoolIdSchema, quantity: z.number().int(), assigned: z.number().int() })),
+    named_pools_over_assigned: z.array(z.object({ pool: PoolIdOut, quantity: z.number().int(), assigned: z.number().int() })),
     open_overages: z.array(Interval),
     recommendations: z.array(z.string()),
   })
@@ -70,7 +71,7 @@ const assignAddon = createRoute({
   summary: "Grant a per-seat add-on to a user",
   request: { params: UserProductParams },
   responses: {
-    200: json(z.object({ user_id: z.string(), product: ProductSchema, source: GrantSourceSchema })),
+    200: json(z.object({ user_id: z.string(), product: ProductOut, source: GrantSourceSchema })),
     ...commonErrors,
     409: problem("addon_seats_exhausted, or no_license"),
   },
@@ -103,7 +104,7 @@ const complianceRoute = createRoute({
   responses: { 200: json(Compliance), ...commonErrors },
 });
 
-function perSeat(product: string) {
+function perSeat(product: AddonProduct): PerSeatProduct {
   if (!isPerSeatProduct(product)) {
     throw invalid(`${product} is not a per-seat add-on; set its quantity with PUT …/addons/${product}.`, [
       { path: "product", message: "must be workforce_management, quality_management or ai_expert_assist" },
@@ -117,7 +118,7 @@ export const addonRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook
     const { account_id, product } = c.req.valid("param");
     await requireAccountAdmin(c, account_id);
     const { quantity } = c.req.valid("json");
-    const row = unwrap(await seatsOf(c.env, account_id).putAddonPurchase(product as AddonProduct, quantity, actorOf(c.get("caller"))));
+    const row = unwrap(await seatsOf(c.env, account_id).putAddonPurchase(product, quantity, actorOf(c.get("caller"))));
     return c.json(row, 200);
   })
   .openapi(listAddons, async (c) => {

@@ -2,14 +2,14 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { requireAgent, type AppEnv } from "../auth/caller";
 import { unwrap, validationHook } from "../errors";
 import { seatsOf } from "../seats/stub";
-import { body, commonErrors, Entitlements, json, noContent, PoolIdSchema, problem, SessionId, Timestamp } from "./schemas";
+import { body, commonErrors, Entitlements, json, noContent, PoolIdOut, problem, SessionId, Timestamp } from "./schemas";
 
 const SessionBody = z.object({ session_id: SessionId });
 
 const Checkout = z
   .object({
     user_id: z.string(),
-    pool: PoolIdSchema,
+    pool: PoolIdOut,
     tier: z.string(),
     model: z.string(),
     session_id: SessionId,

@@ -12,11 +12,11 @@ import type { Env } from "../env";
 import { ApiError, invalid, notFound, validationHook } from "../errors";
 import { seatsOf } from "../seats/stub";
 import { decodeCursor, encodeCursor } from "./cursor";
-import { AccountParams, body, commonErrors, json, noContent, Page, pageOf, PoolIdSchema, problem, Timestamp } from "./schemas";
+import { AccountParams, body, commonErrors, json, noContent, Page, pageOf, PoolIdOut, ProductOut, problem, Timestamp } from "./schemas";
 
 const PoolSummary = z
   .object({
-    pool: PoolIdSchema,
+    pool: PoolIdOut,
     tier: z.string(),
     model: z.string(),
     quantity: z.number().int().openapi({ description: "At the cycle's end (a preview: now)" }),
@@ -33,7 +33,7 @@ const PoolSummary = z
   .openapi("PoolSummary");
 
 const AddonSummary = z
-  .object({ product: z.enum(ADDON_KEYS as [string, ...string[]]), purchased: z.number().int(), consumed: z.number().int() })
+  .object({ product: ProductOut, purchased: z.number().int(), consumed: z.number().int() })
   .openapi("AddonSummary");
 
 const Summary = z
@@ -189,7 +189,7 @@ export const billingRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHo
     const db = database(c.env.DB);
     const event = await findDelivery(db, account_id, event_id);
     if (!event) throw notFound(`Event ${event_id}`);
-    if (event.deliveredAt !== null) throw new ApiError(409, "conflict", `Event ${event_id} was delivered at ${event.deliveredAt}.`);
+    if (event.deliveredAt !== null) throw new ApiError("conflict", `Event ${event_id} was delivered at ${event.deliveredAt}.`);
     await writeBatch(c.env.DB, [
       reviveEvent(db, account_id, event_id),
       auditInsert(db, account_id, iso(Date.now()), { actor: actorOf(c.get("caller")), action: "webhook.redeliver", target: event_id }),

@@ -1,6 +1,5 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { actorOf, requireAccountAdmin, type AppEnv } from "../auth/caller";
-import type { PoolId } from "../domain/catalog";
 import { invalid, unwrap, validationHook } from "../errors";
 import { seatsOf } from "../seats/stub";
 import { AccountParams, body, commonErrors, Interval, json, noContent, Pool, PoolParams, problem, Quantity, Timestamp, UserParams, PoolIdSchema } from "./schemas";
@@ -79,7 +78,7 @@ export const poolRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook 
     const { account_id, pool_id } = c.req.valid("param");
     await requireAccountAdmin(c, account_id);
     const { quantity, max_active } = c.req.valid("json");
-    const pool = unwrap(await seatsOf(c.env, account_id).putPool(pool_id as PoolId, quantity, max_active, actorOf(c.get("caller"))));
+    const pool = unwrap(await seatsOf(c.env, account_id).putPool(pool_id, quantity, max_active, actorOf(c.get("caller"))));
     return c.json(pool, 200);
   })
   .openapi(listPools, async (c) => {
@@ -90,12 +89,12 @@ export const poolRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook 
   .openapi(poolSeats, async (c) => {
     const { account_id, pool_id } = c.req.valid("param");
     await requireAccountAdmin(c, account_id);
-    return c.json(unwrap(await seatsOf(c.env, account_id).poolSeats(pool_id as PoolId)), 200);
+    return c.json(unwrap(await seatsOf(c.env, account_id).poolSeats(pool_id)), 200);
   })
   .openapi(forceRelease, async (c) => {
     const { account_id, pool_id, user_id } = c.req.valid("param");
     await requireAccountAdmin(c, account_id);
-    unwrap(await seatsOf(c.env, account_id).forceRelease(pool_id as PoolId, user_id, actorOf(c.get("caller"))));
+    unwrap(await seatsOf(c.env, account_id).forceRelease(pool_id, user_id, actorOf(c.get("caller"))));
     return c.body(null, 204);
   })
   .openapi(usage, async (c) => {
@@ -108,6 +107,6 @@ export const poolRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook 
     if ((to - from) / (q.step_seconds * 1000) > MAX_BUCKETS) {
       throw invalid(`At most ${MAX_BUCKETS} buckets per query; raise step_seconds.`, [{ path: "step_seconds", message: "too small for this range" }]);
     }
-    const items = unwrap(await seatsOf(c.env, account_id).usage(pool_id as PoolId, { from, to }, q.step_seconds));
+    const items = unwrap(await seatsOf(c.env, account_id).usage(pool_id, { from, to }, q.step_seconds));
     return c.json({ items }, 200);
   });

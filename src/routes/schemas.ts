@@ -1,5 +1,14 @@
 import { z } from "@hono/zod-openapi";
-import { ADDON_KEYS, FEATURE_KEYS, MAX_QUANTITY, PER_SEAT_PRODUCTS, POOL_IDS } from "../domain/catalog";
+import {
+  ADDON_KEYS,
+  FEATURE_KEYS,
+  MAX_QUANTITY,
+  PER_SEAT_PRODUCTS,
+  POOL_IDS,
+  type AddonProduct,
+  type PerSeatProduct,
+  type PoolId,
+} from "../domain/catalog";
 
 /** Shared request and response schemas: the API contract (docs/api.md), in one place. */
 
@@ -7,9 +16,14 @@ const ID = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$/;
 
 export const AccountId = z.string().regex(ID, "must match ^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$").openapi({ example: "acme" });
 export const UserId = z.string().regex(ID, "must match ^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$").openapi({ example: "ada@acme.example" });
-export const PoolIdSchema = z.enum(POOL_IDS as [string, ...string[]]).openapi({ example: "elite-concurrent" });
-export const ProductSchema = z.enum(ADDON_KEYS as [string, ...string[]]).openapi({ example: "workforce_management" });
-export const PerSeatProductSchema = z.enum(PER_SEAT_PRODUCTS as [string, ...string[]]);
+/** Typed at the edge: a parsed pool id or product is the catalog's type, so no route casts it. */
+export const PoolIdSchema = z.enum(POOL_IDS as [PoolId, ...PoolId[]]).openapi({ example: "elite-concurrent" });
+export const ProductSchema = z.enum(ADDON_KEYS as [AddonProduct, ...AddonProduct[]]).openapi({ example: "workforce_management" });
+export const PerSeatProductSchema = z.enum(PER_SEAT_PRODUCTS as [PerSeatProduct, ...PerSeatProduct[]]);
+/** The same enums in replies, where the values come from storage as plain strings. */
+export const PoolIdOut = z.enum(POOL_IDS as [string, ...string[]]).openapi({ example: "elite-concurrent" });
+export const ProductOut = z.enum(ADDON_KEYS as [string, ...string[]]).openapi({ example: "workforce_management" });
+export const PerSeatProductOut = z.enum(PER_SEAT_PRODUCTS as [string, ...string[]]);
 export const SessionId = z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, "must match ^[A-Za-z0-9_-]{1,128}$").openapi({ example: "desk-7f3a" });
 export const Quantity = z.number().int().min(0).max(MAX_QUANTITY);
 export const Timestamp = z.string().openapi({ example: "2026-11-27T08:00:00.000Z" });
@@ -83,7 +97,7 @@ export const AccountSettings = z.object({
 
 export const Pool = z
   .object({
-    id: PoolIdSchema,
+    id: PoolIdOut,
     tier: z.string(),
     model: z.string(),
     quantity: z.number().int(),
@@ -98,7 +112,7 @@ export const Pool = z
 export const Interval = z
   .object({
     id: z.string(),
-    pool: PoolIdSchema,
+    pool: PoolIdOut,
     started_at: Timestamp,
     ended_at: Timestamp.nullable(),
     peak_active: z.number().int(),
@@ -115,8 +129,8 @@ export const User = z
     id: UserId,
     display_name: z.string().nullable(),
     email: z.string().nullable(),
-    pool: PoolIdSchema.nullable(),
-    addons: z.array(PerSeatProductSchema),
+    pool: PoolIdOut.nullable(),
+    addons: z.array(PerSeatProductOut),
     created_at: Timestamp,
   })
   .openapi("User");
@@ -126,7 +140,7 @@ export const GrantSourceSchema = z.enum(["included", "bundled", "purchased"]);
 export const Entitlements = z
   .object({
     user_id: UserId,
-    pool: PoolIdSchema.nullable(),
+    pool: PoolIdOut.nullable(),
     tier: z.string().nullable(),
     model: z.string().nullable(),
     features: z.object(Object.fromEntries(FEATURE_KEYS.map((k) => [k, z.boolean()]))),

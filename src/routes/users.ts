@@ -5,7 +5,6 @@ import { writeBatch } from "../db/batch";
 import { auditInsert } from "../db/audit";
 import { database, iso } from "../db/client";
 import { getUser, listUsers, upsertUser } from "../db/users";
-import type { PoolId } from "../domain/catalog";
 import { invalid, notFound, unwrap, validationHook } from "../errors";
 import { seatsOf } from "../seats/stub";
 import { decodeCursor, encodeCursor } from "./cursor";
@@ -17,6 +16,7 @@ import {
   noContent,
   Page,
   pageOf,
+  PoolIdOut,
   PoolIdSchema,
   problem,
   User,
@@ -29,7 +29,7 @@ const PutUser = z.object({
   email: z.string().trim().email().max(320).nullable().optional(),
 });
 
-const License = z.object({ user_id: UserId, pool: PoolIdSchema }).openapi("License");
+const License = z.object({ user_id: UserId, pool: PoolIdOut }).openapi("License");
 
 const LicenseBatch = z
   .object({
@@ -127,7 +127,7 @@ export const userRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook 
   .openapi(putUser, async (c) => {
     const { account_id, user_id } = c.req.valid("param");
     await requireAccountAdmin(c, account_id);
-    const input = c.req.valid("json") as z.infer<typeof PutUser>;
+    const input = c.req.valid("json");
     const db = database(c.env.DB);
     const at = iso(Date.now());
     await writeBatch(c.env.DB, [
@@ -160,7 +160,7 @@ export const userRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook 
     const { account_id, user_id } = c.req.valid("param");
     await requireAccountAdmin(c, account_id);
     const { pool } = c.req.valid("json");
-    const result = unwrap(await seatsOf(c.env, account_id).assignLicense(user_id, pool as PoolId, actorOf(c.get("caller"))));
+    const result = unwrap(await seatsOf(c.env, account_id).assignLicense(user_id, pool, actorOf(c.get("caller"))));
     return c.json(result, 200);
   })
   .openapi(deleteLicense, async (c) => {
@@ -178,14 +178,14 @@ export const userRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook 
       if (seen.has(id)) throw invalid(`User ${id} appears more than once in the batch.`, [{ path: "assign/revoke", message: `duplicate user ${id}` }]);
       seen.add(id);
     }
-    const assign = batch.assign.map((a) => ({ user_id: a.user_id, pool: a.pool as PoolId }));
+    const assign = batch.assign.map((a) => ({ user_id: a.user_id, pool: a.pool }));
     const result = unwrap(await seatsOf(c.env, account_id).applyLicenseBatch({ assign, revoke: batch.revoke }, actorOf(c.get("caller"))));
     return c.json(result, 200);
   })
   .openapi(agentToken, async (c) => {
     const { account_id, user_id } = c.req.valid("param");
     await requireAccountAdmin(c, account_id);
-    const { ttl_seconds } = c.req.valid("json") as { ttl_seconds?: number };
+    const { ttl_seconds } = c.req.valid("json");
     if (!(await getUser(database(c.env.DB), account_id, user_id))) throw notFound(`User ${user_id}`);
     const minted = await mintAgentToken(c.env, account_id, user_id, Math.floor(Date.now() / 1000), ttl_seconds ?? 12 * 3600);
     return c.json({ token: minted.token, expires_at: iso(minted.exp * 1000) }, 201);

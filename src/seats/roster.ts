@@ -2,6 +2,7 @@ import { eq } from "drizzle-orm";
 import type { AddonProduct, PerSeatProduct, PoolId } from "../domain/catalog";
 import { isAddonProduct, isPerSeatProduct, isPoolId } from "../domain/catalog";
 import type { Db } from "../db/client";
+import { ACCOUNT_DEFAULTS } from "../domain/account-defaults";
 import { accounts, addonAssignments, addonPurchases, licenses, pools } from "../db/schema";
 
 export interface PoolSettings {
@@ -22,7 +23,7 @@ export interface AccountSettings {
  * Its shape is also the add-on rules' `AddonState` (licenses, assignments, pool quantities, purchases).
  */
 export class Roster {
-  settings: AccountSettings = { graceSeconds: 1800, leaseTtlSeconds: 120, billingDay: 1, createdAt: 0 };
+  settings: AccountSettings = { ...ACCOUNT_DEFAULTS, createdAt: 0 };
   exists = false;
   readonly pools = new Map<PoolId, PoolSettings>();
   readonly poolQuantities = new Map<PoolId, number>();

@@ -1,0 +1,9 @@
+/**
+ * An account's settings when it is created without them. Written once: the create route, the D1
+ * column defaults and the Durable Object's empty roster all read these.
+ */
+export const ACCOUNT_DEFAULTS = {
+  billingDay: 1,
+  graceSeconds: 1800,
+  leaseTtlSeconds: 120,
+} as const;
