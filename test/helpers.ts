@@ -32,7 +32,8 @@ export const api = (token?: string | null) =>
   hc<AppType>("http://seatkeeper.test", { fetch: fetchWorker, headers: token ? { authorization: `Bearer ${token}` } : {} }).v1;
 
 /** A typed client reply as a `Reply` (body parsed; problem+json included). */
-export async function replyOf<T = any>(res: PromiseLike<{ status: number; headers: Headers; text(): Promise<string> }>): Promise<Reply<T>> {
+type Readable = { status: number; headers: Headers; text(): Promise<string> };
+export async function replyOf<T = any>(res: Readable | PromiseLike<Readable>): Promise<Reply<T>> {
   const r = await res;
   const text = await r.text();
   let parsed: unknown = text;
