@@ -42,7 +42,15 @@ export const users = sqliteTable(
     email: text("email"),
     createdAt: text("created_at").notNull(),
   },
-  (t) => [primaryKey({ columns: [t.accountId, t.id] })],
+  // User search (migration 0005): prefixes of the id, e-mail, display name and its part after
+  // the first space, lower-cased; src/db/users.ts spells the same expressions.
+  (t) => [
+    primaryKey({ columns: [t.accountId, t.id] }),
+    index("users_search_id").on(t.accountId, sql`lower(${t.id})`),
+    index("users_search_email").on(t.accountId, sql`lower(${t.email})`),
+    index("users_search_name").on(t.accountId, sql`lower(${t.displayName})`),
+    index("users_search_surname").on(t.accountId, sql`lower(substr(${t.displayName}, instr(${t.displayName}, ' ') + 1))`),
+  ],
 );
 
 export const pools = sqliteTable(
@@ -69,7 +77,7 @@ export const licenses = sqliteTable(
     poolId: text("pool_id").notNull(),
     assignedAt: text("assigned_at").notNull(),
   },
-  (t) => [primaryKey({ columns: [t.accountId, t.userId] }), index("licenses_pool").on(t.accountId, t.poolId)],
+  (t) => [primaryKey({ columns: [t.accountId, t.userId] }), index("licenses_pool_user").on(t.accountId, t.poolId, t.userId)],
 );
 
 export const addonPurchases = sqliteTable(
@@ -93,7 +101,7 @@ export const addonAssignments = sqliteTable(
     seq: integer("seq").notNull(),
     assignedAt: text("assigned_at").notNull(),
   },
-  (t) => [primaryKey({ columns: [t.accountId, t.userId, t.product] })],
+  (t) => [primaryKey({ columns: [t.accountId, t.userId, t.product] }), index("addon_assignments_product_user").on(t.accountId, t.product, t.userId)],
 );
 
 /** Over-limit intervals, written by the account's DO through its outbox (upserted: open, then closed). */

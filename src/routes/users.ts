@@ -4,7 +4,7 @@ import { actorOf, requireAccountAdmin, type AppEnv } from "../auth/caller";
 import { writeBatch } from "../db/batch";
 import { auditInsert } from "../db/audit";
 import { database, iso } from "../db/client";
-import { getUser, listUsers, upsertUser } from "../db/users";
+import { getUser, searchUsers, upsertUser } from "../db/users";
 import { invalid, notFound, unwrap, validationHook } from "../errors";
 import { seatsOf } from "../seats/stub";
 import { decodeCursor, encodeCursor } from "./cursor";
@@ -16,6 +16,7 @@ import {
   noContent,
   Page,
   pageOf,
+  PerSeatProductSchema,
   PoolIdOut,
   PoolIdSchema,
   problem,
@@ -49,12 +50,32 @@ const putUser = createRoute({
   responses: { 200: json(User), ...commonErrors },
 });
 
+/** Search filters of the user list (each optional; given ones must all hold). */
+const UserSearch = Page.extend({
+  q: z
+    .string()
+    .trim()
+    .max(320)
+    .regex(/^[^\u0000-\u001f\u007f]*$/, "must not contain control characters")
+    .optional()
+    .openapi({
+      param: { name: "q", in: "query" },
+      description:
+        "Prefix of the user id, the e-mail, the display name or the display name's part after its first space; ASCII letters match in either case. Empty: no search.",
+      example: "ada",
+    }),
+  pool: PoolIdSchema.optional().openapi({ param: { name: "pool", in: "query" }, description: "Only users licensed in this pool." }),
+  addon: PerSeatProductSchema.optional().openapi({ param: { name: "addon", in: "query" }, description: "Only users holding this per-seat add-on.", example: "workforce_management" }),
+});
+
 const listUsersRoute = createRoute({
   method: "get",
   path: "/v1/accounts/{account_id}/users",
   tags: ["users"],
-  summary: "List users with their license and add-ons",
-  request: { params: AccountParams, query: Page },
+  summary: "List or search users with their license and add-ons",
+  description:
+    "Users in id order, paged by cursor. `q`, `pool` and `addon` narrow the list (all given ones must hold); a cursor continues the list it came from, so pass the same filters with it.",
+  request: { params: AccountParams, query: UserSearch },
   responses: { 200: json(pageOf(User)), ...commonErrors },
 });
 
@@ -139,8 +160,8 @@ export const userRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook 
   .openapi(listUsersRoute, async (c) => {
     const { account_id } = c.req.valid("param");
     await requireAccountAdmin(c, account_id);
-    const { limit, cursor } = c.req.valid("query");
-    const page = await listUsers(database(c.env.DB), account_id, limit, decodeCursor<string>(cursor, "string"));
+    const { limit, cursor, q, pool, addon } = c.req.valid("query");
+    const page = await searchUsers(database(c.env.DB), account_id, { q: q || undefined, pool, addon }, limit, decodeCursor<string>(cursor, "string"));
     return c.json({ items: page.items, next_cursor: encodeCursor(page.next) }, 200);
   })
   .openapi(getUserRoute, async (c) => {

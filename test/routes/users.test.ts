@@ -1,5 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { BROAD_SEARCH } from "../../src/db/users";
 import { auditOf, call, expectProblem, licensedUsers, newAccount, putPool, putUsers, stateOf, usersOf, type Fixture, type Reply } from "../helpers";
 
 /** Users: PUT, GET, list with cursor pagination, DELETE; agent tokens. */
@@ -238,5 +239,195 @@ describe("POST /v1/accounts/{account_id}/users/{user_id}/agent-token", () => {
   it("is 404 for an unknown user", async () => {
     const f = await newAccount();
     expectProblem(await call("POST", acct(f, "/users/ghost/agent-token"), f.key, {}), 404, "not_found");
+  });
+});
+
+/**
+ * Search: GET …/users?q=&pool=&addon=. Every result is compared with a brute-force reference that
+ * filters the account's whole user list by the documented rule.
+ */
+describe("GET /v1/accounts/{account_id}/users with q, pool and addon", () => {
+  const PEOPLE: Array<[id: string, name: string | null, email: string | null]> = [
+    ["ada", "Ada Lovelace", "ada@acme.example"],
+    ["ADAM-7", "Adam Smith", "a.smith@acme.example"],
+    ["grace", "Grace Hopper", "GRACE.H@Navy.example"],
+    ["alan.t", "Alan Turing", "alan@bletchley.example"],
+    ["lin", "Linus Torvalds", null],
+    ["noname", null, "anon@acme.example"],
+    ["eli", "Élodie Lovell", "elodie@acme.example"],
+    ["bob", "Bob", "bob@lovelace.example"],
+  ];
+
+  /** An account with the people above: ada, ADAM-7, grace in premium-named; alan.t, lin, eli in elite-concurrent; WFM for ada? no: for alan.t and lin. */
+  async function people() {
+    const f = await newAccount();
+    await putPool(f, "premium-named", 10);
+    await putPool(f, "elite-concurrent", 10);
+    for (const [id, display_name, email] of PEOPLE) {
+      expect((await call("PUT", acct(f, `/users/${encodeURIComponent(id)}`), f.key, { display_name, email })).status).toBe(200);
+    }
+    const batch = await call("POST", acct(f, "/licenses:batch"), f.key, {
+      assign: [
+        ...["ada", "ADAM-7", "grace"].map((user_id) => ({ user_id, pool: "premium-named" })),
+        ...["alan.t", "lin", "eli"].map((user_id) => ({ user_id, pool: "elite-concurrent" })),
+      ],
+    });
+    expect(batch.status).toBe(200);
+    for (const u of ["alan.t", "lin"]) expect((await call("PUT", acct(f, `/users/${u}/addons/workforce_management`), f.key)).status).toBe(200);
+    expect((await call("PUT", acct(f, `/users/eli/addons/quality_management`), f.key)).status).toBe(200);
+    return f;
+  }
+
+  type U = Awaited<ReturnType<typeof usersOf>>[number];
+  const fold = (s: string) => s.replace(/[A-Z]/g, (c) => c.toLowerCase());
+  /** The rule, written plainly: a prefix of the id, e-mail, display name, or the name after its first space. */
+  function reference(all: U[], { q: raw, pool, addon }: Filters): string[] {
+    const q = raw?.trim();
+    return all
+      .filter((u) => {
+        if (pool && u.pool !== pool) return false;
+        if (addon && !u.addons.includes(addon)) return false;
+        if (!q) return true;
+        const name = u.display_name ?? "";
+        const fields = [u.id, u.email ?? "", name, u.display_name === null ? "" : name.slice(name.indexOf(" ") + 1)];
+        return fields.some((v) => v !== "" && fold(v).startsWith(fold(q)));
+      })
+      .map((u) => u.id);
+  }
+
+  /** Every page of a search, following next_cursor with the same filters. */
+  type Filters = { q?: string; pool?: string; addon?: string };
+  async function search(f: Fixture, params: Filters, limit = 1000): Promise<{ ids: string[]; pages: number }> {
+    const ids: string[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const qs: string = new URLSearchParams({ ...(params as Record<string, string>), limit: String(limit), ...(cursor ? { cursor } : {}) }).toString();
+      const res: Reply = await call("GET", acct(f, `/users?${qs}`), f.key);
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+      ids.push(...res.body.items.map((u: U) => u.id));
+      cursor = res.body.next_cursor;
+      pages++;
+    } while (cursor);
+    return { ids, pages };
+  }
+
+  it("q is a case-insensitive prefix of the id, e-mail, display name or its second word", async () => {
+    const f = await people();
+    const all = await usersOf(f);
+    const expectations: Array<[string, string[]]> = [
+      ["ada", ["ADAM-7", "ada"]], // id "ada", id "ADAM-7" (any case), names "Ada …", "Adam …"
+      ["ADA", ["ADAM-7", "ada"]],
+      ["adam-", ["ADAM-7"]],
+      ["lov", ["ada", "eli"]], // second words Lovelace, Lovell; not the e-mail domain of bob
+      ["grace.h@navy", ["grace"]], // e-mail, stored in mixed case
+      ["a.smith@", ["ADAM-7"]],
+      ["alan turing", ["alan.t"]], // the whole display name
+      ["velace", []], // a prefix, not a substring
+      ["anon", ["noname"]], // no display name
+      ["smith", ["ADAM-7"]],
+      ["élodie", []], // only ASCII letters fold: É is not é
+      ["Élo", ["eli"]],
+      ["zzz", []],
+    ];
+    for (const [q, want] of expectations) {
+      const { ids } = await search(f, { q });
+      expect({ q, ids }).toEqual({ q, ids: want });
+      expect({ q, ids }).toEqual({ q, ids: reference(all, { q }) });
+    }
+  });
+
+  it("pool and addon filter, and combine with q and with each other", async () => {
+    const f = await people();
+    const all = await usersOf(f);
+    const cases: Array<[Filters, string[]]> = [
+      [{ pool: "premium-named" }, ["ADAM-7", "ada", "grace"]],
+      [{ pool: "elite-concurrent" }, ["alan.t", "eli", "lin"]],
+      [{ pool: "essentials-named" }, []],
+      [{ addon: "workforce_management" }, ["alan.t", "lin"]],
+      [{ addon: "quality_management" }, ["eli"]],
+      [{ addon: "ai_expert_assist" }, []],
+      [{ pool: "elite-concurrent", addon: "workforce_management" }, ["alan.t", "lin"]],
+      [{ pool: "premium-named", addon: "workforce_management" }, []],
+      [{ q: "a", pool: "premium-named" }, ["ADAM-7", "ada"]],
+      [{ q: "l", pool: "elite-concurrent", addon: "workforce_management" }, ["lin"]],
+      [{ q: "lov", addon: "quality_management" }, ["eli"]],
+      [{ q: "  ", pool: "premium-named" }, ["ADAM-7", "ada", "grace"]], // a blank search is no search
+    ];
+    for (const [params, want] of cases) {
+      const { ids } = await search(f, params);
+      expect({ params, ids }).toEqual({ params, ids: want });
+      expect({ params, ids }).toEqual({ params, ids: reference(all, params) });
+    }
+  });
+
+  it("pages through a filtered list: every match exactly once, in id order, for each filter and page size", async () => {
+    const f = await people();
+    const all = await usersOf(f);
+    for (const params of <Filters[]>[{ q: "a" }, { pool: "premium-named" }, { addon: "workforce_management" }, { q: "l", pool: "elite-concurrent" }, {}]) {
+      const want = reference(all, params);
+      for (const limit of [1, 2, 3]) {
+        const { ids, pages } = await search(f, params, limit);
+        expect({ params, limit, ids }).toEqual({ params, limit, ids: want });
+        expect(pages).toBe(Math.max(1, Math.ceil(want.length / limit)));
+      }
+    }
+  });
+
+  it("a broad search (more matches than BROAD_SEARCH) pages the same way, alone and with a pool", async () => {
+    const f = await newAccount();
+    // 1,100 users written straight into D1 (the API would take minutes): search reads only D1.
+    const at = new Date().toISOString();
+    const rows = Array.from({ length: BROAD_SEARCH + 100 }, (_, i) => `bulk-${String(i).padStart(5, "0")}`);
+    const stmts = rows.flatMap((id, i) => [
+      env.DB.prepare("INSERT INTO users (account_id, id, display_name, email, created_at) VALUES (?, ?, ?, ?, ?)").bind(f.accountId, id, `Bulk ${i}`, `${id}@bulk.example`, at),
+      ...(i % 3 === 0 ? [env.DB.prepare("INSERT INTO licenses (account_id, user_id, pool_id, assigned_at) VALUES (?, ?, 'premium-concurrent', ?)").bind(f.accountId, id, at)] : []),
+    ]);
+    for (let i = 0; i < stmts.length; i += 500) await env.DB.batch(stmts.slice(i, i + 500));
+    const all = await usersOf(f);
+    for (const params of <Filters[]>[{ q: "BULK" }, { q: "bulk-0", pool: "premium-concurrent" }, { q: "bulk-01" }]) {
+      const want = reference(all, params);
+      const { ids } = await search(f, params, 300);
+      expect({ params, n: ids.length, ids }).toEqual({ params, n: want.length, ids: want });
+    }
+    expect(reference(all, { q: "bulk" })).toHaveLength(BROAD_SEARCH + 100);
+  });
+
+  it("never returns another account's users, whatever the filters", async () => {
+    const a = await people();
+    const b = await people(); // the same ids, names, pools and add-ons in another account
+    await call("PUT", acct(b, "/users/ada-only-in-b"), b.key, { display_name: "Ada B" });
+    const bIds = new Set((await usersOf(b)).map((u) => u.id));
+    expect(bIds.has("ada-only-in-b")).toBe(true);
+    for (const params of <Filters[]>[{ q: "ada" }, { q: "a", pool: "premium-named" }, { addon: "workforce_management" }, { pool: "elite-concurrent" }, {}]) {
+      const { ids } = await search(a, params);
+      expect(ids).not.toContain("ada-only-in-b");
+      expect(ids).toEqual(reference(await usersOf(a), params));
+    }
+    // b's key on a's list finds no account, filters or not.
+    expectProblem(await call("GET", `/v1/accounts/${a.accountId}/users?q=ada`, b.key), 404, "not_found");
+  });
+
+  it("refuses bad filters with 400 and changes nothing", async () => {
+    const f = await people();
+    const before = await stateOf(f);
+    for (const qs of [
+      "pool=nope",
+      "pool=",
+      "pool=PREMIUM-NAMED",
+      "addon=virtual_agent", // account-wide: no user holds it
+      "addon=cloud_storage_gb",
+      "addon=",
+      "addon=nope",
+      `q=${"a".repeat(321)}`,
+      "q=ad%00a",
+      "q=a%0Ab",
+      "q=a&cursor=not-a-cursor",
+    ]) {
+      const res = await call("GET", acct(f, `/users?${qs}`), f.key);
+      expectProblem(res, 400, "invalid_request");
+    }
+    expect((await call("GET", acct(f, `/users?q=${"a".repeat(320)}`), f.key)).status).toBe(200);
+    expect(await stateOf(f)).toEqual(before);
   });
 });
