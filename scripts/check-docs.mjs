@@ -4,6 +4,7 @@
 //    and every #anchor at a heading of that file (GitHub's heading ids).
 // 2. Every `docs/….md#anchor` cited in code, tests, scripts and the dashboard resolves the same way.
 // 3. Nothing cites the spec that lived outside the repository: the rules are in docs/.
+// 4. Decision records are named NNN-kebab-title.md, and no number is used twice.
 // Exits non-zero with one line per problem.
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
@@ -107,6 +108,19 @@ for (const file of markdown) {
       else checkTarget(target, dirname(abs), `${file}:${i + 1}`);
     }
   });
+}
+
+// Decision records: docs/decisions/NNN-kebab-title.md, each number once.
+const numbers = new Map();
+for (const name of existsSync(join(root, "docs/decisions")) ? readdirSync(join(root, "docs/decisions")) : []) {
+  if (name === "README.md") continue;
+  const m = /^(\d{3})-[a-z0-9]+(?:-[a-z0-9]+)*\.md$/.exec(name);
+  if (!m) {
+    problems.push(`docs/decisions/${name}: name it NNN-kebab-title.md`);
+    continue;
+  }
+  if (numbers.has(m[1])) problems.push(`docs/decisions/${name}: number ${m[1]} is taken by ${numbers.get(m[1])}`);
+  else numbers.set(m[1], name);
 }
 
 // 2. and 3. References in code, and in everything else that ships.
