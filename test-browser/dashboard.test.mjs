@@ -305,16 +305,88 @@ try {
     assert.match(await page.locator(`#users-table tr[data-user="${withAddon.id}"]`).textContent(), /workforce_management/);
   });
 
-  await test("users are searchable", async () => {
+  await test("users are searched on the server as you type (debounced), by prefix, pool and add-on", async () => {
+    const requests = [];
+    const listener = (req) => {
+      const url = new URL(req.url());
+      if (url.pathname === `${A}/users`) requests.push(url.searchParams);
+    };
+    page.on("request", listener);
     const search = page.getByLabel("Search users");
-    await search.fill("elite");
-    await page.locator("#users-count").filter({ hasText: /6 of 16 users match/ }).waitFor({ timeout: 5000 });
-    assert.equal(await page.locator("#users-table tbody tr[data-user]").count(), 6);
-    await search.fill("workforce");
-    await page.locator("#users-count").filter({ hasText: /1 of 16 users match/ }).waitFor({ timeout: 5000 });
-    await search.fill("nobody-like-this");
-    await page.locator("#users-table tbody").filter({ hasText: "No user matches" }).waitFor({ timeout: 5000 });
+    const count = page.locator("#users-count");
+    const rows = page.locator("#users-table tbody tr[data-user]");
+    await search.pressSequentially("elite", { delay: 40 });
+    await count.filter({ hasText: /^6 users match\.$/ }).waitFor({ timeout: 10_000 });
+    assert.deepEqual((await rows.evaluateAll((trs) => trs.map((tr) => tr.dataset.user))).sort(), [...elite].sort());
+    // One request for the whole word: the pause, not each key, starts a search.
+    const typed = requests.map((q) => q.get("q")).filter((q) => q !== null);
+    assert.deepEqual([...new Set(typed)], ["elite"], `searches sent while typing: ${typed}`);
+    assert.ok(requests.every((q) => Number(q.get("limit")) <= 1000), "never asks for more than a page");
+    // Case-insensitive, a prefix of the e-mail or the name too.
+    await search.fill("ELITE3@");
+    await count.filter({ hasText: /^1 user matches\.$/ }).waitFor({ timeout: 10_000 });
+    assert.equal(await rows.first().getAttribute("data-user"), elite[2]);
+    await search.fill("user 1");
+    await count.filter({ hasText: /users match/ }).waitFor({ timeout: 10_000 });
+    const byName = (await readApi("/users?q=user%201&limit=1000")).items.map((u) => u.id);
+    assert.deepEqual(await rows.evaluateAll((trs) => trs.map((tr) => tr.dataset.user)), byName);
+    assert.ok(byName.length >= 2, `"User 1", "User 10" …: ${byName}`);
+    // By add-on and by pool, alone and with the search.
     await search.fill("");
+    await page.getByLabel("Add-on", { exact: true }).selectOption("workforce_management");
+    await count.filter({ hasText: /^1 user matches\.$/ }).waitFor({ timeout: 10_000 });
+    assert.match(await rows.first().textContent(), /workforce_management/);
+    await page.getByLabel("Add-on", { exact: true }).selectOption("");
+    await page.getByLabel("Pool", { exact: true }).selectOption("essentials-named");
+    await count.filter({ hasText: /^2 users match\.$/ }).waitFor({ timeout: 10_000 });
+    assert.deepEqual((await rows.evaluateAll((trs) => trs.map((tr) => tr.dataset.user))).sort(), [...named].sort());
+    await search.fill("grace");
+    await count.filter({ hasText: /^1 user matches\.$/ }).waitFor({ timeout: 10_000 });
+    await search.fill("nobody-like-this");
+    await page.locator("#users-table tbody").filter({ hasText: "No user matches" }).waitFor({ timeout: 10_000 });
+    await page.getByLabel("Pool", { exact: true }).selectOption("");
+    await search.fill("");
+    await count.filter({ hasText: /^16 users\.$/ }).waitFor({ timeout: 10_000 });
+    page.off("request", listener);
+  });
+
+  await test("a large list comes a page at a time: Show more users follows the cursor; a refresh keeps what is shown", async () => {
+    const extra = Array.from({ length: 60 }, (_, i) => `bulk${String(i).padStart(2, "0")}@many.example`);
+    for (const id of extra) must(await admin("PUT", `${A}/users/${encodeURIComponent(id)}`, { display_name: `Bulk ${id.slice(4, 6)}` }));
+    const all = [];
+    for (let cursor = null, first = true; first || cursor; first = false) {
+      const reply = await readApi(`/users?limit=1000${cursor ? `&cursor=${cursor}` : ""}`);
+      all.push(...reply.items.map((u) => u.id));
+      cursor = reply.next_cursor;
+    }
+    assert.equal(all.length, 76);
+    const limits = [];
+    const listener = (req) => {
+      const url = new URL(req.url());
+      if (url.pathname === `${A}/users`) limits.push(Number(url.searchParams.get("limit")));
+    };
+    page.on("request", listener);
+    await refreshNow();
+    const count = page.locator("#users-count");
+    const rows = page.locator("#users-table tbody tr[data-user]");
+    const more = page.getByRole("button", { name: "Show more users" });
+    await count.filter({ hasText: /^Showing the first 50 users; more below\.$/ }).waitFor({ timeout: 10_000 });
+    assert.equal(await rows.count(), 50);
+    assert.deepEqual(await rows.evaluateAll((trs) => trs.map((tr) => tr.dataset.user)), all.slice(0, 50));
+    await more.click();
+    await count.filter({ hasText: /^76 users\.$/ }).waitFor({ timeout: 10_000 });
+    assert.deepEqual(await rows.evaluateAll((trs) => trs.map((tr) => tr.dataset.user)), all);
+    assert.ok(await more.isHidden());
+    assert.equal(await page.evaluate(() => document.activeElement?.dataset?.user), all[50], "focus on the first new row");
+    // The next refresh reloads the 76 shown, in one request of at most a page size the API allows.
+    await refreshNow();
+    assert.equal(await rows.count(), 76);
+    page.off("request", listener);
+    assert.ok(limits.length >= 3 && limits.every((l) => l >= 1 && l <= 1000), `limits asked: ${limits}`);
+    assert.equal(limits[0], 50, "the first load asks for one page, not every user");
+    for (const id of extra) must(await admin("DELETE", `${A}/users/${encodeURIComponent(id)}`), 204);
+    await refreshNow();
+    await count.filter({ hasText: /^16 users\.$/ }).waitFor({ timeout: 10_000 });
   });
 
   await test("keyboard: every control is reachable with Tab, and the range is chosen with the arrow keys", async () => {

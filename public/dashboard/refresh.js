@@ -9,7 +9,7 @@ import { renderOpenIntervals, tick } from "./intervals.js";
 import { renderCharts } from "./charts.js";
 import { renderBilling } from "./billing.js";
 import { renderCompliance } from "./compliance.js";
-import { renderUsers } from "./users.js";
+import { refreshUsers, renderUsers } from "./users.js";
 
 const REFRESH_MS = 15_000;
 
@@ -104,7 +104,7 @@ async function runRefresh() {
       settle(api("/compliance")),
       settle(api("/billing/preview")),
       settle(api("/billing/summaries?limit=12")),
-      settle(listAll("/users", 1000, 20)),
+      settle(refreshUsers()),
     ]);
     failures.push(...[account, pools, compliance, preview, summaries, users].filter((r) => !r.ok).map((r) => r.error));
     if (failures.some((e) => e instanceof ApiProblem && e.status === 401)) {
@@ -133,10 +133,6 @@ async function runRefresh() {
     if (!credentials()) return; // signed out meanwhile: draw nothing
     if (overages.ok) state.overages = overages.value.items;
     else failures.push(overages.error);
-    if (users.ok) {
-      state.users = users.value.items;
-      state.usersComplete = users.value.complete;
-    }
 
     // Each section on its own: one that cannot be drawn does not keep the others stale.
     const sections = [

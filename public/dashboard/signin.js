@@ -5,6 +5,7 @@ import { ApiProblem, api, clearCredentials, credentials, saveCredentials } from 
 import { resetState, state } from "./state.js";
 import { clearUsage } from "./usage.js";
 import { clearCharts } from "./charts.js";
+import { clearUsers } from "./users.js";
 import { startRefreshing, stopRefreshing, whenKeyRejected } from "./refresh.js";
 
 function signInMessage(err, account) {
@@ -55,6 +56,7 @@ function signOut(message) {
   stopRefreshing();
   clearCharts();
   clearUsage();
+  clearUsers();
   resetState();
   $("dashboard").hidden = true;
   $("session").hidden = true;

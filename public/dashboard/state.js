@@ -6,8 +6,6 @@ const fresh = () => ({
   pools: [],
   seats: new Map(),
   overages: [],
-  users: [],
-  usersComplete: true,
   lastRefresh: null,
 });
 

@@ -1,22 +1,101 @@
-// Users with their license and add-ons, searchable by id, name, e-mail, pool or add-on.
+// Users: searched on the server (GET …/users?q=&pool=&addon=), never loaded all at once. Typing
+// searches after a pause; "Show more users" follows the cursor; each refresh reloads what is shown.
 import { $, badge, fmtInt, h } from "./dom.js";
+import { api } from "./api.js";
 import { state } from "./state.js";
 
-const USERS_SHOWN = 200;
+const PAGE = 50;
+/** The server answers at most this many per request. */
+const MAX_PAGE = 1000;
+const DEBOUNCE_MS = 250;
+
+/** The list on screen: for which filters, the users loaded so far, the cursor of the rest. */
+const list = { filters: null, items: [], next: null, generation: 0, loading: false };
+let typingTimer = null;
+
+function currentFilters() {
+  return { q: $("user-search").value.trim(), pool: $("user-pool").value, addon: $("user-addon").value };
+}
+
+const sameFilters = (a, b) => a && b && a.q === b.q && a.pool === b.pool && a.addon === b.addon;
+const filtered = (f) => Boolean(f.q || f.pool || f.addon);
+
+function path(f, limit, cursor) {
+  const params = new URLSearchParams();
+  if (f.q) params.set("q", f.q);
+  if (f.pool) params.set("pool", f.pool);
+  if (f.addon) params.set("addon", f.addon);
+  params.set("limit", String(limit));
+  if (cursor) params.set("cursor", cursor);
+  return `/users?${params}`;
+}
+
+/**
+ * Loads users: a new search for the filters in the form (the first page), `more` (the next page,
+ * appended), or a refresh of the list on screen (as many as are shown, at most MAX_PAGE). An
+ * answer that arrives after a newer search started is dropped. Throws what the API throws.
+ */
+async function load(mode) {
+  // A refresh reloads the search on screen, not what is being typed (that search comes after the pause).
+  const f = mode === "refresh" && list.filters ? list.filters : currentFilters();
+  if (mode !== "search" && !sameFilters(f, list.filters)) mode = "search";
+  if (mode === "search") {
+    list.generation++;
+    list.filters = f;
+  }
+  const generation = list.generation;
+  const limit = mode === "more" ? PAGE : mode === "refresh" ? Math.min(MAX_PAGE, Math.max(PAGE, Math.ceil(list.items.length / PAGE) * PAGE)) : PAGE;
+  list.loading = true;
+  $("users-table").setAttribute("aria-busy", "true");
+  try {
+    const reply = await api(path(f, limit, mode === "more" ? list.next : null));
+    if (generation !== list.generation) return false; // a newer search owns the list
+    list.items = mode === "more" ? [...list.items, ...reply.items] : reply.items;
+    list.next = reply.next_cursor;
+    return true;
+  } finally {
+    if (generation === list.generation) {
+      list.loading = false;
+      $("users-table").removeAttribute("aria-busy");
+    }
+  }
+}
+
+/** For the refresh cycle: reloads the list as shown (drawn by renderUsers with the other sections). */
+export function refreshUsers() {
+  return load("refresh");
+}
+
+/** A search or "more" started by the admin: drawn as soon as it answers; a failure is said in the section. */
+async function searchNow(mode) {
+  $("users-error").textContent = "";
+  if (mode === "search") $("users-count").textContent = "Searching…";
+  try {
+    if (await load(mode)) renderUsers();
+  } catch (err) {
+    $("users-error").textContent = `The users could not be loaded: ${err.message}. Change the search or use Refresh now to try again.`;
+    renderUsers();
+  }
+}
+
+function renderPoolOptions() {
+  const select = $("user-pool");
+  const chosen = select.value;
+  const ids = state.pools.map((p) => p.id);
+  if (chosen && !ids.includes(chosen)) ids.push(chosen); // keep a chosen pool that went away
+  const have = [...select.options].slice(1).map((o) => o.value);
+  if (have.join() === ids.join()) return;
+  select.replaceChildren(h("option", { value: "", text: "Any pool" }), ...ids.map((id) => h("option", { value: id, text: id })));
+  select.value = chosen;
+}
 
 export function renderUsers() {
-  const q = $("user-search").value.trim().toLowerCase();
-  const terms = q.split(/\s+/).filter(Boolean);
-  const matches = terms.length
-    ? state.users.filter((u) => {
-        const hay = [u.id, u.display_name, u.email, u.pool, ...(u.addons ?? [])].filter(Boolean).join(" ").toLowerCase();
-        return terms.every((t) => hay.includes(t));
-      })
-    : state.users;
-  const shown = matches.slice(0, USERS_SHOWN);
+  renderPoolOptions();
+  const f = list.filters ?? currentFilters();
+  const searching = filtered(f);
   $("users-table").tBodies[0].replaceChildren(
-    ...(shown.length
-      ? shown.map((u) =>
+    ...(list.items.length
+      ? list.items.map((u) =>
           h(
             "tr",
             { "data-user": u.id },
@@ -27,20 +106,52 @@ export function renderUsers() {
             h("td", { text: (u.addons ?? []).length ? u.addons.join(", ") : "—" }),
           ),
         )
-      : [h("tr", {}, h("td", { colspan: "5", text: terms.length ? "No user matches the search." : "No users yet." }))]),
+      : [h("tr", {}, h("td", { colspan: "5", text: searching ? "No user matches the search." : "No users yet." }))]),
   );
-  const total = state.users.length;
-  $("users-count").textContent =
-    (terms.length ? `${fmtInt(matches.length)} of ${fmtInt(total)} users match` : `${fmtInt(total)} users`) +
-    (shown.length < matches.length ? `; showing the first ${fmtInt(shown.length)}, refine the search to see others.` : ".") +
-    (state.usersComplete ? "" : " (Only the first 20,000 users are loaded.)");
+  const n = fmtInt(list.items.length);
+  const noun = list.items.length === 1 ? "user" : "users";
+  $("users-count").textContent = list.next
+    ? `Showing the first ${n} ${noun}${searching ? " that match" : ""}; more below.`
+    : searching
+      ? `${n} ${noun} match${list.items.length === 1 ? "es" : ""}.`
+      : `${n} ${noun}.`;
+  const more = $("users-more");
+  more.hidden = !list.next;
+  more.disabled = list.loading;
 }
 
-let searchTimer = null;
+/** Forgets the list (sign-out). */
+export function clearUsers() {
+  clearTimeout(typingTimer);
+  list.generation++;
+  Object.assign(list, { filters: null, items: [], next: null, loading: false });
+  $("user-filters").reset(); // the next admin starts with no search
+  $("users-table").tBodies[0].replaceChildren();
+  $("users-count").textContent = "";
+  $("users-error").textContent = "";
+  $("users-more").hidden = true;
+}
 
 export function initUsers() {
   $("user-search").addEventListener("input", () => {
-    clearTimeout(searchTimer);
-    searchTimer = setTimeout(renderUsers, 120);
+    clearTimeout(typingTimer);
+    typingTimer = setTimeout(() => searchNow("search"), DEBOUNCE_MS);
+  });
+  for (const id of ["user-pool", "user-addon"]) $(id).addEventListener("change", () => searchNow("search"));
+  // Enter searches at once; the form never submits anywhere.
+  $("user-filters").addEventListener("submit", (event) => {
+    event.preventDefault();
+    clearTimeout(typingTimer);
+    searchNow("search");
+  });
+  $("users-more").addEventListener("click", async () => {
+    const before = list.items.length;
+    await searchNow("more");
+    // Keyboard users land on the first new row rather than back at the top.
+    const rows = $("users-table").tBodies[0].rows;
+    if (rows.length > before) {
+      rows[before].setAttribute("tabindex", "-1");
+      rows[before].focus();
+    }
   });
 }
