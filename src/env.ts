@@ -12,6 +12,10 @@ export interface Env {
   AGENT_SIGNING_KEY?: string;
   /** "true" lets webhooks use plain http to localhost, 127.0.0.1 and [::1]; unset in a deployment. */
   WEBHOOK_ALLOW_LOOPBACK?: string;
+  /** Optional: the root of the key that seals webhook secrets at rest; OPERATOR_TOKEN when unset. */
+  WEBHOOK_KEY?: string;
+  /** Optional, during a key rotation: the previous root, which still opens what it sealed. */
+  WEBHOOK_KEY_PREVIOUS?: string;
 }
 
 /** A billing cycle that has ended and needs its summary (ISO 8601 UTC bounds, [cycle_start, cycle_end)). */

@@ -22,6 +22,7 @@ const CODES = {
   addon_seats_exhausted: { status: 409, title: "Add-on seats exhausted" },
   session_not_found: { status: 404, title: "Session not found" },
   conflict: { status: 409, title: "Conflict" },
+  not_dead: { status: 409, title: "Event is not dead" },
   payload_too_large: { status: 413, title: "Payload too large" },
   unsupported_media_type: { status: 415, title: "Unsupported media type" },
   idempotency_key_reused: { status: 422, title: "Idempotency key reused" },

@@ -1,6 +1,7 @@
 import { app } from "./app";
 import { handleBillingBatch, handleEventsBatch } from "./billing/consumers";
 import { findDueCycles } from "./billing/scheduler";
+import { resealWebhookSecrets } from "./billing/webhook-secrets";
 import type { Env } from "./env";
 
 export { AccountSeats } from "./seats/account-seats";
@@ -15,6 +16,8 @@ export default {
   /** Cron: find the billing cycles that have ended and queue them (the consumer finalizes). */
   scheduled(controller, env, ctx) {
     ctx.waitUntil(findDueCycles(env, controller.scheduledTime));
+    // Seals plain webhook secrets left from before migration 0003; reseals after a key rotation.
+    ctx.waitUntil(resealWebhookSecrets(env));
   },
 
   async queue(batch, env) {

@@ -1,12 +1,13 @@
 import { findAccount } from "../db/accounts";
 import { writeBatch } from "../db/batch";
 import {
+  deliveryStatus,
   findDelivery,
   insertEvent,
   insertSummary,
   lastSummaryEnd,
   markDelivered,
-  markUndeliverable,
+  markNoEndpoint,
   recordFailure,
   summaryExists,
 } from "../db/billing";
@@ -17,6 +18,7 @@ import type { CycleSummary } from "../seats/cycle-summary";
 import type { EventRecord } from "../seats/outbox";
 import { seatsOf } from "../seats/stub";
 import { SIGNATURE_HEADER, signPayload } from "./signature";
+import { signingSecrets } from "./webhook-secrets";
 import { judgeTarget } from "./webhook-target";
 
 /** Deliveries of one event before it is declared dead; below the events queue's max_retries + 1 (wrangler.toml). */
@@ -153,25 +155,33 @@ async function deliverMessage(env: Env, message: Message<unknown>): Promise<void
 
 /**
  * One delivery attempt of a stored event. Returns null when the event is settled (delivered, dead,
- * unknown, or stored without a webhook) and the retry delay in seconds otherwise. The attempt count
- * lives in D1, so it survives redeliveries and is what the admin sees.
+ * no_endpoint or unknown) and the retry delay in seconds otherwise. The attempt count lives in D1,
+ * so it survives redeliveries and is what the admin sees.
  */
 export async function deliverEvent(env: Env, { account_id, event_id }: EventMessage): Promise<number | null> {
   const db = database(env.DB);
   const event = await findDelivery(db, account_id, event_id);
-  if (!event || event.deliveredAt !== null || event.deadAt !== null) return null;
-  if (!event.url || !event.secret) {
-    await markUndeliverable(db, account_id, event_id, "no webhook configured");
+  if (!event || deliveryStatus(event) !== "pending") return null;
+  const now = Date.now();
+  // No webhook: settled, not retried for ever; the admin sends it with a redeliver once one is set.
+  if (!event.url || (event.secret === null && event.plainSecret === null)) {
+    await markNoEndpoint(db, account_id, event_id, iso(now), null);
     return null;
   }
   // The rule of today, not the one the URL was stored under: a URL it now refuses is never fetched.
   const target = judgeTarget(env, event.url);
   if (!target.ok) {
     console.warn(`events queue: ${event_id} of ${account_id} not sent: the stored webhook url ${target.reason}`);
-    await markUndeliverable(db, account_id, event_id, "url_refused");
+    await markNoEndpoint(db, account_id, event_id, iso(now), "url_refused");
     return null;
   }
-  const error = await post(target.url, event.secret, event.body, event_id);
+  const secrets = await signingSecrets(env, db, account_id, event, now);
+  if (secrets === null) {
+    console.error(`events queue: ${event_id} of ${account_id} not sent: no key of this deployment opens the webhook secret (WEBHOOK_KEY_PREVIOUS missing?)`);
+    await markNoEndpoint(db, account_id, event_id, iso(now), "secret_unreadable");
+    return null;
+  }
+  const error = await post(target.url, secrets, event.body, event_id);
   const at = iso(Date.now());
   if (error === null) {
     await markDelivered(db, account_id, event_id, at);
@@ -202,14 +212,14 @@ export function errorClass(err: unknown): DeliveryError {
 }
 
 /** POSTs the stored body, signed now. Null on a 2xx; otherwise the failure's class. Redirects are not followed. */
-async function post(url: string, secret: string, body: string, eventId: string): Promise<DeliveryError | null> {
+async function post(url: string, secrets: string[], body: string, eventId: string): Promise<DeliveryError | null> {
   try {
     const res = await fetch(url, {
       method: "POST",
       headers: {
         "content-type": "application/json",
         "user-agent": "Seatkeeper-Webhooks/1",
-        [SIGNATURE_HEADER]: await signPayload(secret, body, Date.now() / 1000),
+        [SIGNATURE_HEADER]: await signPayload(secrets, body, Date.now() / 1000),
         "Seat-Event-Id": eventId,
       },
       body,

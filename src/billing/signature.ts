@@ -27,11 +27,16 @@ function digestFromHex(hex: string): Uint8Array | null {
   return Uint8Array.from(hex.match(/../g) ?? [], (pair) => parseInt(pair, 16));
 }
 
-/** The `Seat-Signature` header value for `body`, sent at `nowSeconds`. */
-export async function signPayload(secret: string, body: string, nowSeconds: number): Promise<string> {
+/**
+ * The `Seat-Signature` header value for `body`, sent at `nowSeconds`: one `v1=` per secret (the
+ * current one first, then the one a rotation replaced, while it is still honoured).
+ */
+export async function signPayload(secrets: string | readonly string[], body: string, nowSeconds: number): Promise<string> {
   const t = Math.floor(nowSeconds);
-  const mac = await crypto.subtle.sign("HMAC", await hmacKey(secret, "sign"), signedPayload(t, body));
-  return `t=${t},v1=${toHex(mac)}`;
+  const macs = await Promise.all(
+    (typeof secrets === "string" ? [secrets] : secrets).map(async (secret) => toHex(await crypto.subtle.sign("HMAC", await hmacKey(secret, "sign"), signedPayload(t, body)))),
+  );
+  return [`t=${t}`, ...macs.map((mac) => `v1=${mac}`)].join(",");
 }
 
 interface ParsedHeader {

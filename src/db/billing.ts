@@ -1,4 +1,5 @@
 import { and, desc, eq, gt, isNotNull, isNull, lt, or, sql } from "drizzle-orm";
+import type { AnySQLiteColumn } from "drizzle-orm/sqlite-core";
 import type { CycleSummary } from "../seats/cycle-summary";
 import type { EventRecord } from "../seats/outbox";
 import type { Db } from "./client";
@@ -84,8 +85,101 @@ export async function billingAccountsPage(db: Db, afterId: string | null, limit:
 
 // ------------------------------------------------------------------ webhook settings
 
-export function setWebhook(db: Db, accountId: string, url: string | null, secret: string | null) {
-  return db.update(accounts).set({ webhookUrl: url, webhookSecret: secret }).where(eq(accounts.id, accountId));
+export type WebhookFormat = "seatkeeper" | "standard";
+
+/** A webhook as stored: secrets sealed (src/billing/secret-box.ts). */
+export interface StoredWebhook {
+  url: string | null;
+  format: WebhookFormat;
+  /** Sealed. */
+  secret: string | null;
+  /** A plain secret from before migration 0003, not yet sealed. */
+  plainSecret: string | null;
+  /** Sealed; signs too while `previousUntil` is in the future. */
+  previousSecret: string | null;
+  previousUntil: string | null;
+}
+
+const webhookColumns = {
+  url: accounts.webhookUrl,
+  format: accounts.webhookFormat,
+  secret: accounts.webhookSecret,
+  plainSecret: accounts.webhookSecretPlain,
+  previousSecret: accounts.webhookSecretPrevious,
+  previousUntil: accounts.webhookSecretPreviousUntil,
+};
+
+export async function findWebhook(db: Db, accountId: string): Promise<StoredWebhook | undefined> {
+  const row = await db.select(webhookColumns).from(accounts).where(eq(accounts.id, accountId)).get();
+  return row && { ...row, format: row.format as WebhookFormat };
+}
+
+/** Sets (or, with all nulls, removes) the webhook; a plain secret left from before 0003 goes with it. */
+export function setWebhook(db: Db, accountId: string, hook: Omit<StoredWebhook, "plainSecret">) {
+  return db
+    .update(accounts)
+    .set({
+      webhookUrl: hook.url,
+      webhookFormat: hook.format,
+      webhookSecret: hook.secret,
+      webhookSecretPlain: null,
+      webhookSecretPrevious: hook.previousSecret,
+      webhookSecretPreviousUntil: hook.previousUntil,
+    })
+    .where(eq(accounts.id, accountId));
+}
+
+export const clearWebhook = (db: Db, accountId: string) =>
+  setWebhook(db, accountId, { url: null, format: "seatkeeper", secret: null, previousSecret: null, previousUntil: null });
+
+/**
+ * Replaces the plain secret read as `plain` by its sealed form. Conditional on the plain copy
+ * being unchanged, so a PUT that landed in between is never overwritten.
+ */
+export async function sealPlainSecret(db: Db, accountId: string, plain: string, sealed: string): Promise<void> {
+  await db
+    .update(accounts)
+    .set({ webhookSecret: sealed, webhookSecretPlain: null })
+    .where(and(eq(accounts.id, accountId), eq(accounts.webhookSecretPlain, plain)));
+}
+
+/** Accounts whose secrets need (re)sealing: a plain one left, or one sealed under another key than `keyId`. */
+export async function secretsToReseal(db: Db, keyId: string, limit: number) {
+  const prefix = `v1.${keyId}.%`;
+  return db
+    .select({ id: accounts.id, ...webhookColumns })
+    .from(accounts)
+    .where(
+      or(
+        isNotNull(accounts.webhookSecretPlain),
+        and(isNotNull(accounts.webhookSecret), sql`${accounts.webhookSecret} NOT LIKE ${prefix}`),
+        and(isNotNull(accounts.webhookSecretPrevious), sql`${accounts.webhookSecretPrevious} NOT LIKE ${prefix}`),
+      ),
+    )
+    .orderBy(accounts.id)
+    .limit(limit)
+    .all();
+}
+
+/** Writes resealed secrets, only if the row still holds what was read (a PUT in between wins). */
+export function resealSecrets(
+  db: Db,
+  accountId: string,
+  read: { secret: string | null; plainSecret: string | null; previousSecret: string | null },
+  sealed: { secret: string | null; previousSecret: string | null },
+) {
+  const same = (column: AnySQLiteColumn, value: string | null) => (value === null ? isNull(column) : eq(column, value));
+  return db
+    .update(accounts)
+    .set({ webhookSecret: sealed.secret, webhookSecretPlain: null, webhookSecretPrevious: sealed.previousSecret })
+    .where(
+      and(
+        eq(accounts.id, accountId),
+        same(accounts.webhookSecret, read.secret),
+        same(accounts.webhookSecretPlain, read.plainSecret),
+        same(accounts.webhookSecretPrevious, read.previousSecret),
+      ),
+    );
 }
 
 // ------------------------------------------------------------------ events and deliveries
@@ -98,28 +192,28 @@ export function insertEvent(db: Db, event: EventRecord) {
     .onConflictDoNothing();
 }
 
-export interface PendingDelivery {
+export interface PendingDelivery extends StoredWebhook {
   body: string;
   deliveredAt: string | null;
   deadAt: string | null;
-  url: string | null;
-  secret: string | null;
+  noEndpointAt: string | null;
 }
 
 /** The event with the account's webhook, or undefined for an unknown event. */
 export async function findDelivery(db: Db, accountId: string, eventId: string): Promise<PendingDelivery | undefined> {
-  return db
+  const row = await db
     .select({
       body: webhookEvents.body,
       deliveredAt: webhookEvents.deliveredAt,
       deadAt: webhookEvents.deadAt,
-      url: accounts.webhookUrl,
-      secret: accounts.webhookSecret,
+      noEndpointAt: webhookEvents.noEndpointAt,
+      ...webhookColumns,
     })
     .from(webhookEvents)
     .innerJoin(accounts, eq(accounts.id, webhookEvents.accountId))
     .where(and(eq(webhookEvents.accountId, accountId), eq(webhookEvents.id, eventId)))
     .get();
+  return row && { ...row, format: row.format as WebhookFormat };
 }
 
 const eventKey = (accountId: string, eventId: string) => and(eq(webhookEvents.accountId, accountId), eq(webhookEvents.id, eventId));
@@ -131,9 +225,12 @@ export async function markDelivered(db: Db, accountId: string, eventId: string, 
     .where(eventKey(accountId, eventId));
 }
 
-/** Stored, not sent: the account has no webhook. Not an attempt, and not dead: nothing was tried. */
-export async function markUndeliverable(db: Db, accountId: string, eventId: string, reason: string): Promise<void> {
-  await db.update(webhookEvents).set({ lastError: reason }).where(eventKey(accountId, eventId));
+/**
+ * Settled without a usable webhook (none set, or its URL or secret unusable): not an attempt and
+ * not dead, and not retried; only a redeliver sends it. `reason` is null when there was no webhook.
+ */
+export async function markNoEndpoint(db: Db, accountId: string, eventId: string, at: string, reason: string | null): Promise<void> {
+  await db.update(webhookEvents).set({ noEndpointAt: at, lastError: reason }).where(and(eventKey(accountId, eventId), isNull(webhookEvents.deliveredAt)));
 }
 
 /**
@@ -154,15 +251,24 @@ export async function recordFailure(db: Db, accountId: string, eventId: string, 
   return { attempts: row?.attempts ?? maxAttempts, dead: row?.deadAt != null };
 }
 
-/** Puts an undelivered (e.g. dead) event back in line with a fresh set of attempts. */
+/** Puts a dead or no_endpoint event back in line with a fresh set of attempts (nothing else). */
 export function reviveEvent(db: Db, accountId: string, eventId: string) {
   return db
     .update(webhookEvents)
-    .set({ attempts: 0, deadAt: null, lastError: null })
-    .where(and(eventKey(accountId, eventId), isNull(webhookEvents.deliveredAt)));
+    .set({ attempts: 0, deadAt: null, noEndpointAt: null, lastError: null })
+    .where(and(eventKey(accountId, eventId), isNull(webhookEvents.deliveredAt), or(isNotNull(webhookEvents.deadAt), isNotNull(webhookEvents.noEndpointAt))));
 }
 
-export type DeliveryStatus = "pending" | "delivered" | "dead";
+export const DELIVERY_STATUSES = ["pending", "delivered", "dead", "no_endpoint"] as const;
+export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
+
+/** An event's status from its row: delivered, dead and no_endpoint are settled; pending is in line. */
+export function deliveryStatus(row: { deliveredAt: string | null; deadAt: string | null; noEndpointAt: string | null }): DeliveryStatus {
+  if (row.deliveredAt !== null) return "delivered";
+  if (row.deadAt !== null) return "dead";
+  if (row.noEndpointAt !== null) return "no_endpoint";
+  return "pending";
+}
 
 const statusFilter = (status: DeliveryStatus | undefined) => {
   switch (status) {
@@ -170,8 +276,10 @@ const statusFilter = (status: DeliveryStatus | undefined) => {
       return isNotNull(webhookEvents.deliveredAt);
     case "dead":
       return isNotNull(webhookEvents.deadAt);
+    case "no_endpoint":
+      return and(isNull(webhookEvents.deliveredAt), isNull(webhookEvents.deadAt), isNotNull(webhookEvents.noEndpointAt));
     case "pending":
-      return and(isNull(webhookEvents.deliveredAt), isNull(webhookEvents.deadAt));
+      return and(isNull(webhookEvents.deliveredAt), isNull(webhookEvents.deadAt), isNull(webhookEvents.noEndpointAt));
     default:
       return undefined;
   }
@@ -187,6 +295,7 @@ export async function listDeliveries(db: Db, accountId: string, limit: number, a
       attempts: webhookEvents.attempts,
       deliveredAt: webhookEvents.deliveredAt,
       deadAt: webhookEvents.deadAt,
+      noEndpointAt: webhookEvents.noEndpointAt,
       lastError: webhookEvents.lastError,
     })
     .from(webhookEvents)
@@ -209,6 +318,7 @@ export async function listDeliveries(db: Db, accountId: string, limit: number, a
       id: r.id,
       type: r.type,
       created_at: r.createdAt,
+      status: deliveryStatus(r),
       attempts: r.attempts,
       delivered_at: r.deliveredAt,
       dead_at: r.deadAt,

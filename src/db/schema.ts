@@ -15,7 +15,15 @@ export const accounts = sqliteTable("accounts", {
   graceSeconds: integer("grace_seconds").notNull().default(ACCOUNT_DEFAULTS.graceSeconds),
   leaseTtlSeconds: integer("lease_ttl_seconds").notNull().default(ACCOUNT_DEFAULTS.leaseTtlSeconds),
   webhookUrl: text("webhook_url"),
+  /** Sealed (src/billing/secret-box.ts), never plain. */
   webhookSecret: text("webhook_secret"),
+  /** A plain secret from before migration 0003, until it is sealed; null afterwards. */
+  webhookSecretPlain: text("webhook_secret_plain"),
+  /** The secret a PUT replaced, sealed: deliveries are signed with it too until `…_until`. */
+  webhookSecretPrevious: text("webhook_secret_previous"),
+  webhookSecretPreviousUntil: text("webhook_secret_previous_until"),
+  /** "seatkeeper" (Seat-Signature) or "standard" (Standard Webhooks headers). */
+  webhookFormat: text("webhook_format").notNull().default("seatkeeper"),
   createdAt: text("created_at").notNull(),
 });
 
@@ -151,6 +159,8 @@ export const webhookEvents = sqliteTable(
     /** Set when the last retry failed: the dead-letter record. */
     deadAt: text("dead_at"),
     lastError: text("last_error"),
+    /** Set when the event was settled without a usable webhook; only a redeliver sends it. */
+    noEndpointAt: text("no_endpoint_at"),
   },
   (t) => [primaryKey({ columns: [t.accountId, t.id] }), index("webhook_events_created").on(t.accountId, t.createdAt)],
 );

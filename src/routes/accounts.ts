@@ -82,6 +82,10 @@ export const accountRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHo
       leaseTtlSeconds: input.lease_ttl_seconds ?? ACCOUNT_DEFAULTS.leaseTtlSeconds,
       webhookUrl: null,
       webhookSecret: null,
+      webhookSecretPlain: null,
+      webhookSecretPrevious: null,
+      webhookSecretPreviousUntil: null,
+      webhookFormat: "seatkeeper",
       createdAt,
     };
     try {

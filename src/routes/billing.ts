@@ -3,7 +3,20 @@ import { actorOf, requireAccountAdmin, type AppEnv } from "../auth/caller";
 import { findAccount } from "../db/accounts";
 import { auditInsert } from "../db/audit";
 import { writeBatch } from "../db/batch";
-import { findDelivery, lastSummaryEnd, listDeliveries, listSummaries, reviveEvent, setWebhook } from "../db/billing";
+import { currentSecret, PREVIOUS_SECRET_HOURS } from "../billing/webhook-secrets";
+import { seal, secretKeys } from "../billing/secret-box";
+import {
+  clearWebhook,
+  DELIVERY_STATUSES,
+  deliveryStatus,
+  findDelivery,
+  findWebhook,
+  lastSummaryEnd,
+  listDeliveries,
+  listSummaries,
+  reviveEvent,
+  setWebhook,
+} from "../db/billing";
 import { database, iso } from "../db/client";
 import { judgeTarget } from "../billing/webhook-target";
 import { ADDON_KEYS } from "../domain/catalog";
@@ -50,18 +63,33 @@ const Summary = z
 
 const PutWebhook = z.object({
   url: z.string().max(2048).openapi({ example: "https://billing.acme.example/seatkeeper" }),
-  secret: z.string().min(16).max(256).openapi({ description: "Signs every delivery (HMAC-SHA256); never shown again" }),
+  secret: z.string().min(16).max(256).openapi({
+    description: `Signs every delivery (HMAC-SHA256); stored encrypted, never shown again. A new secret replaces the old one, which still signs alongside it for ${PREVIOUS_SECRET_HOURS} hours`,
+  }),
 });
+
+const Webhook = z
+  .object({
+    url: z.string(),
+    previous_secret_until: Timestamp.nullable().openapi({ description: "Until then deliveries carry a second signature, made with the secret this one replaced" }),
+  })
+  .openapi("Webhook");
 
 const Delivery = z
   .object({
     id: z.string(),
     type: z.string(),
     created_at: Timestamp,
+    status: z.enum(DELIVERY_STATUSES).openapi({
+      description: "pending (in line), delivered, dead (every attempt failed) or no_endpoint (settled without a usable webhook; only a redeliver sends it)",
+    }),
     attempts: z.number().int(),
     delivered_at: Timestamp.nullable(),
     dead_at: Timestamp.nullable().openapi({ description: "Set when the last retry failed: the dead-letter record" }),
-    last_error: z.string().nullable(),
+    last_error: z
+      .string()
+      .nullable()
+      .openapi({ description: "timeout, connection_failed, tls_error, redirect_refused, http_<status>, url_refused or secret_unreadable" }),
   })
   .openapi("WebhookDelivery");
 
@@ -91,7 +119,7 @@ const putWebhook = createRoute({
   tags: ["billing"],
   summary: "Set the webhook that receives signed events (https to a public host; see README Webhooks)",
   request: { params: AccountParams, body: body(PutWebhook) },
-  responses: { 200: json(z.object({ url: z.string() }).openapi("Webhook")), ...commonErrors },
+  responses: { 200: json(Webhook), ...commonErrors },
 });
 
 const deleteWebhook = createRoute({
@@ -110,7 +138,7 @@ const deliveries = createRoute({
   summary: "Events and their delivery state, newest first (status=dead lists the dead letters)",
   request: {
     params: AccountParams,
-    query: Page.extend({ status: z.enum(["pending", "delivered", "dead"]).optional().openapi({ param: { name: "status", in: "query" } }) }),
+    query: Page.extend({ status: z.enum(DELIVERY_STATUSES).optional().openapi({ param: { name: "status", in: "query" } }) }),
   },
   responses: { 200: json(pageOf(Delivery)), ...commonErrors },
 });
@@ -119,9 +147,9 @@ const redeliver = createRoute({
   method: "post",
   path: "/v1/accounts/{account_id}/webhook/deliveries/{event_id}/redeliver",
   tags: ["billing"],
-  summary: "Queue an undelivered (e.g. dead) event again, with a fresh set of attempts",
+  summary: "Queue a dead or no_endpoint event again, with a fresh set of attempts",
   request: { params: EventParams },
-  responses: { 202: json(z.object({ id: z.string() }), "Queued"), ...commonErrors, 409: problem("conflict: the event was delivered already") },
+  responses: { 202: json(z.object({ id: z.string() }), "Queued"), ...commonErrors, 409: problem("not_dead: the event is pending or delivered") },
 });
 
 /** The normalized URL, or 400 naming the field (src/domain/webhook-url.ts has the rule). */
@@ -156,19 +184,35 @@ export const billingRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHo
     const input = c.req.valid("json");
     const url = checkWebhookUrl(c.env, input.url);
     const db = database(c.env.DB);
+    const existing = await findWebhook(db, account_id);
+    if (!existing) throw notFound(`Account ${account_id}`);
+    const keys = await secretKeys(c.env);
+    const now = Date.now();
+    // A new secret: the one it replaces keeps signing next to it for a while, so receivers can switch.
+    const old = await currentSecret(keys, account_id, existing);
+    const rotated = old !== null && old !== input.secret;
+    const previousSecret = rotated ? await seal(keys, account_id, old) : existing.previousSecret;
+    const previousUntil = rotated ? iso(now + PREVIOUS_SECRET_HOURS * 3_600_000) : existing.previousUntil;
+    const stillHonoured = previousSecret !== null && previousUntil !== null && Date.parse(previousUntil) > now;
     await writeBatch(c.env.DB, [
-      setWebhook(db, account_id, url, input.secret),
+      setWebhook(db, account_id, {
+        url,
+        format: existing.format,
+        secret: await seal(keys, account_id, input.secret),
+        previousSecret: stillHonoured ? previousSecret : null,
+        previousUntil: stillHonoured ? previousUntil : null,
+      }),
       // The secret stays out of the audit log, like everywhere else.
-      auditInsert(db, account_id, iso(Date.now()), { actor: actorOf(c.get("caller")), action: "webhook.put", target: account_id, detail: { url } }),
+      auditInsert(db, account_id, iso(now), { actor: actorOf(c.get("caller")), action: "webhook.put", target: account_id, detail: { url, secret_rotated: rotated } }),
     ]);
-    return c.json({ url }, 200);
+    return c.json({ url, previous_secret_until: stillHonoured ? previousUntil : null }, 200);
   })
   .openapi(deleteWebhook, async (c) => {
     const { account_id } = c.req.valid("param");
     await requireAccountAdmin(c, account_id);
     const db = database(c.env.DB);
     await writeBatch(c.env.DB, [
-      setWebhook(db, account_id, null, null),
+      clearWebhook(db, account_id),
       auditInsert(db, account_id, iso(Date.now()), { actor: actorOf(c.get("caller")), action: "webhook.delete", target: account_id }),
     ]);
     return c.body(null, 204);
@@ -189,7 +233,11 @@ export const billingRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHo
     const db = database(c.env.DB);
     const event = await findDelivery(db, account_id, event_id);
     if (!event) throw notFound(`Event ${event_id}`);
-    if (event.deliveredAt !== null) throw new ApiError("conflict", `Event ${event_id} was delivered at ${event.deliveredAt}.`);
+    const status = deliveryStatus(event);
+    // A pending event already has a retry chain; a second one would double its deliveries.
+    if (status !== "dead" && status !== "no_endpoint") {
+      throw new ApiError("not_dead", `Event ${event_id} is ${status}: only a dead or no_endpoint event can be redelivered.`, { event_status: status });
+    }
     await writeBatch(c.env.DB, [
       reviveEvent(db, account_id, event_id),
       auditInsert(db, account_id, iso(Date.now()), { actor: actorOf(c.get("caller")), action: "webhook.redeliver", target: event_id }),

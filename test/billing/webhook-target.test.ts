@@ -115,7 +115,7 @@ describe("delivery checks the stored URL again before each attempt", () => {
       expect(result.acked).toHaveLength(1); // settled: no retry chain against a refused target
       expect(fetched).not.toHaveBeenCalled();
       const row = (await storedEvents(f)).find((e) => e.id === message.event_id);
-      expect(row).toMatchObject({ delivered_at: null, attempts: 0, last_error: "url_refused" });
+      expect(row).toMatchObject({ delivered_at: null, attempts: 0, last_error: "url_refused", no_endpoint_at: expect.any(String) });
     },
   );
 

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { MAX_DELIVERY_ATTEMPTS, retryDelaySeconds, summaryEventId } from "../../src/billing/consumers";
 import { verifySignature } from "../../src/billing/signature";
-import { agentTokens, call, checkout, eventually, licensedUsers, MIN, newAccount, putPool, setClock, type Fixture } from "../helpers";
+import { agentTokens, call, checkout, eventually, expectProblem, licensedUsers, MIN, newAccount, putPool, setClock, type Fixture } from "../helpers";
 import { cyclesOf, harness, iso, runQueue, storedEvents, type Harness } from "./support";
 
 /**
@@ -164,7 +164,52 @@ describe("webhook delivery", () => {
     const received = receiver([200]);
     expect((await runQueue(h, "seatkeeper-events", [message])).acked).toHaveLength(1);
     expect(received).toHaveLength(0);
-    expect(await eventRow(f, message.event_id)).toMatchObject({ attempts: 0, delivered_at: null, dead_at: null, last_error: "no webhook configured" });
+    const row = await eventRow(f, message.event_id);
+    expect(row).toMatchObject({ attempts: 0, delivered_at: null, dead_at: null, last_error: null, no_endpoint_at: expect.any(String) });
+    const listed = await call("GET", `/v1/accounts/${f.accountId}/webhook/deliveries?status=no_endpoint`, f.key);
+    expect(listed.body.items).toEqual([expect.objectContaining({ id: message.event_id, status: "no_endpoint", attempts: 0 })]);
+    expect((await call("GET", `/v1/accounts/${f.accountId}/webhook/deliveries?status=pending`, f.key)).body.items).toEqual([]);
+  });
+
+  it("a no_endpoint event is not sent when a webhook is set later, only when the admin redelivers it", async () => {
+    const h = harness();
+    const { f, message } = await accountWithSummaryEvent(h, false);
+    const received = receiver([200]);
+    await runQueue(h, "seatkeeper-events", [message]);
+    expect((await call("PUT", `/v1/accounts/${f.accountId}/webhook`, f.key, { url: HOOK, secret: SECRET })).status).toBe(200);
+    // A late copy of the message (the queue is at least once) does not send it either.
+    expect((await runQueue(h, "seatkeeper-events", [message])).acked).toHaveLength(1);
+    expect(received).toHaveLength(0);
+    expect((await eventRow(f, message.event_id)).no_endpoint_at).toEqual(expect.any(String));
+
+    const redeliver = await call("POST", `/v1/accounts/${f.accountId}/webhook/deliveries/${message.event_id}/redeliver`, f.key);
+    expect(redeliver.status).toBe(202);
+    expect(await eventRow(f, message.event_id)).toMatchObject({ no_endpoint_at: null, attempts: expect.any(Number) });
+    expect((await runQueue(h, "seatkeeper-events", [message])).acked).toHaveLength(1);
+    expect(received.filter((r) => r.headers.get("Seat-Event-Id") === message.event_id).length).toBeGreaterThanOrEqual(1);
+    expect((await eventRow(f, message.event_id)).delivered_at).toEqual(expect.any(String));
+  });
+
+  it("redeliver of an event that is not dead is 409 not_dead and changes nothing", async () => {
+    const h = harness();
+    const { f, message } = await accountWithSummaryEvent(h);
+    const path = `/v1/accounts/${f.accountId}/webhook/deliveries/${message.event_id}/redeliver`;
+    // Pending, after a failed attempt: it has a retry chain already.
+    receiver([500]);
+    await runQueue(h, "seatkeeper-events", [message]);
+    const pending = await eventRow(f, message.event_id);
+    const refused = await call("POST", path, f.key);
+    expectProblem(refused, 409, "not_dead");
+    expect(refused.body.event_status).toBe("pending");
+    expect(await eventRow(f, message.event_id)).toEqual(pending);
+    // Delivered.
+    vi.restoreAllMocks();
+    receiver([200]);
+    await runQueue(h, "seatkeeper-events", [message], 2);
+    const delivered = await eventRow(f, message.event_id);
+    expect(delivered.delivered_at).toEqual(expect.any(String));
+    expectProblem(await call("POST", path, f.key), 409, "not_dead");
+    expect(await eventRow(f, message.event_id)).toEqual(delivered);
   });
 
   it("unknown events and malformed messages are acknowledged and dropped", async () => {

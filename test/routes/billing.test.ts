@@ -82,7 +82,7 @@ describe("PUT and DELETE …/webhook", () => {
     const secret = "s3cret-s3cret-s3cret";
     const put = await call("PUT", acct(f, "/webhook"), f.key, { url: "https://hooks.acme.example/seat", secret });
     expect(put.status).toBe(200);
-    expect(put.body).toEqual({ url: "https://hooks.acme.example/seat" });
+    expect(put.body).toEqual({ url: "https://hooks.acme.example/seat", previous_secret_until: null });
     expect((await call("GET", acct(f), f.key)).body.webhook_url).toBe("https://hooks.acme.example/seat");
     const audit = await auditOf(f);
     expect(audit[0]).toMatchObject({ action: "webhook.put", target: f.accountId, detail: { url: "https://hooks.acme.example/seat" } });
@@ -160,7 +160,7 @@ describe("GET …/webhook/deliveries", () => {
     const res = await call("GET", acct(f, "/webhook/deliveries"), f.key);
     expect(res.status).toBe(200);
     expect(res.body.items).toEqual([
-      { id: `evt_summary_${iso(c0.start)}`, type: "billing.summary", created_at: iso(c0.end + HOUR), attempts: 0, delivered_at: null, dead_at: null, last_error: null },
+      { id: `evt_summary_${iso(c0.start)}`, type: "billing.summary", created_at: iso(c0.end + HOUR), status: "pending", attempts: 0, delivered_at: null, dead_at: null, last_error: null },
     ]);
     expect((await call("GET", acct(f, "/webhook/deliveries?status=delivered"), f.key)).body.items).toEqual([]);
     expectProblem(await call("POST", acct(f, "/webhook/deliveries/evt_nope/redeliver"), f.key), 404, "not_found");
