@@ -3,6 +3,7 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { HTTPException } from "hono/http-exception";
 import { authenticate, type AppEnv } from "./auth/caller";
 import { ApiError, fromHttpException, problemResponse, validationHook } from "./errors";
+import { describeScopes, enforceScopes, SCOPES_DESCRIPTION } from "./auth/scopes";
 import { accountRoutes } from "./routes/accounts";
 import { activityRoutes } from "./routes/activity";
 import { addonRoutes } from "./routes/addons";
@@ -10,10 +11,12 @@ import { agentRoutes } from "./routes/agent";
 import { billingRoutes } from "./routes/billing";
 import { poolRoutes } from "./routes/pools";
 import { userRoutes } from "./routes/users";
+import { whoamiRoutes } from "./routes/whoami";
 
 const base = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
 base.use("/v1/*", authenticate);
+base.use("/v1/*", enforceScopes);
 
 base.onError((err, c) => {
   if (err instanceof ApiError) return problemResponse(c, err);
@@ -28,7 +31,7 @@ base.notFound((c) => problemResponse(c, new ApiError("not_found", `No route for 
 base.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
   type: "http",
   scheme: "bearer",
-  description: "The operator token, an account API key (`sk_…`), or an agent token (JWT), as each route says.",
+  description: `The operator token, an account API key (\`sk_…\`), or an agent token (JWT), as each route says. ${SCOPES_DESCRIPTION}`,
 });
 
 /** The whole API, chained so `hc<AppType>` knows every route. */
@@ -49,9 +52,10 @@ export const app = base
   .route("/", addonRoutes)
   .route("/", activityRoutes)
   .route("/", billingRoutes)
-  .route("/", agentRoutes);
+  .route("/", agentRoutes)
+  .route("/", whoamiRoutes);
 
-base.doc31("/openapi.json", {
+const openApiConfig = {
   openapi: "3.1.0",
   info: {
     title: "Seatkeeper API",
@@ -59,7 +63,10 @@ base.doc31("/openapi.json", {
     description: "Seat licensing for contact centers: named and concurrent pools, add-ons, overage with a grace period, billing.",
   },
   security: [{ bearer: [] }],
-});
+};
+
+// The document, with each account route's API key scopes (x-required-scopes) from src/auth/scopes.ts.
+base.get("/openapi.json", (c) => c.json(describeScopes(base.getOpenAPI31Document(openApiConfig))));
 
 base.get("/docs", swaggerUI({ url: "/openapi.json" }));
 

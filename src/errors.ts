@@ -12,6 +12,7 @@ const CODES = {
   invalid_request: { status: 400, title: "Invalid request" },
   unauthorized: { status: 401, title: "Unauthorized" },
   forbidden: { status: 403, title: "Forbidden" },
+  insufficient_scope: { status: 403, title: "Insufficient scope" },
   not_found: { status: 404, title: "Not found" },
   already_exists: { status: 409, title: "Already exists" },
   named_pool_full: { status: 409, title: "Named pool is full" },

@@ -6,11 +6,12 @@ import { ApiError, notFound } from "../errors";
 import { verifyAgentToken } from "./agent-tokens";
 import { API_KEY_PATTERN, hashApiKey } from "./api-keys";
 import { constantTimeEqual } from "./crypto";
+import { parseScopes, type Scope } from "./scopes";
 
 /** Who is calling, from the bearer credential (docs/api.md#who-may-call). */
 export type Caller =
   | { kind: "operator" }
-  | { kind: "admin"; accountId: string; keyId: string }
+  | { kind: "admin"; accountId: string; keyId: string; scopes: Scope[] }
   | { kind: "agent"; accountId: string; userId: string };
 
 export type AppEnv = { Bindings: Env; Variables: { caller: Caller } };
@@ -33,7 +34,7 @@ async function identify(env: Env, token: string): Promise<Caller> {
     if (!API_KEY_PATTERN.test(token)) throw unauthorized("The API key is malformed.");
     const key = await findApiKey(database(env.DB), await hashApiKey(token));
     if (!key) throw unauthorized("The API key is unknown or revoked.");
-    return { kind: "admin", accountId: key.accountId, keyId: key.id };
+    return { kind: "admin", accountId: key.accountId, keyId: key.id, scopes: parseScopes(key.scopes) };
   }
   if (token.split(".").length === 3) {
     const claims = await verifyAgentToken(env, token);

@@ -29,9 +29,9 @@ export async function findAccount(db: Db, id: string): Promise<AccountRow | unde
 }
 
 /** The account an unrevoked API key belongs to. */
-export async function findApiKey(db: Db, keyHash: string): Promise<{ id: string; accountId: string } | undefined> {
+export async function findApiKey(db: Db, keyHash: string): Promise<{ id: string; accountId: string; scopes: string } | undefined> {
   return db
-    .select({ id: apiKeys.id, accountId: apiKeys.accountId })
+    .select({ id: apiKeys.id, accountId: apiKeys.accountId, scopes: apiKeys.scopes })
     .from(apiKeys)
     .where(and(eq(apiKeys.keyHash, keyHash), isNull(apiKeys.revokedAt)))
     .get();

@@ -35,6 +35,8 @@ export const apiKeys = sqliteTable(
     name: text("name").notNull(),
     /** SHA-256 of the key, hex. The key itself is shown once and never stored. */
     keyHash: text("key_hash").notNull(),
+    /** Space-separated scopes (src/auth/scopes.ts); keys made before scopes are `admin`. */
+    scopes: text("scopes").notNull().default("admin"),
     createdAt: text("created_at").notNull(),
     revokedAt: text("revoked_at"),
   },
@@ -48,6 +50,8 @@ export const users = sqliteTable(
     id: text("id").notNull(),
     displayName: text("display_name"),
     email: text("email"),
+    /** ^[A-Za-z0-9_.-]{1,64}$ or null; set by SCIM and group rules. */
+    team: text("team"),
     createdAt: text("created_at").notNull(),
   },
   // User search (migration 0005): prefixes of the id, e-mail, display name and its part after
@@ -178,3 +182,65 @@ export const auditLog = sqliteTable(
   },
   (t) => [index("audit_log_account").on(t.accountId, t.id)],
 );
+
+/** SCIM (issue 16): what an identity provider told us about a user beyond the users row. */
+export const scimUsers = sqliteTable(
+  "scim_users",
+  {
+    accountId: text("account_id").notNull(),
+    userId: text("user_id").notNull(),
+    userName: text("user_name").notNull(),
+    /** userName in lower case: unique per account (SCIM userName is case-insensitive). */
+    userNameKey: text("user_name_key").notNull(),
+    externalId: text("external_id"),
+    active: integer("active", { mode: "boolean" }).notNull().default(true),
+    /** The SCIM `name` complex attribute, JSON. */
+    name: text("name").notNull().default("{}"),
+    /** The SCIM `emails` list, JSON. */
+    emails: text("emails").notNull().default("[]"),
+    /** The extension's `pool`, `addons` and `team` as the identity provider last set them. */
+    poolAttr: text("pool_attr"),
+    addonsAttr: text("addons_attr").notNull().default("[]"),
+    teamAttr: text("team_attr"),
+    version: integer("version").notNull().default(1),
+    createdAt: text("created_at").notNull(),
+    updatedAt: text("updated_at").notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.accountId, t.userId] }),
+    uniqueIndex("scim_users_user_name").on(t.accountId, t.userNameKey),
+    index("scim_users_external_id").on(t.accountId, t.externalId),
+  ],
+);
+
+export const scimGroups = sqliteTable(
+  "scim_groups",
+  {
+    accountId: text("account_id").notNull(),
+    id: text("id").notNull(),
+    displayName: text("display_name").notNull(),
+    displayNameKey: text("display_name_key").notNull(),
+    externalId: text("external_id"),
+    version: integer("version").notNull().default(1),
+    createdAt: text("created_at").notNull(),
+    updatedAt: text("updated_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.accountId, t.id] }), uniqueIndex("scim_groups_display_name").on(t.accountId, t.displayNameKey)],
+);
+
+export const scimGroupMembers = sqliteTable(
+  "scim_group_members",
+  {
+    accountId: text("account_id").notNull(),
+    groupId: text("group_id").notNull(),
+    userId: text("user_id").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.accountId, t.groupId, t.userId] }), index("scim_group_members_user").on(t.accountId, t.userId)],
+);
+
+/** Group rules (JSON list, in priority order): which group gives which pool, team and add-ons. */
+export const provisioningRules = sqliteTable("provisioning_rules", {
+  accountId: text("account_id").primaryKey(),
+  rules: text("rules").notNull().default("[]"),
+  updatedAt: text("updated_at").notNull(),
+});

@@ -11,6 +11,7 @@ import { ApiError, notFound, unwrap, validationHook } from "../errors";
 import { ACCOUNT_DEFAULTS } from "../domain/account-defaults";
 import { seatsOf } from "../seats/stub";
 import { randomToken } from "../auth/crypto";
+import { formatScopes, parseScopes, SCOPES } from "../auth/scopes";
 import { Account, AccountId, AccountParams, AccountSettings, body, commonErrors, json, noContent, problem } from "./schemas";
 
 const CreateAccount = AccountSettings.extend({
@@ -20,7 +21,23 @@ const CreateAccount = AccountSettings.extend({
 
 const PatchAccount = AccountSettings.extend({ name: z.string().trim().min(1).max(200).optional() });
 
-const ApiKeyCreated = z.object({ id: z.string(), name: z.string(), key: z.string(), created_at: z.string() }).openapi("ApiKeyCreated");
+const ScopeSchema = z.enum(SCOPES).openapi("Scope");
+
+const CreateKey = z
+  .object({
+    name: z.string().trim().min(1).max(200).optional(),
+    scopes: z
+      .array(ScopeSchema)
+      .min(1)
+      .max(SCOPES.length)
+      .optional()
+      .openapi({ description: "What the key may do (default `[\"admin\"]`): see the bearer scheme's description." }),
+  })
+  .strict();
+
+const ApiKeyCreated = z
+  .object({ id: z.string(), name: z.string(), key: z.string(), scopes: z.array(ScopeSchema), created_at: z.string() })
+  .openapi("ApiKeyCreated");
 
 const createAccount = createRoute({
   method: "post",
@@ -54,7 +71,7 @@ const createKey = createRoute({
   path: "/v1/accounts/{account_id}/api-keys",
   tags: ["account"],
   summary: "Create an API key; the key is shown only in this reply",
-  request: { params: AccountParams, body: { ...body(z.object({ name: z.string().trim().min(1).max(200).optional() })), required: false } },
+  request: { params: AccountParams, body: { ...body(CreateKey), required: false } },
   responses: { 201: json(ApiKeyCreated, "Created"), ...commonErrors },
 });
 
@@ -118,16 +135,17 @@ export const accountRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHo
   .openapi(createKey, async (c) => {
     const { account_id } = c.req.valid("param");
     await requireAccountAdmin(c, account_id);
-    const { name } = c.req.valid("json");
+    const { name, scopes: asked } = (c.req.valid("json") ?? {}) as z.infer<typeof CreateKey>;
     const db = database(c.env.DB);
     const key = await newApiKey();
     const createdAt = iso(Date.now());
     const keyName = name ?? "api key";
+    const scopes = parseScopes(formatScopes(asked ?? ["admin"]));
     await writeBatch(c.env.DB, [
-      db.insert(apiKeys).values({ id: key.id, accountId: account_id, name: keyName, keyHash: key.hash, createdAt }),
-      auditInsert(db, account_id, createdAt, { actor: actorOf(c.get("caller")), action: "api_key.create", target: key.id, detail: { name: keyName } }),
+      db.insert(apiKeys).values({ id: key.id, accountId: account_id, name: keyName, keyHash: key.hash, scopes: formatScopes(scopes), createdAt }),
+      auditInsert(db, account_id, createdAt, { actor: actorOf(c.get("caller")), action: "api_key.create", target: key.id, detail: { name: keyName, scopes } }),
     ]);
-    return c.json({ id: key.id, name: keyName, key: key.key, created_at: createdAt }, 201);
+    return c.json({ id: key.id, name: keyName, key: key.key, scopes, created_at: createdAt }, 201);
   })
   .openapi(revokeKey, async (c) => {
     const { account_id, key_id } = c.req.valid("param");
