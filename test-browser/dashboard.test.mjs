@@ -523,6 +523,63 @@ try {
     assert.deepEqual(consoleProblems, []);
   });
 
+  /** Signs out and in again with `k` through the form; resolves when the first refresh is over. */
+  const signInWith = async (k) => {
+    if (await page.locator("#sign-out").isVisible()) await page.getByRole("button", { name: "Sign out" }).click();
+    await page.getByLabel("Account id").fill(ACCOUNT);
+    await page.getByLabel("API key").fill(k);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.waitForFunction(() => Number(document.getElementById("dashboard").dataset.refreshes ?? 0) >= 1, null, { timeout: 20_000, polling: 100 });
+    await page.locator("#refresh-status").filter({ hasText: /Updated|Last attempt/ }).waitFor({ timeout: 15_000 });
+  };
+
+  await test("a read-only key (scope read) sees every section, with no error, and its scopes in the header", async () => {
+    const readKey = must(await op("POST", `${A}/api-keys`, { name: "bi", scopes: ["read"] }));
+    assert.deepEqual(readKey.scopes, ["read"]);
+    await signInWith(readKey.key);
+    assert.match(await page.locator("#session-settings").textContent(), /key scopes: read$/);
+    assert.match(await page.locator("#session-settings").textContent(), /grace 10 min/);
+    assert.equal((await page.locator("#refresh-error").textContent()).trim(), "");
+    assert.match(await page.locator("#refresh-status").textContent(), /^Updated/);
+    assert.equal(await page.locator("[data-denied]").count(), 0);
+    const pools = (await readApi("/pools")).items;
+    assert.equal(await page.locator("#pools-table tbody tr[data-pool]").count(), pools.length);
+    assert.equal(await page.locator("figure.chart").count(), pools.filter((p) => p.model === "concurrent").length);
+    assert.ok(await page.locator('[data-testid="shortfall-table"]').isVisible());
+    assert.ok(await page.locator('[data-testid="preview-totals"]').isVisible());
+    assert.match(await page.locator("#users-count").textContent(), /^16 users\.$/);
+    await page.getByLabel("Search users").fill("elite");
+    await page.locator("#users-count").filter({ hasText: /^6 users match\.$/ }).waitFor({ timeout: 10_000 });
+    await page.getByLabel("Search users").fill("");
+  });
+
+  await test("a billing key: the sections it may not read say so (and are not asked again), billing shows", async () => {
+    const billingKey = must(await op("POST", `${A}/api-keys`, { name: "finance", scopes: ["billing"] }));
+    await signInWith(billingKey.key);
+    assert.match(await page.locator("#session-settings").textContent(), /key scopes: billing$/);
+    assert.equal((await page.locator("#refresh-error").textContent()).trim(), "", "a section out of the key's scopes is no failure");
+    assert.match(await page.locator("#refresh-status").textContent(), /^Updated/);
+    assert.match(await page.locator('#pools-table [data-denied="pools"]').textContent(), /may not read the pools.*“admin” or “read”/);
+    assert.ok(await page.locator('#open-intervals [data-denied="pools"]').isVisible());
+    assert.ok(await page.locator("fieldset.range").isHidden(), "no chart range to choose");
+    assert.ok(await page.locator("#user-filters").isHidden(), "no user search to type into");
+    assert.match(await page.locator("#users-count").textContent(), /may not read the users/);
+    assert.ok(await page.locator('[data-testid="preview-totals"]').isVisible());
+    assert.ok(await page.locator('[data-testid="shortfall-table"]').isVisible());
+    const asked = [];
+    const listener = (req) => asked.push(new URL(req.url()).pathname);
+    page.on("request", listener);
+    await refreshNow();
+    page.off("request", listener);
+    assert.ok(asked.includes(`${A}/billing/preview`), asked.join(" "));
+    for (const p of asked) assert.doesNotMatch(p, /\/(pools|users|overages)(\/|$)/, `asked again: ${p}`);
+    // Signing in again with an admin key shows everything again.
+    await signInWith(key);
+    assert.equal(await page.locator("[data-denied]").count(), 0);
+    assert.ok(await page.locator("#user-filters").isVisible());
+    assert.match(await page.locator("#session-settings").textContent(), /key scopes: admin$/);
+  });
+
   await test("a revoked key signs the admin out with a message", async () => {
     const keys = await op("POST", `${A}/api-keys`, { name: "to-revoke" });
     // Swap the tab's key for one we then revoke.

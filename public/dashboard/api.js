@@ -10,6 +10,7 @@ export class ApiProblem extends Error {
     super(body?.detail || body?.title || `HTTP ${status}`);
     this.status = status;
     this.code = body?.code ?? null;
+    this.body = body;
     this.path = path;
   }
 }
@@ -25,7 +26,7 @@ function loadCredentials() {
   try {
     const raw = sessionStorage.getItem(STORAGE_KEY);
     const c = raw ? JSON.parse(raw) : null;
-    return c && typeof c.account === "string" && typeof c.key === "string" ? c : null;
+    return c && typeof c.account === "string" && typeof c.key === "string" && (c.scopes === undefined || Array.isArray(c.scopes)) ? c : null;
   } catch {
     return null;
   }
@@ -33,7 +34,7 @@ function loadCredentials() {
 
 let creds = loadCredentials();
 
-/** The signed-in { account, key }, or null. */
+/** The signed-in { account, key, scopes? }, or null. */
 export const credentials = () => creds;
 
 export function saveCredentials(c) {
@@ -51,8 +52,16 @@ let clockSkewMs = 0;
 export const serverNow = () => Date.now() + clockSkewMs;
 
 /** GET /v1/accounts/{account}{path}: the parsed body, or throws ApiProblem / ApiTimeout / TypeError. */
-export async function api(path, credentials = creds) {
-  const url = `/v1/accounts/${encodeURIComponent(credentials.account)}${path}`;
+export function api(path, credentials = creds) {
+  return get(`/v1/accounts/${encodeURIComponent(credentials.account)}${path}`, path, credentials);
+}
+
+/** GET /v1/whoami: the credential's kind, account and (for an API key) scopes. */
+export function whoami(credentials = creds) {
+  return get("/v1/whoami", "/v1/whoami", credentials);
+}
+
+async function get(url, path, credentials) {
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(), REQUEST_TIMEOUT_MS);
   let res;

@@ -2,6 +2,7 @@
 // service without billing answers 404: said in the section, not reported as a failure.
 import { $, badge, fmtDate, fmtHours, fmtInt, fmtTime, h, table } from "./dom.js";
 import { ApiProblem } from "./api.js";
+import { deniedNote, isDenied } from "./access.js";
 
 function billingNotAvailable(result) {
   return !result.ok && result.error instanceof ApiProblem && result.error.status === 404;
@@ -10,6 +11,11 @@ function billingNotAvailable(result) {
 export function renderBilling(preview, summaries) {
   const pbox = $("billing-preview");
   const sbox = $("billing-summaries");
+  if (isDenied("billing")) {
+    pbox.replaceChildren(deniedNote("billing", "billing"));
+    sbox.replaceChildren();
+    return;
+  }
   if (billingNotAvailable(preview)) {
     pbox.replaceChildren(h("h3", { text: "Current cycle" }), h("p", { class: "muted", text: "Billing previews are not available on this service yet." }));
   } else if (!preview.ok) {

@@ -3,6 +3,7 @@
 // them and their billable parts cross-hatched and labelled, and a text summary for each chart.
 import { $, fmtInt, fmtTime, h } from "./dom.js";
 import { serverNow } from "./api.js";
+import { deniedNote, isDenied } from "./access.js";
 import { graceSeconds, state } from "./state.js";
 import { RANGES, usageCache } from "./usage.js";
 
@@ -134,6 +135,13 @@ function chartSize(el) {
 
 export function renderCharts(range) {
   const box = $("charts");
+  // A key that may not read the pools has no chart to choose a range for.
+  for (const control of [document.querySelector("fieldset.range"), $("chart-key")]) control.hidden = isDenied("pools");
+  if (isDenied("pools")) {
+    clearCharts();
+    box.replaceChildren(deniedNote("pools", "the pools' usage"));
+    return;
+  }
   const concurrent = state.pools.filter((p) => p.model === "concurrent");
   if (!concurrent.length) {
     for (const c of charts.values()) c.plot?.destroy();

@@ -1,8 +1,13 @@
 // Compliance: the add-on shortfall, over-assigned named pools, open overages, recommendations.
 import { $, badge, fmtInt, h, table } from "./dom.js";
+import { deniedNote, isDenied } from "./access.js";
 
 export function renderCompliance(result) {
   const box = $("compliance");
+  if (isDenied("compliance")) {
+    box.replaceChildren(deniedNote("compliance", "the compliance report"));
+    return;
+  }
   if (!result.ok) {
     box.replaceChildren(h("p", { class: "error", text: `The compliance report could not be loaded: ${result.error.message}` }));
     return;

@@ -2,10 +2,15 @@
 // second on the service's clock, then BILLABLE with the figures so far.
 import { $, badge, fmtClock, fmtDuration, fmtHours, fmtInt, fmtTime, h } from "./dom.js";
 import { serverNow } from "./api.js";
+import { deniedNote, isDenied } from "./access.js";
 import { graceSeconds, state } from "./state.js";
 
 export function renderOpenIntervals() {
   const box = $("open-intervals");
+  if (isDenied("pools")) {
+    box.replaceChildren(deniedNote("pools", "the pools' seats"));
+    return;
+  }
   const open = [];
   for (const p of state.pools) {
     const s = state.seats.get(p.id);

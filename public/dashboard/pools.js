@@ -1,16 +1,24 @@
 // Pools: the session header (account name and settings) and the pools table with live counts.
 import { $, badge, fmtDuration, fmtInt, h } from "./dom.js";
+import { credentials } from "./api.js";
+import { deniedNote, isDenied } from "./access.js";
 import { state } from "./state.js";
 
 export function renderHeader() {
   const a = state.account;
-  if (!a) return;
-  $("session-account").textContent = a.name && a.name !== a.id ? `${a.name} (${a.id})` : a.id;
-  $("session-settings").textContent = ` · grace ${fmtDuration(a.grace_seconds)} · lease ${fmtDuration(a.lease_ttl_seconds)} · billing day ${a.billing_day}`;
+  const scopes = credentials()?.scopes;
+  const keyText = scopes ? ` · key scopes: ${scopes.join(", ")}` : "";
+  if (a) $("session-account").textContent = a.name && a.name !== a.id ? `${a.name} (${a.id})` : a.id;
+  $("session-settings").textContent =
+    (a ? ` · grace ${fmtDuration(a.grace_seconds)} · lease ${fmtDuration(a.lease_ttl_seconds)} · billing day ${a.billing_day}` : "") + keyText;
 }
 
 export function renderPools() {
   const body = $("pools-table").tBodies[0];
+  if (isDenied("pools")) {
+    body.replaceChildren(h("tr", {}, h("td", { colspan: "7" }, deniedNote("pools", "the pools"))));
+    return;
+  }
   if (!state.pools.length) {
     body.replaceChildren(h("tr", {}, h("td", { colspan: "7", text: "This account has no pools yet." })));
     return;

@@ -2,6 +2,7 @@
 // refresh at a time; failures are announced in the banner while the last figures stay.
 import { $, fmtClock } from "./dom.js";
 import { ApiProblem, ApiTimeout, api, credentials, listAll, serverNow } from "./api.js";
+import { isDenied, markDenied } from "./access.js";
 import { state } from "./state.js";
 import { RANGES, fetchUsage } from "./usage.js";
 import { renderHeader, renderPools } from "./pools.js";
@@ -55,6 +56,17 @@ async function settle(promise) {
   }
 }
 
+/**
+ * A section's request, settled; a section out of the key's scopes is not asked again, and its
+ * 403 insufficient_scope is no failure ({ ok: false, denied: true }).
+ */
+async function read(area, request) {
+  if (isDenied(area)) return { ok: false, denied: true };
+  const result = await settle(request());
+  if (!result.ok && markDenied(area, result.error)) return { ok: false, denied: true };
+  return result;
+}
+
 /** The words for a failed request in the refresh banner. */
 function describeFailure(e) {
   if (e instanceof ApiProblem) return `${e.status} ${e.message}`;
@@ -99,14 +111,14 @@ async function runRefresh() {
   const failures = [];
   try {
     const [account, pools, compliance, preview, summaries, users] = await Promise.all([
-      settle(api("")),
-      settle(api("/pools")),
-      settle(api("/compliance")),
-      settle(api("/billing/preview")),
-      settle(api("/billing/summaries?limit=12")),
-      settle(refreshUsers()),
+      read("account", () => api("")),
+      read("pools", () => api("/pools")),
+      read("compliance", () => api("/compliance")),
+      read("billing", () => api("/billing/preview")),
+      read("billing", () => api("/billing/summaries?limit=12")),
+      read("users", refreshUsers),
     ]);
-    failures.push(...[account, pools, compliance, preview, summaries, users].filter((r) => !r.ok).map((r) => r.error));
+    failures.push(...[account, pools, compliance, preview, summaries, users].filter((r) => !r.ok && !r.denied).map((r) => r.error));
     if (failures.some((e) => e instanceof ApiProblem && e.status === 401)) {
       keyRejected("Your API key is no longer accepted (it may have been revoked). Sign in again with a valid key.");
       return;
@@ -115,6 +127,7 @@ async function runRefresh() {
     if (pools.ok) state.pools = pools.value.items;
 
     // Per concurrent pool: who is on it (and its open interval) and the usage series.
+    if (pools.denied) state.pools = [];
     const concurrent = state.pools.filter((p) => p.model === "concurrent");
     const perPool = await Promise.all(
       concurrent.map(async (p) => ({
@@ -124,7 +137,7 @@ async function runRefresh() {
       })),
     );
     const windowFrom = new Date(serverNow() - RANGES[range].ms).toISOString();
-    const overages = await settle(listAll(`/overages?from=${encodeURIComponent(windowFrom)}`, 1000, 10));
+    const overages = pools.denied ? { ok: true, value: { items: [] } } : await settle(listAll(`/overages?from=${encodeURIComponent(windowFrom)}`, 1000, 10));
     for (const r of perPool) {
       if (r.seats.ok) state.seats.set(r.pool.id, r.seats.value);
       else failures.push(r.seats.error);
@@ -137,7 +150,7 @@ async function runRefresh() {
     // Each section on its own: one that cannot be drawn does not keep the others stale.
     const sections = [
       renderHeader,
-      () => pools.ok && renderPools(),
+      () => (pools.ok || pools.denied) && renderPools(),
       renderOpenIntervals,
       () => renderCharts(range),
       () => renderBilling(preview, summaries),

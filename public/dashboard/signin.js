@@ -1,7 +1,8 @@
 // Sign-in and the session: the form (account id + API key, checked against GET /v1/accounts/{id}),
 // showing the dashboard, and signing out (the key leaves the tab, every figure is dropped).
 import { $ } from "./dom.js";
-import { ApiProblem, api, clearCredentials, credentials, saveCredentials } from "./api.js";
+import { ApiProblem, api, clearCredentials, credentials, saveCredentials, whoami } from "./api.js";
+import { clearAccess, markDenied } from "./access.js";
 import { resetState, state } from "./state.js";
 import { clearUsage } from "./usage.js";
 import { clearCharts } from "./charts.js";
@@ -37,8 +38,16 @@ async function onSignIn(event) {
   submit.textContent = "Signing in…";
   try {
     const candidate = { account, key };
-    const acct = await api("", candidate);
-    saveCredentials(candidate);
+    // Who the key is: its account and scopes (a key of another account is told apart here).
+    const who = await whoami(candidate);
+    if (who.kind === "agent") throw new ApiProblem(403, null, "/v1/whoami");
+    if (who.kind === "api_key" && who.account_id !== account) throw new ApiProblem(404, null, "/v1/whoami");
+    // The operator's token names no account: reading it shows whether it exists.
+    const acct = await api("", candidate).catch((err) => {
+      if (markDenied("account", err)) return null; // a key without read access to the settings
+      throw err;
+    });
+    saveCredentials(who.kind === "api_key" ? { ...candidate, scopes: who.scopes ?? ["admin"] } : candidate);
     $("api-key").value = "";
     state.account = acct;
     showDashboard();
@@ -57,6 +66,7 @@ function signOut(message) {
   clearCharts();
   clearUsage();
   clearUsers();
+  clearAccess();
   resetState();
   $("dashboard").hidden = true;
   $("session").hidden = true;

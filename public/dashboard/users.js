@@ -2,6 +2,7 @@
 // searches after a pause; "Show more users" follows the cursor; each refresh reloads what is shown.
 import { $, badge, fmtInt, h } from "./dom.js";
 import { api } from "./api.js";
+import { deniedText, isDenied, markDenied } from "./access.js";
 import { state } from "./state.js";
 
 const PAGE = 50;
@@ -73,7 +74,7 @@ async function searchNow(mode) {
   try {
     if (await load(mode)) renderUsers();
   } catch (err) {
-    $("users-error").textContent = `The users could not be loaded: ${err.message}. Change the search or use Refresh now to try again.`;
+    if (!markDenied("users", err)) $("users-error").textContent = `The users could not be loaded: ${err.message}. Change the search or use Refresh now to try again.`;
     renderUsers();
   }
 }
@@ -90,6 +91,13 @@ function renderPoolOptions() {
 }
 
 export function renderUsers() {
+  const denied = isDenied("users");
+  for (const part of [$("user-filters"), $("users-table").closest(".table-wrap")]) part.hidden = denied;
+  if (denied) {
+    $("users-count").textContent = deniedText("users", "the users");
+    $("users-more").hidden = true;
+    return;
+  }
   renderPoolOptions();
   const f = list.filters ?? currentFilters();
   const searching = filtered(f);
