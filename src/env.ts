@@ -1,4 +1,5 @@
 import type { AccountSeats } from "./seats/account-seats";
+import type { BillingMessage, EventMessage } from "./records";
 
 /** Bindings and variables of the Worker (wrangler.toml, `.dev.vars`, secrets). */
 export interface Env {
@@ -16,17 +17,4 @@ export interface Env {
   WEBHOOK_KEY?: string;
   /** Optional, during a key rotation: the previous root, which still opens what it sealed. */
   WEBHOOK_KEY_PREVIOUS?: string;
-}
-
-/** A billing cycle that has ended and needs its summary (ISO 8601 UTC bounds, [cycle_start, cycle_end)). */
-export interface BillingMessage {
-  account_id: string;
-  cycle_start: string;
-  cycle_end: string;
-}
-
-/** A webhook event to deliver: the row in D1 `webhook_events` holds the body and the attempts so far. */
-export interface EventMessage {
-  account_id: string;
-  event_id: string;
 }

@@ -11,11 +11,13 @@ import {
   recordFailure,
   summaryExists,
 } from "../db/billing";
-import { database, iso, type Db } from "../db/client";
+import { database, type Db } from "../db/client";
+import { iso } from "../time";
 import { cycleAfter } from "../domain/cycles";
-import type { BillingMessage, Env, EventMessage } from "../env";
-import type { CycleSummary } from "../seats/cycle-summary";
-import type { EventRecord } from "../seats/outbox";
+import type { Env } from "../env";
+import type { BillingMessage, EventMessage } from "../records";
+import type { CycleSummary } from "../records";
+import type { EventRecord } from "../records";
 import { seatsOf } from "../seats/stub";
 import { SIGNATURE_HEADER, signPayload } from "./signature";
 import { signingSecrets } from "./webhook-secrets";

@@ -1,7 +1,9 @@
 import { billingAccountsPage, type BillingAccount } from "../db/billing";
-import { database, iso } from "../db/client";
+import { database } from "../db/client";
+import { iso } from "../time";
 import { endedCyclesSince } from "../domain/cycles";
-import type { BillingMessage, Env } from "../env";
+import type { Env } from "../env";
+import type { BillingMessage } from "../records";
 
 /** Accounts read per D1 query. */
 const ACCOUNTS_PER_PAGE = 200;

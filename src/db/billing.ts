@@ -1,7 +1,7 @@
 import { and, desc, eq, gt, isNotNull, isNull, lt, or, sql } from "drizzle-orm";
 import type { AnySQLiteColumn } from "drizzle-orm/sqlite-core";
-import type { CycleSummary } from "../seats/cycle-summary";
-import type { EventRecord } from "../seats/outbox";
+import type { CycleSummary } from "../records";
+import type { EventRecord } from "../records";
 import type { Db } from "./client";
 import { accounts, billingSummaries, webhookEvents } from "./schema";
 

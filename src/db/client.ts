@@ -5,5 +5,3 @@ export type Db = ReturnType<typeof database>;
 
 /** The Drizzle client over the D1 binding. Cheap to create: one per request or per DO. */
 export const database = (d1: D1Database) => drizzle(d1, { schema });
-
-export const iso = (ms: number) => new Date(ms).toISOString();

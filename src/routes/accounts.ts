@@ -5,7 +5,8 @@ import { actorOf, requireAccountAdmin, requireOperator, type AppEnv } from "../a
 import { accountView, findAccount } from "../db/accounts";
 import { writeBatch } from "../db/batch";
 import { auditInsert } from "../db/audit";
-import { database, iso } from "../db/client";
+import { database } from "../db/client";
+import { iso } from "../time";
 import { accounts, apiKeys } from "../db/schema";
 import { ApiError, notFound, unwrap, validationHook } from "../errors";
 import { ACCOUNT_DEFAULTS } from "../domain/account-defaults";

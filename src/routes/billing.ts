@@ -17,7 +17,8 @@ import {
   reviveEvent,
   setWebhook,
 } from "../db/billing";
-import { database, iso } from "../db/client";
+import { database } from "../db/client";
+import { iso } from "../time";
 import { judgeTarget } from "../billing/webhook-target";
 import { ADDON_KEYS } from "../domain/catalog";
 import { currentCycle } from "../domain/cycles";

@@ -1,41 +1,10 @@
-import { iso } from "../db/client";
 import { addonReport } from "../domain/addons";
-import { parsePoolId, type AddonProduct, type Model, type PoolId, type Tier } from "../domain/catalog";
+import { parsePoolId, type PoolId } from "../domain/catalog";
 import { summarize, type OverageFigures, type UsageStep, type Window } from "../domain/overage";
+import type { CycleSummary, PoolSummary } from "../records";
+import { iso } from "../time";
 import type { Roster } from "./roster";
 import type { UsageLedger } from "./usage-ledger";
-
-/** One pool's line of a summary (docs/api.md#billing-summaries; the figures of docs/licensing.md#concurrent-overage over the cycle). */
-export interface PoolSummary extends OverageFigures {
-  pool: PoolId;
-  tier: Tier;
-  model: Model;
-  /** The quantity at the cycle's end (or now, for a preview). */
-  quantity: number;
-  /** Users assigned, for named pools; null for concurrent ones. */
-  assigned: number | null;
-  /** Members, for concurrent pools; null for named ones. */
-  members: number | null;
-}
-
-export interface AddonSummary {
-  product: AddonProduct;
-  purchased: number;
-  consumed: number;
-}
-
-/** A billing summary (docs/licensing.md#summaries): final once the cycle has ended, a preview before. */
-export interface CycleSummary {
-  account_id: string;
-  cycle_start: string;
-  cycle_end: string;
-  pools: PoolSummary[];
-  addons: AddonSummary[];
-  /** The account's clock when the figures were taken. */
-  generated_at: string;
-  /** True when the cycle had ended: the figures cover all of it and will not change. */
-  final: boolean;
-}
 
 export interface CycleSummaryInput {
   accountId: string;

@@ -2,30 +2,7 @@ import { sql as dsql } from "drizzle-orm";
 import { writeBatch } from "../db/batch";
 import { database } from "../db/client";
 import { overageIntervals, webhookEvents } from "../db/schema";
-import type { EventMessage } from "../env";
-
-/** An over-limit interval as D1 and the API show it. */
-export interface IntervalRecord {
-  id: string;
-  pool: string;
-  started_at: string;
-  ended_at: string | null;
-  peak_active: number;
-  peak_overage: number;
-  overage_seat_seconds: number;
-  billable: boolean;
-  billable_overage_seats: number;
-  billable_seat_seconds: number;
-}
-
-/** A webhook event: stored in D1 with a stable id before it is queued, so every retry sends the same. */
-export interface EventRecord {
-  id: string;
-  type: string;
-  account_id: string;
-  created_at: string;
-  data: unknown;
-}
+import type { EventMessage, EventRecord, IntervalRecord } from "../records";
 
 type OutboxItem = { kind: "interval"; record: IntervalRecord } | { kind: "event"; record: EventRecord };
 

@@ -112,17 +112,4 @@ export class Roster {
   assigned(pool: PoolId): number {
     return this.assignedCount.get(pool) ?? 0;
   }
-
-  /** A deep copy, for trying a batch of changes before any is applied. */
-  clone(): Roster {
-    const copy = new Roster();
-    copy.settings = { ...this.settings };
-    copy.exists = this.exists;
-    for (const [k, v] of this.pools) copy.setPool(k, { ...v });
-    for (const [k, v] of this.licenses) copy.setLicense(k, v);
-    for (const [k, v] of this.assignments) copy.assignments.set(k, new Map(v));
-    for (const [k, v] of this.purchased) copy.purchased.set(k, v);
-    copy.lastSeq = this.lastSeq;
-    return copy;
-  }
 }

@@ -41,10 +41,6 @@ export class SeatBook {
     return this.activeByPool.get(pool) ?? 0;
   }
 
-  has(userId: string, sessionId: string): boolean {
-    return this.sql.exec("SELECT 1 FROM sessions WHERE user_id = ? AND session_id = ?", userId, sessionId).toArray().length > 0;
-  }
-
   /** Renews an open session; false when there is none (expired, released or never opened). */
   renew(userId: string, sessionId: string, expiresAt: number): boolean {
     const cursor = this.sql.exec("UPDATE sessions SET expires_at = ? WHERE user_id = ? AND session_id = ?", expiresAt, userId, sessionId);

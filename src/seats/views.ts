@@ -1,7 +1,8 @@
-import { iso } from "../db/client";
-import type { PoolId } from "../domain/catalog";
-import type { IntervalFigures } from "../domain/overage";
-import type { IntervalRecord } from "./outbox";
+import { parsePoolId, type PoolId } from "../domain/catalog";
+import type { IntervalFigures, TrackerEvent } from "../domain/overage";
+import type { EventRecord, IntervalRecord } from "../records";
+import { iso } from "../time";
+import type { PoolSettings } from "./roster";
 
 /** Reply shapes the Durable Object hands to the routes (plain data: they cross the RPC boundary). */
 
@@ -54,5 +55,72 @@ export function intervalRecord(pool: PoolId, f: IntervalFigures): IntervalRecord
     billable: f.billable,
     billable_overage_seats: f.billable_overage_seats,
     billable_seat_seconds: f.billable_seat_seconds,
+  };
+}
+
+/** The webhook event for a tracker event; its id names exactly one event of one interval. */
+export function eventRecord(accountId: string, record: IntervalRecord, event: TrackerEvent, now: number): EventRecord {
+  const billable = event.type === "overage.billable";
+  const suffix = billable ? `billable_${event.at}` : event.type.slice("overage.".length);
+  return {
+    id: `evt_${record.id}_${suffix}`,
+    type: event.type,
+    account_id: accountId,
+    created_at: iso(billable ? event.at : now),
+    data: billable ? { interval: record, billable_now: event.billable_now } : { interval: record },
+  };
+}
+
+export function poolView(pool: PoolId, settings: PoolSettings, active: number, assigned: number): PoolView {
+  const { tier, model } = parsePoolId(pool)!;
+  return {
+    id: pool,
+    tier,
+    model,
+    quantity: settings.quantity,
+    max_active: settings.maxActive,
+    assigned: model === "named" ? assigned : null,
+    members: model === "concurrent" ? assigned : null,
+    active,
+    over_limit: model === "concurrent" && active > settings.quantity,
+  };
+}
+
+export interface CheckoutInput {
+  userId: string;
+  sessionId: string;
+  pool: PoolId;
+  expiresAt: number;
+  roster: { pools: ReadonlyMap<PoolId, PoolSettings>; settings: { leaseTtlSeconds: number } };
+  active: number;
+  /** The pool's live over-limit status (concurrent pools). */
+  live: { grace_ends_at: number | null } | null;
+}
+
+export function checkoutView(c: CheckoutInput): CheckoutView {
+  const { tier, model } = parsePoolId(c.pool)!;
+  const limit = c.roster.pools.get(c.pool)!.quantity;
+  return {
+    user_id: c.userId,
+    pool: c.pool,
+    tier,
+    model,
+    session_id: c.sessionId,
+    expires_at: iso(c.expiresAt),
+    heartbeat_interval_seconds: Math.max(1, Math.floor(c.roster.settings.leaseTtlSeconds / 3)),
+    limit,
+    active: c.active,
+    over_limit: model === "concurrent" && c.active > limit,
+    grace_ends_at: c.live?.grace_ends_at != null ? iso(c.live.grace_ends_at) : null,
+  };
+}
+
+export function poolSeatsView(pool: PoolId, settings: PoolSettings, active: number, open: IntervalFigures | null, items: PoolSeatsView["items"]): PoolSeatsView {
+  return {
+    limit: settings.quantity,
+    active,
+    over_limit: parsePoolId(pool)!.model === "concurrent" && active > settings.quantity,
+    interval: open ? intervalRecord(pool, open) : null,
+    items,
   };
 }

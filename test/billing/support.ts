@@ -2,7 +2,8 @@ import { createExecutionContext, createMessageBatch, createScheduledController, 
 import { env } from "cloudflare:workers";
 import worker from "../../src/index";
 import { cycleContaining, nextCycle, type Cycle } from "../../src/domain/cycles";
-import type { BillingMessage, Env, EventMessage } from "../../src/env";
+import type { Env } from "../../src/env";
+import type { BillingMessage, EventMessage } from "../../src/records";
 import { call, type Fixture } from "../helpers";
 
 /** Billing test helpers: drive the scheduled and queue handlers directly, with queues that record. */

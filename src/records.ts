@@ -1,0 +1,76 @@
+import type { AddonProduct, Model, PoolId, Tier } from "./domain/catalog";
+import type { OverageFigures } from "./domain/overage";
+
+/**
+ * Plain-data records that cross a boundary: D1 rows as the API shows them, queue messages, and
+ * what the account's Durable Object hands the billing consumer. No behaviour, no imports of
+ * `db/` or `seats/`, so every layer can name them.
+ */
+
+/** An over-limit interval as D1 and the API show it. */
+export interface IntervalRecord {
+  id: string;
+  pool: string;
+  started_at: string;
+  ended_at: string | null;
+  peak_active: number;
+  peak_overage: number;
+  overage_seat_seconds: number;
+  billable: boolean;
+  billable_overage_seats: number;
+  billable_seat_seconds: number;
+}
+
+/** A webhook event: stored in D1 with a stable id before it is queued, so every retry sends the same. */
+export interface EventRecord {
+  id: string;
+  type: string;
+  account_id: string;
+  created_at: string;
+  data: unknown;
+}
+
+/** A billing cycle that has ended and needs its summary (ISO 8601 UTC bounds, [cycle_start, cycle_end)). */
+export interface BillingMessage {
+  account_id: string;
+  cycle_start: string;
+  cycle_end: string;
+}
+
+/** A webhook event to deliver: the row in D1 `webhook_events` holds the body and the attempts so far. */
+export interface EventMessage {
+  account_id: string;
+  event_id: string;
+}
+
+/** One pool's line of a summary (docs/api.md#billing-summaries; the figures of docs/licensing.md#concurrent-overage over the cycle). */
+export interface PoolSummary extends OverageFigures {
+  pool: PoolId;
+  tier: Tier;
+  model: Model;
+  /** The quantity at the cycle's end (or now, for a preview). */
+  quantity: number;
+  /** Users assigned, for named pools; null for concurrent ones. */
+  assigned: number | null;
+  /** Members, for concurrent pools; null for named ones. */
+  members: number | null;
+}
+
+export interface AddonSummary {
+  product: AddonProduct;
+  purchased: number;
+  consumed: number;
+}
+
+/** A billing summary (docs/licensing.md#summaries): final once the cycle has ended, a preview before. */
+export interface CycleSummary {
+  account_id: string;
+  cycle_start: string;
+  cycle_end: string;
+  pools: PoolSummary[];
+  addons: AddonSummary[];
+  /** The account's clock when the figures were taken. */
+  generated_at: string;
+  /** True when the cycle had ended: the figures cover all of it and will not change. */
+  final: boolean;
+}

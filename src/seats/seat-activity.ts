@@ -1,0 +1,128 @@
+import { parsePoolId, type PoolId } from "../domain/catalog";
+import type { TrackerEvent } from "../domain/overage";
+import { DAY_MS } from "../time";
+import type { Outbox } from "./outbox";
+import type { Roster } from "./roster";
+import type { SeatBook } from "./seat-book";
+import { readMeta, writeMeta } from "./sqlite-schema";
+import type { UsageLedger } from "./usage-ledger";
+import { eventRecord, intervalRecord } from "./views";
+
+/** Retry delay for an outbox that D1 or the queue refused. */
+const OUTBOX_RETRY_MS = 5_000;
+/** The usage step log keeps this much history: more than a year of cycles, and the dashboard's 30 days. */
+const STEP_RETENTION_MS = 400 * DAY_MS;
+
+export interface ActivityContext {
+  ctx: DurableObjectState;
+  sql: SqlStorage;
+  seats: SeatBook;
+  ledger: UsageLedger;
+  outbox: Outbox;
+  roster: () => Roster;
+  accountId: () => string;
+  now: () => number;
+}
+
+/**
+ * What follows a change of seats in use: the usage step, the over-limit tracker, its events in the
+ * outbox, and the one alarm that covers lease expiry, grace deadlines and outbox retries. All
+ * synchronous except the outbox flush, so a seat change and its step commit together.
+ */
+export class SeatActivity {
+  private alarmAt: number | null = null;
+
+  constructor(private readonly c: ActivityContext) {}
+
+  /** The alarm already set in storage, read once when the object wakes. */
+  async init(): Promise<void> {
+    this.alarmAt = await this.c.ctx.storage.getAlarm();
+  }
+
+  /** Logs the pool's new (active, limit) and feeds its over-limit tracker; events go to the outbox. */
+  record(pool: PoolId, t: number): void {
+    const roster = this.c.roster();
+    const settings = roster.pools.get(pool);
+    if (!settings) return;
+    const tracked = parsePoolId(pool)!.model === "concurrent";
+    const events = this.c.ledger.record(pool, t, this.c.seats.active(pool), settings.quantity, tracked, roster.settings.graceSeconds);
+    this.emit(
+      events.map((event) => ({ pool, event })),
+      t,
+    );
+  }
+
+  /** Frees the seats of leases that ended, each at its own expiry time. */
+  expireDue(now: number): void {
+    const due = this.c.seats.due(now);
+    if (due.length === 0) return;
+    for (const s of due) {
+      const freed = this.c.seats.end(s.user_id, s.session_id);
+      if (freed) this.record(freed, s.expires_at);
+    }
+    const next = this.c.seats.refreshExpiry();
+    if (next !== null) this.arm(next);
+  }
+
+  /** Ends every session of a user (license gone or moved, user removed, forced release). */
+  endSessionsOf(userId: string, now: number): void {
+    const freed = this.c.seats.endAll(userId);
+    if (freed) this.record(freed, now);
+  }
+
+  /** Ends one session; frees the seat when it was the user's last. */
+  endSession(userId: string, sessionId: string, now: number): void {
+    const freed = this.c.seats.end(userId, sessionId);
+    if (freed) this.record(freed, now);
+  }
+
+  private emit(events: { pool: PoolId; event: TrackerEvent }[], now: number): void {
+    if (events.length === 0) return;
+    for (const { pool, event } of events) {
+      const record = intervalRecord(pool, event.interval);
+      this.c.outbox.add({ kind: "interval", record });
+      this.c.outbox.add({ kind: "event", record: eventRecord(this.c.accountId(), record, event, now) });
+    }
+    const deadline = this.c.ledger.nextDeadline(this.c.roster().settings.graceSeconds);
+    if (deadline !== null) this.arm(deadline);
+    this.c.ctx.waitUntil(this.flushOutbox());
+  }
+
+  private async flushOutbox(): Promise<void> {
+    try {
+      await this.c.outbox.flush();
+    } catch (err) {
+      console.warn(`outbox flush failed for ${this.c.accountId()}; retrying`, err);
+      this.arm(this.c.now() + OUTBOX_RETRY_MS);
+    }
+  }
+
+  /** Sets the alarm to `at` unless an earlier one is set already. */
+  arm(at: number): void {
+    if (this.alarmAt !== null && this.alarmAt <= at) return;
+    this.alarmAt = at;
+    void this.c.ctx.storage.setAlarm(at);
+  }
+
+  /** The alarm's work. Idempotent: expires leases, raises grace crossings, drains the outbox, re-arms. */
+  async onAlarm(): Promise<void> {
+    this.alarmAt = null;
+    const now = this.c.now();
+    const grace = this.c.roster().settings.graceSeconds;
+    this.expireDue(now);
+    this.emit(this.c.ledger.advance(now, grace), now);
+    this.pruneDaily(now);
+    await this.flushOutbox();
+    const candidates = [this.c.seats.refreshExpiry(), this.c.ledger.nextDeadline(grace), this.c.outbox.pending() ? now + OUTBOX_RETRY_MS : null];
+    const next = candidates.filter((t): t is number => t !== null);
+    if (next.length) this.arm(Math.min(...next));
+  }
+
+  /** At most once a day, from the alarm: old steps go, so the log stays bounded. */
+  private pruneDaily(now: number): void {
+    const last = Number(readMeta(this.c.sql, "pruned_at") ?? 0);
+    if (now - last < DAY_MS) return;
+    this.c.ledger.prune(now - STEP_RETENTION_MS);
+    writeMeta(this.c.sql, "pruned_at", String(now));
+  }
+}
