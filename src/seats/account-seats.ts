@@ -123,7 +123,7 @@ export class AccountSeats extends DurableObject<Env> {
     const now = this.now();
     this.activity.expireDue(now);
     const pool = this.roster.licenses.get(userId);
-    if (!pool) return fail(new ApiError(403, "no_license", `User ${userId} holds no contact-center license.`));
+    if (!pool) return fail(new ApiError("no_license", `User ${userId} holds no contact-center license.`));
     const expiresAt = now + this.roster.settings.leaseTtlSeconds * 1000;
     // A user without a seat has no session to renew: skip the UPDATE that could not match.
     const holdsSeat = this.seats.holders.has(userId);
@@ -145,7 +145,7 @@ export class AccountSeats extends DurableObject<Env> {
     this.activity.expireDue(now);
     const expiresAt = now + this.roster.settings.leaseTtlSeconds * 1000;
     if (!this.seats.renew(userId, sessionId, expiresAt)) {
-      return fail(new ApiError(404, "session_not_found", "The session has expired or was released; check out again."));
+      return fail(new ApiError("session_not_found", "The session has expired or was released; check out again."));
     }
     return ok({ expires_at: iso(expiresAt) });
   }
@@ -348,7 +348,7 @@ export class AccountSeats extends DurableObject<Env> {
       const ids = [...batch.revoke, ...batch.assign.map((a) => a.user_id)];
       const known = await writes.existingUsers(this.db, this.accountId, ids);
       const unknown = ids.find((id) => !known.has(id));
-      if (unknown !== undefined) return fail(new ApiError(404, "not_found", `User ${unknown} was not found.`, { user_id: unknown }));
+      if (unknown !== undefined) return fail(new ApiError("not_found", `User ${unknown} was not found.`, { user_id: unknown }));
       const refusal = refuseBatch(this.roster, batch);
       if (refusal) return fail(refusalError(refusal));
       const held = this.roster.licenses;
@@ -410,7 +410,8 @@ export class AccountSeats extends DurableObject<Env> {
       const unknown = await this.unknownUser(userId);
       if (unknown) return unknown;
       const refusal = checkAssign(this.roster, userId, product);
-      if (refusal) return fail(refusalError(refusal, { user_id: userId, product }));
+      // An unlicensed user conflicts with an admin's add-on assignment: 409, not the checkout's 403.
+      if (refusal) return fail(refusalError(refusal, { user_id: userId, product }, refusal.code === "no_license" ? 409 : undefined));
       const granted = () => ({ user_id: userId, product, source: grantSource(this.roster, userId, product)! });
       const recorded = this.roster.assignments.get(userId)?.has(product) ?? false;
       if (recorded || assignOutcome(this.roster, userId, product) !== "record") return ok(granted());
