@@ -5,6 +5,7 @@ import { auditInsert } from "../db/audit";
 import { writeBatch } from "../db/batch";
 import { currentSecret, PREVIOUS_SECRET_HOURS } from "../billing/webhook-secrets";
 import { seal, secretKeys } from "../billing/secret-box";
+import { standardKey } from "../billing/standard-signature";
 import {
   clearWebhook,
   DELIVERY_STATUSES,
@@ -62,16 +63,25 @@ const Summary = z
   })
   .openapi("BillingSummary");
 
+const WEBHOOK_FORMATS = ["seatkeeper", "standard"] as const;
+
+const FormatSchema = z.enum(WEBHOOK_FORMATS).openapi({
+  description:
+    '"seatkeeper": `Seat-Signature` and `Seat-Event-Id` headers; "standard": Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`), verifiable with its libraries',
+});
+
 const PutWebhook = z.object({
   url: z.string().max(2048).openapi({ example: "https://billing.acme.example/seatkeeper" }),
   secret: z.string().min(16).max(256).openapi({
-    description: `Signs every delivery (HMAC-SHA256); stored encrypted, never shown again. A new secret replaces the old one, which still signs alongside it for ${PREVIOUS_SECRET_HOURS} hours`,
+    description: `Signs every delivery (HMAC-SHA256); stored encrypted, never shown again. For format "standard" it is \`whsec_\` + base64 of 24 to 64 random bytes. A new secret replaces the old one, which still signs alongside it for ${PREVIOUS_SECRET_HOURS} hours`,
   }),
+  format: FormatSchema.optional().openapi({ description: "Omitted: the webhook's current format (\"seatkeeper\" for a new one)" }),
 });
 
 const Webhook = z
   .object({
     url: z.string(),
+    format: FormatSchema,
     previous_secret_until: Timestamp.nullable().openapi({ description: "Until then deliveries carry a second signature, made with the secret this one replaced" }),
   })
   .openapi("Webhook");
@@ -123,6 +133,15 @@ const putWebhook = createRoute({
   responses: { 200: json(Webhook), ...commonErrors },
 });
 
+const getWebhook = createRoute({
+  method: "get",
+  path: "/v1/accounts/{account_id}/webhook",
+  tags: ["billing"],
+  summary: "The webhook (never its secret); 404 when none is set",
+  request: { params: AccountParams },
+  responses: { 200: json(Webhook), ...commonErrors },
+});
+
 const deleteWebhook = createRoute({
   method: "delete",
   path: "/v1/accounts/{account_id}/webhook",
@@ -153,6 +172,10 @@ const redeliver = createRoute({
   responses: { 202: json(z.object({ id: z.string() }), "Queued"), ...commonErrors, 409: problem("not_dead: the event is pending or delivered") },
 });
 
+/** `until` while a replaced secret is still honoured at `now`, else null. */
+const honouredUntil = (previousSecret: string | null, until: string | null, now: number): string | null =>
+  previousSecret !== null && until !== null && Date.parse(until) > now ? until : null;
+
 /** The normalized URL, or 400 naming the field (src/domain/webhook-url.ts has the rule). */
 function checkWebhookUrl(env: Env, raw: string): string {
   const verdict = judgeTarget(env, raw);
@@ -179,6 +202,13 @@ export const billingRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHo
     const page = await listSummaries(database(c.env.DB), account_id, limit, decodeCursor<string>(cursor, "string"));
     return c.json({ items: page.items, next_cursor: encodeCursor(page.next) }, 200);
   })
+  .openapi(getWebhook, async (c) => {
+    const { account_id } = c.req.valid("param");
+    await requireAccountAdmin(c, account_id);
+    const hook = await findWebhook(database(c.env.DB), account_id);
+    if (!hook?.url) throw notFound(`The webhook of account ${account_id}`);
+    return c.json({ url: hook.url, format: hook.format, previous_secret_until: honouredUntil(hook.previousSecret, hook.previousUntil, Date.now()) }, 200);
+  })
   .openapi(putWebhook, async (c) => {
     const { account_id } = c.req.valid("param");
     await requireAccountAdmin(c, account_id);
@@ -187,26 +217,31 @@ export const billingRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHo
     const db = database(c.env.DB);
     const existing = await findWebhook(db, account_id);
     if (!existing) throw notFound(`Account ${account_id}`);
+    const format = input.format ?? existing.format;
+    if (format === "standard" && !standardKey(input.secret)) {
+      throw invalid('A "standard" webhook secret is whsec_ followed by the base64 of 24 to 64 random bytes.', [
+        { path: "secret", message: "must be whsec_ + base64 of 24 to 64 bytes" },
+      ]);
+    }
     const keys = await secretKeys(c.env);
     const now = Date.now();
     // A new secret: the one it replaces keeps signing next to it for a while, so receivers can switch.
     const old = await currentSecret(keys, account_id, existing);
     const rotated = old !== null && old !== input.secret;
     const previousSecret = rotated ? await seal(keys, account_id, old) : existing.previousSecret;
-    const previousUntil = rotated ? iso(now + PREVIOUS_SECRET_HOURS * 3_600_000) : existing.previousUntil;
-    const stillHonoured = previousSecret !== null && previousUntil !== null && Date.parse(previousUntil) > now;
+    const previousUntil = honouredUntil(previousSecret, rotated ? iso(now + PREVIOUS_SECRET_HOURS * 3_600_000) : existing.previousUntil, now);
     await writeBatch(c.env.DB, [
       setWebhook(db, account_id, {
         url,
-        format: existing.format,
+        format,
         secret: await seal(keys, account_id, input.secret),
-        previousSecret: stillHonoured ? previousSecret : null,
-        previousUntil: stillHonoured ? previousUntil : null,
+        previousSecret: previousUntil === null ? null : previousSecret,
+        previousUntil,
       }),
       // The secret stays out of the audit log, like everywhere else.
-      auditInsert(db, account_id, iso(now), { actor: actorOf(c.get("caller")), action: "webhook.put", target: account_id, detail: { url, secret_rotated: rotated } }),
+      auditInsert(db, account_id, iso(now), { actor: actorOf(c.get("caller")), action: "webhook.put", target: account_id, detail: { url, format, secret_rotated: rotated } }),
     ]);
-    return c.json({ url, previous_secret_until: stillHonoured ? previousUntil : null }, 200);
+    return c.json({ url, format, previous_secret_until: previousUntil }, 200);
   })
   .openapi(deleteWebhook, async (c) => {
     const { account_id } = c.req.valid("param");

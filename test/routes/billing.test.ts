@@ -82,7 +82,7 @@ describe("PUT and DELETE …/webhook", () => {
     const secret = "s3cret-s3cret-s3cret";
     const put = await call("PUT", acct(f, "/webhook"), f.key, { url: "https://hooks.acme.example/seat", secret });
     expect(put.status).toBe(200);
-    expect(put.body).toEqual({ url: "https://hooks.acme.example/seat", previous_secret_until: null });
+    expect(put.body).toEqual({ url: "https://hooks.acme.example/seat", format: "seatkeeper", previous_secret_until: null });
     expect((await call("GET", acct(f), f.key)).body.webhook_url).toBe("https://hooks.acme.example/seat");
     const audit = await auditOf(f);
     expect(audit[0]).toMatchObject({ action: "webhook.put", target: f.accountId, detail: { url: "https://hooks.acme.example/seat" } });
