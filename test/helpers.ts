@@ -1,4 +1,4 @@
-import { createExecutionContext, runInDurableObject } from "cloudflare:test";
+import { createExecutionContext, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { hc } from "hono/client";
 import type { AppType } from "../src/app";
@@ -183,6 +183,16 @@ export async function setClock(f: Fixture, t: number): Promise<void> {
   await runInDurableObject<AccountSeats, void>(seatsStub(f), (instance) => {
     instance.testClock = t;
   });
+}
+
+/**
+ * Moves the account's clock to t and runs its alarm. An over-limit instant is decided once time
+ * has moved past it (docs/licensing.md), so a test lets the clock pass a step before it reads the
+ * events or D1's interval rows that step causes.
+ */
+export async function passTime(f: Fixture, t: number): Promise<void> {
+  await setClock(f, t);
+  await runDurableObjectAlarm(seatsStub(f));
 }
 
 /** A fixed test epoch in the future, so no alarm set in test time fires by itself in real time. */

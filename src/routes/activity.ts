@@ -51,6 +51,9 @@ export const activityRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationH
     const q = c.req.valid("query");
     const after = decodeCursor<string>(q.cursor, "string");
     const [afterStart, afterId] = after ? after.split("|") : [null, null];
+    // The account's object first: it decides what is due and hands D1 its pending records, so the
+    // rows read next agree with the seats view and the webhooks (decision 030).
+    const live = await seatsOf(c.env, account_id).openIntervals();
     const rows = await database(c.env.DB)
       .select()
       .from(overageIntervals)
@@ -69,7 +72,6 @@ export const activityRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationH
       .limit(q.limit + 1)
       .all();
     const page = rows.slice(0, q.limit);
-    const live = page.some((r) => r.endedAt === null) ? await seatsOf(c.env, account_id).openIntervals() : [];
     const liveById = new Map(live.map((i) => [i.id, i]));
     const items = page.map(
       (r) =>

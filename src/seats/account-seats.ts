@@ -4,7 +4,7 @@ import { parsePoolId } from "../domain/catalog";
 import { addonReport, assignOutcome, checkAssign, checkPurchase, grantSource, type AddonReportRow, type GrantSource } from "../domain/addons";
 import { refuseAssignment, refuseBatch, refusePoolQuantity, refuseSeat, type LicenseBatch } from "../domain/licenses";
 import type { Window } from "../domain/overage";
-import { usageBuckets } from "../domain/overage";
+import { usageColumns } from "../domain/overage";
 import { entitlements, type Entitlements } from "../domain/entitlements";
 import { database, type Db } from "../db/client";
 import * as writes from "../db/roster-writes";
@@ -135,7 +135,7 @@ export class AccountSeats extends DurableObject<Env> {
       if (this.seats.open(userId, sessionId, pool, now, expiresAt)) this.activity.record(pool, now);
     }
     this.activity.arm(expiresAt);
-    const live = parsePoolId(pool)!.model === "concurrent" ? this.ledger.live(pool, now, this.roster.settings.graceSeconds) : null;
+    const live = parsePoolId(pool)!.model === "concurrent" ? this.ledger.live(pool, now, this.activity.graceRules()) : null;
     return ok(checkoutView({ userId, sessionId, pool, expiresAt, roster: this.roster, active: this.seats.active(pool), live }));
   }
 
@@ -188,31 +188,40 @@ export class AccountSeats extends DurableObject<Env> {
     if (!settings) return fail(notFound(`Pool ${pool}`));
     const now = this.now();
     this.activity.expireDue(now);
-    const live = this.ledger.live(pool, now, this.roster.settings.graceSeconds);
+    const live = this.ledger.live(pool, now, this.activity.graceRules());
     return ok(poolSeatsView(pool, settings, this.seats.active(pool), live?.interval ?? null, this.seats.seats(pool)));
   }
 
   async usage(pool: PoolId, window: Window, stepSeconds: number): Promise<Result<{ t: string; max_active: number; limit: number }[]>> {
     await this.fresh();
     if (!this.roster.pools.has(pool)) return fail(notFound(`Pool ${pool}`));
-    const buckets = usageBuckets(this.ledger.steps(pool, window), window, stepSeconds);
-    return ok(buckets.map((b) => ({ t: iso(b.t), max_active: b.max_active, limit: b.limit })));
+    const c = usageColumns(this.ledger.steps(pool, window), window, stepSeconds);
+    return ok(c.max_active.map((m, k) => ({ t: iso(c.from + k * c.step_ms), max_active: m, limit: c.limit[k] })));
   }
 
   /** A billing cycle's figures from the step log (final once the cycle has ended; a preview before). */
   async cycleSummary(window: Window): Promise<CycleSummary> {
     await this.fresh();
     this.activity.expireDue(Math.min(this.now(), window.to));
-    return cycleSummary({ accountId: this.accountId, roster: this.roster, ledger: this.ledger, window, graceSeconds: this.roster.settings.graceSeconds, now: this.now() });
+    return cycleSummary({ accountId: this.accountId, roster: this.roster, ledger: this.ledger, window, rules: this.activity.graceRules(), now: this.now() });
   }
 
-  /** The open over-limit intervals with their figures so far. */
+  /**
+   * The open over-limit intervals with their figures so far. Decides what is due first and drains
+   * the outbox, so D1's interval rows read right after agree with this answer (decision 030).
+   */
   async openIntervals(): Promise<IntervalRecord[]> {
     await this.fresh();
     const now = this.now();
+    this.activity.expireDue(now);
+    await this.activity.flushOutbox();
+    return this.liveIntervals(now);
+  }
+
+  private liveIntervals(now: number): IntervalRecord[] {
     const out: IntervalRecord[] = [];
     for (const pool of this.roster.pools.keys()) {
-      const live = this.ledger.live(pool, now, this.roster.settings.graceSeconds);
+      const live = this.ledger.live(pool, now, this.activity.graceRules());
       if (live?.interval) out.push(intervalRecord(pool, live.interval));
     }
     return out;
@@ -226,8 +235,9 @@ export class AccountSeats extends DurableObject<Env> {
   /** What the account is missing before its agents find out. */
   async compliance(): Promise<ComplianceReport> {
     await this.fresh();
-    this.activity.expireDue(this.now());
-    return complianceReport(this.roster, await this.openIntervals(), (pool) => this.seats.active(pool));
+    const now = this.now();
+    this.activity.expireDue(now);
+    return complianceReport(this.roster, this.liveIntervals(now), (pool) => this.seats.active(pool));
   }
 
   // ---------------------------------------------------------------- admin writes (locked, D1 first)

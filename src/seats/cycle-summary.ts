@@ -1,6 +1,6 @@
 import { addonReport } from "../domain/addons";
 import { parsePoolId, type PoolId } from "../domain/catalog";
-import { summarize, type OverageFigures, type UsageStep, type Window } from "../domain/overage";
+import { summarize, type GraceRules, type OverageFigures, type Window } from "../domain/overage";
 import type { CycleSummary, PoolSummary } from "../records";
 import { iso } from "../time";
 import type { Roster } from "./roster";
@@ -12,7 +12,8 @@ export interface CycleSummaryInput {
   ledger: UsageLedger;
   /** The cycle, [from, to) in epoch ms. */
   window: Window;
-  graceSeconds: number;
+  /** The account's grace rules (seconds, policy, cycle starts). */
+  rules: GraceRules;
   /** The Durable Object's clock. */
   now: number;
 }
@@ -48,16 +49,18 @@ export function cycleSummary(input: CycleSummaryInput): CycleSummary {
 /** The pool's line, or null for a pool bought after the window (it had no part in the cycle). */
 function poolSummary(input: CycleSummaryInput, pool: PoolId, upTo: Window): PoolSummary | null {
   const { tier, model } = parsePoolId(pool)!;
-  const steps = input.ledger.stepsForSummary(pool, upTo);
+  const last = input.ledger.lastStepBefore(pool, upTo.to);
   // Every pool logs a step when it is created, so a pool with steps only after the window is newer.
-  if (steps.length === 0 && input.ledger.steps(pool, { from: upTo.to, to: Number.MAX_SAFE_INTEGER }).length > 0) return null;
-  const figures = summarize(steps, upTo, input.graceSeconds);
+  if (!last && input.ledger.hasStepsFrom(pool, upTo.to)) return null;
+  // One pass over the log, streamed from SQLite: memory stays O(seats over the limit).
+  const figures = summarize(input.ledger.stepsForSummary(pool, upTo), upTo, input.rules);
   const assigned = input.roster.assigned(pool);
   return {
     pool,
     tier,
     model,
-    quantity: quantityAt(steps, input.roster.pools.get(pool)!.quantity),
+    // The quantity in force at the window's end (the last logged step), else the roster's.
+    quantity: last ? last.limit : input.roster.pools.get(pool)!.quantity,
     assigned: model === "named" ? assigned : null,
     members: model === "concurrent" ? assigned : null,
     // Named seats are never over the limit (an assignment beyond the quantity is refused).
@@ -74,8 +77,3 @@ const NO_OVERAGE: OverageFigures = {
   intervals: 0,
   billable_intervals: 0,
 };
-
-/** The limit of the last logged step (the quantity in force at the window's end), else the roster's. */
-function quantityAt(steps: readonly UsageStep[], fallback: number): number {
-  return steps.length > 0 ? steps[steps.length - 1].limit : fallback;
-}

@@ -1,5 +1,6 @@
 import { parsePoolId, type PoolId } from "../domain/catalog";
-import type { TrackerEvent } from "../domain/overage";
+import { cycleContaining } from "../domain/cycles";
+import type { GraceRules, TrackerEvent } from "../domain/overage";
 import { DAY_MS } from "../time";
 import type { Outbox } from "./outbox";
 import type { Roster } from "./roster";
@@ -45,15 +46,35 @@ export class SeatActivity {
     const settings = roster.pools.get(pool);
     if (!settings) return;
     const tracked = parsePoolId(pool)!.model === "concurrent";
-    const events = this.c.ledger.record(pool, t, this.c.seats.active(pool), settings.quantity, tracked, roster.settings.graceSeconds);
+    const events = this.c.ledger.record(pool, t, this.c.seats.active(pool), settings.quantity, tracked, this.graceRules());
     this.emit(
       events.map((event) => ({ pool, event })),
       t,
     );
+    // An instant's outcome is decided once it has passed (decision 030): wake just after it.
+    const wake = this.c.ledger.nextWake();
+    if (wake !== null) this.arm(wake);
   }
 
-  /** Frees the seats of leases that ended, each at its own expiry time. */
+  /** The account's grace rules for the over-limit engine. */
+  graceRules(): GraceRules {
+    const s = this.c.roster().settings;
+    return { graceSeconds: s.graceSeconds, policy: "per_overrun", nextCycleStart: (t) => cycleContaining(t, s.billingDay).end };
+  }
+
+  /** Frees the seats of leases that ended, each at its own expiry time; then decides what overage has due. */
   expireDue(now: number): void {
+    this.expireLeases(now);
+    this.settle(now);
+  }
+
+  /** Over-limit decisions due by now (instants past, grace crossings) go out as events. */
+  settle(now: number): void {
+    const tracked = [...this.c.roster().pools.keys()].filter((pool) => parsePoolId(pool)!.model === "concurrent");
+    this.emit(this.c.ledger.settle(now, this.graceRules(), tracked), now);
+  }
+
+  private expireLeases(now: number): void {
     const due = this.c.seats.due(now);
     if (due.length === 0) return;
     for (const s of due) {
@@ -83,12 +104,13 @@ export class SeatActivity {
       this.c.outbox.add({ kind: "interval", record });
       this.c.outbox.add({ kind: "event", record: eventRecord(this.c.accountId(), record, event, now) });
     }
-    const deadline = this.c.ledger.nextDeadline(this.c.roster().settings.graceSeconds);
-    if (deadline !== null) this.arm(deadline);
+    const wake = this.c.ledger.nextWake();
+    if (wake !== null) this.arm(wake);
     this.c.ctx.waitUntil(this.flushOutbox());
   }
 
-  private async flushOutbox(): Promise<void> {
+  /** Drains the outbox now (a failure re-arms the alarm for a retry). */
+  async flushOutbox(): Promise<void> {
     try {
       await this.c.outbox.flush();
     } catch (err) {
@@ -108,12 +130,10 @@ export class SeatActivity {
   async onAlarm(): Promise<void> {
     this.alarmAt = null;
     const now = this.c.now();
-    const grace = this.c.roster().settings.graceSeconds;
     this.expireDue(now);
-    this.emit(this.c.ledger.advance(now, grace), now);
     this.pruneDaily(now);
     await this.flushOutbox();
-    const candidates = [this.c.seats.refreshExpiry(), this.c.ledger.nextDeadline(grace), this.c.outbox.pending() ? now + OUTBOX_RETRY_MS : null];
+    const candidates = [this.c.seats.refreshExpiry(), this.c.ledger.nextWake(), this.c.outbox.pending() ? now + OUTBOX_RETRY_MS : null];
     const next = candidates.filter((t): t is number => t !== null);
     if (next.length) this.arm(Math.min(...next));
   }

@@ -15,6 +15,18 @@ const MIGRATIONS: string[] = [
    CREATE TABLE steps (pool_id TEXT NOT NULL, t INTEGER NOT NULL, active INTEGER NOT NULL, lim INTEGER NOT NULL);
    CREATE INDEX steps_pool_t ON steps (pool_id, t);
    CREATE TABLE outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, payload TEXT NOT NULL);`,
+  // Over-limit trackers stored incrementally (decision 031): the scalars stay one small row per
+  // pool, the over-runs and the idle pieces become rows, so a checkout writes O(1) rows however many
+  // seats are over. Old one-blob states are dropped: the ledger rebuilds them from the step log.
+  `DELETE FROM trackers;
+   CREATE TABLE tracker_runs (
+     pool_id TEXT NOT NULL, lo INTEGER NOT NULL, hi INTEGER NOT NULL, start INTEGER NOT NULL,
+     billable INTEGER NOT NULL, born INTEGER NOT NULL, PRIMARY KEY (pool_id, lo)
+   ) WITHOUT ROWID;
+   CREATE TABLE tracker_idle (
+     pool_id TEXT NOT NULL, side TEXT NOT NULL, lo INTEGER NOT NULL, hi INTEGER NOT NULL,
+     acc INTEGER NOT NULL, born INTEGER NOT NULL, PRIMARY KEY (pool_id, side, lo)
+   ) WITHOUT ROWID;`,
 ];
 
 export function migrateSeatsSchema(sql: SqlStorage): void {

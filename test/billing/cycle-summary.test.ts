@@ -1,5 +1,9 @@
+import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { agentTokens, call, checkout, licensedUsers, MIN, newAccount, putPool, release, setClock, type Fixture } from "../helpers";
+import type { PoolId } from "../../src/domain/catalog";
+import { summarize } from "../../src/domain/overage";
+import { UsageLedger } from "../../src/seats/usage-ledger";
+import { agentTokens, call, checkout, licensedUsers, MIN, newAccount, putPool, release, seatsStub, setClock, type Fixture } from "../helpers";
 import { cyclesOf, forAccount, harness, iso, runQueue, runScheduled, storedSummaries } from "./support";
 
 /** What a summary holds (docs/licensing.md#summaries), driven by real checkouts on the account's clock. */
@@ -121,5 +125,30 @@ describe("summary content", () => {
       "cloud_storage_gb",
       "global_numbers",
     ]);
+  });
+});
+
+describe("the summary reads from the last calm instant (issue 10 item 6)", () => {
+  it("a row within the limit followed in the same ms by one over it is no end: 1 seat, 300 seat-seconds", async () => {
+    // Quantity 100, grace 30 min, cycle from 2025-04-01 00:00 UTC: 101 active at 03-31 23:35;
+    // 100 at 23:58 and 101 at 23:58 in the same ms; 100 at 04-01 00:10.
+    const f = await newAccount();
+    const cycle = { from: Date.UTC(2025, 3, 1), to: Date.UTC(2025, 4, 1) };
+    const figures = await runInDurableObject(seatsStub(f), (_instance, state) => {
+      const ledger = new UsageLedger(state.storage.sql);
+      const pool = "premium-concurrent" as PoolId;
+      const rules = { graceSeconds: 1800 };
+      for (const [t, active] of [
+        [Date.UTC(2025, 2, 31, 23, 35), 101],
+        [Date.UTC(2025, 2, 31, 23, 58), 100],
+        [Date.UTC(2025, 2, 31, 23, 58), 101],
+        [Date.UTC(2025, 3, 1, 0, 10), 100],
+      ]) {
+        ledger.record(pool, t, active, 100, false, rules);
+      }
+      return summarize(ledger.stepsForSummary(pool, cycle), cycle, rules);
+    });
+    // The over-run began at 23:35: billable from 00:05 to 00:10.
+    expect(figures).toMatchObject({ billable_overage_seats: 1, billable_seat_seconds: 300, intervals: 1, billable_intervals: 1, overage_seat_seconds: 600 });
   });
 });

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { MAX_DELIVERY_ATTEMPTS, retryDelaySeconds, summaryEventId } from "../../src/billing/consumers";
 import { verifySignature } from "../../src/billing/signature";
-import { agentTokens, call, checkout, eventually, expectProblem, licensedUsers, MIN, newAccount, putPool, setClock, type Fixture } from "../helpers";
+import { agentTokens, call, checkout, eventually, expectProblem, licensedUsers, MIN, newAccount, passTime, putPool, setClock, type Fixture } from "../helpers";
 import { cyclesOf, harness, iso, runQueue, storedEvents, type Harness } from "./support";
 
 /**
@@ -229,6 +229,7 @@ describe("webhook delivery", () => {
     const received = receiver([200]);
     await setClock(f, Date.UTC(2031, 0, 15, 8));
     for (const token of tokens) expect((await checkout(token)).status).toBe(200);
+    await passTime(f, Date.UTC(2031, 0, 15, 8) + 1); // the instant is decided once it has passed
     const started = await eventually(async () => {
       const row = (await storedEvents(f, "overage.started"))[0];
       expect(row).toBeDefined();

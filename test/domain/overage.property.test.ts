@@ -9,11 +9,10 @@ import {
   applyStep,
   liveStatus,
   newTracker,
-  nextGraceDeadline,
+  nextWake,
   overLimitIntervals,
   summarize,
   usageBuckets,
-  type IntervalFigures,
   type TrackerEvent,
   type TrackerState,
   type UsageStep,
@@ -143,80 +142,84 @@ describe("summarize over adjacent windows", () => {
   });
 });
 
-/** Feeds the log to a tracker, firing advanceTo at each grace deadline on the way (the DO alarm) and at extra times. */
+/**
+ * Feeds the log to a tracker as the Durable Object does: the alarm fires at each `nextWake` on
+ * the way, and at extra times (exact grace deadlines and step times included, so an alarm can
+ * share a ms with a step). Returns the live status at `until` (steps at `until` applied), then
+ * the events once `until` has passed (its instant decided).
+ */
 function runTracker(steps: UsageStep[], grace: number, extraTimes: number[], until: number) {
   let state: TrackerState = newTracker(steps[0].limit, T0 - TICK);
   const events: TrackerEvent[] = [];
   const feed = (r: { state: TrackerState; events: TrackerEvent[] }) => {
-    state = JSON.parse(JSON.stringify(r.state)) as TrackerState; // as the DO stores it
+    state = JSON.parse(JSON.stringify(r.state)) as TrackerState; // as a store keeps it
     events.push(...r.events);
   };
   const extras = [...extraTimes].sort((a, b) => a - b);
-  // Alarms before a step's ms only: an alarm and a step in the same ms is the one case where an
-  // overage.billable may announce an over-run that the step then ends at its grace (see applyStep).
-  const catchUp = (t: number, inclusive: boolean) => {
-    const due = (x: number) => (inclusive ? x <= t : x < t);
+  const catchUp = (t: number) => {
     for (;;) {
-      const deadline = nextGraceDeadline(state, grace);
-      const extra = extras.length && due(extras[0]) ? extras[0] : null;
-      const next = deadline !== null && due(deadline) && (extra === null || deadline <= extra) ? deadline : extra;
+      const wake = nextWake(state, grace);
+      const extra = extras.length && extras[0] <= t ? extras[0] : null;
+      const next = wake !== null && wake <= t && (extra === null || wake <= extra) ? wake : extra;
       if (next === null) return;
       if (next === extra) extras.shift();
       feed(advanceTo(state, next, grace));
     }
   };
   for (const step of steps) {
-    catchUp(step.t, false);
+    catchUp(step.t);
     feed(applyStep(state, step, grace));
   }
-  catchUp(until, true);
+  catchUp(until);
   feed(advanceTo(state, until, grace));
-  return { state, events };
+  const live = liveStatus(state, until, grace);
+  feed(advanceTo(state, until + 1, grace));
+  return { state, events, live };
 }
+
+/** Alarm times: anywhere around the log, at the exact grace deadlines, and at the steps' own ms. */
+const alarmTimes = (steps: UsageStep[], grace: number) => {
+  const sim = simulate(steps, grace * 1000, T0, T0);
+  const deadlines = sim.ticks.flatMap((tick) => [...tick.starts.values()].map((s) => s + grace * 1000));
+  const special = [...deadlines, ...steps.map((s) => s.t)];
+  const one = special.length ? fc.oneof(timeAround(steps), fc.constantFrom(...special)) : timeAround(steps);
+  return fc.array(one, { maxLength: 8 });
+};
 
 const trackerCase = (opts: { distinctTimes?: boolean }) =>
   fc.tuple(stepLog(opts), graceSeconds).chain(([steps, grace]) =>
     fc.tuple(
       fc.constant(steps),
       fc.constant(grace),
-      fc.array(timeAround(steps), { maxLength: 6 }),
+      alarmTimes(steps, grace),
       timeAround(steps).map((t) => Math.max(t, steps[steps.length - 1].t)),
     ),
   );
 
-/**
- * The closed intervals as a consumer keyed by start would store them: the last overage.ended per
- * start, dropped again when an overage.started reopens it (a same-ms reversal), and without
- * zero-length ones (an interval undone within its own ms).
- */
-function closedIntervals(events: TrackerEvent[]): IntervalFigures[] {
-  const byStart = new Map<number, IntervalFigures>();
-  for (const e of events) {
-    if (e.type === "overage.started") byStart.delete(e.interval.started_at);
-    if (e.type === "overage.ended" && e.interval.ended_at !== e.interval.started_at) byStart.set(e.interval.started_at, e.interval);
-  }
-  return [...byStart.values()].sort((a, b) => a.started_at - b.started_at);
-}
-
 describe("the online tracker agrees with the batch view", () => {
-  it("each closed interval's figures equal overLimitIntervals (equal times included)", () => {
+  it("each interval is reported once, started then ended, with the figures of overLimitIntervals (same-ms steps included)", () => {
     fc.assert(
       fc.property(trackerCase({}), ([steps, grace, extras, until]) => {
-        const { state, events } = runTracker(steps, grace, extras, until);
+        const { events, live } = runTracker(steps, grace, extras, until);
         const batch = overLimitIntervals(steps, { from: T0 - TICK, to: until }, grace);
-        expect(closedIntervals(events)).toEqual(batch.filter((iv) => iv.ended_at !== null));
+        const started = events.flatMap((e) => (e.type === "overage.started" ? [e.interval.started_at] : []));
+        const ended = events.flatMap((e) => (e.type === "overage.ended" ? [e.interval] : []));
+        // Every interval starts once and ends at most once, never with zero length.
+        expect(new Set(started).size).toBe(started.length);
+        expect(ended.every((iv) => iv.ended_at! > iv.started_at)).toBe(true);
+        // Closed: exactly the batch view's, figures included. (An interval closed exactly at
+        // `until` is open in a window that ends there: compare it through a longer window.)
+        const closedBatch = overLimitIntervals(steps, { from: T0 - TICK, to: until + 1 }, grace).filter((iv) => iv.ended_at !== null);
+        expect(ended).toEqual(closedBatch);
 
         // The open one: integrals up to `until`, maxima including the instant `until`.
-        const live = liveStatus(state, until, grace).interval;
         const openSoFar = batch.find((iv) => iv.ended_at === null) ?? null;
-        const openWithInstant = overLimitIntervals(steps, { from: T0 - TICK, to: until + 1 }, grace).find(
-          (iv) => iv.ended_at === null,
-        );
+        const openWithInstant = overLimitIntervals(steps, { from: T0 - TICK, to: until + 1 }, grace).find((iv) => iv.ended_at === null);
         if (!openWithInstant) {
-          expect(live).toBeNull();
+          expect(live.interval).toBeNull();
         } else {
           // (An interval opened exactly at `until` has no length yet: no integrals.)
-          expect(live).toEqual({
+          expect(live.interval).toEqual({
             ...openWithInstant,
             overage_seat_seconds: openSoFar?.overage_seat_seconds ?? 0,
             billable_seat_seconds: openSoFar?.billable_seat_seconds ?? 0,
@@ -227,14 +230,14 @@ describe("the online tracker agrees with the batch view", () => {
     );
   });
 
-  it("with strictly increasing times, the event stream is exactly the reference's", () => {
+  it("the event stream is exactly the reference's, same-ms steps and alarms at exact deadlines included", () => {
     fc.assert(
-      fc.property(trackerCase({ distinctTimes: true }), ([steps, grace, extras, until]) => {
-        const { state, events } = runTracker(steps, grace, extras, until);
+      fc.property(trackerCase({}), ([steps, grace, extras, until]) => {
+        const { events, live } = runTracker(steps, grace, extras, until);
         const sim = simulate(steps, grace * 1000, T0, until);
         const upTo = sim.ticks.filter((tick) => tick.x <= until);
 
-        // started/ended alternate, one pair per reference interval.
+        // started/ended alternate, one pair per reference interval: no state that did not last.
         const expected: string[] = [];
         for (const iv of sim.intervals.filter((i) => i.start <= until)) {
           expected.push(`started@${iv.start}`);
@@ -256,12 +259,24 @@ describe("the online tracker agrees with the batch view", () => {
         // Live status at `until`.
         const now = upTo[upTo.length - 1];
         const pending = [...now.starts.values()].map((s) => s + grace * 1000).filter((c) => c > until);
-        expect(liveStatus(state, until, grace)).toMatchObject({
+        expect(live).toMatchObject({
           over_limit: now.overage > 0,
           overage: now.overage,
           billable_now: now.billable,
           grace_ends_at: pending.length ? Math.min(...pending) : null,
         });
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  it("with strictly increasing times too", () => {
+    fc.assert(
+      fc.property(trackerCase({ distinctTimes: true }), ([steps, grace, extras, until]) => {
+        const { events } = runTracker(steps, grace, extras, until);
+        const sim = simulate(steps, grace * 1000, T0, until);
+        const starts = events.flatMap((e) => (e.type === "overage.started" ? [e.interval.started_at] : []));
+        expect(starts).toEqual(sim.intervals.filter((i) => i.start <= until).map((i) => i.start));
       }),
       { numRuns: RUNS },
     );

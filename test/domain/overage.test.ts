@@ -3,10 +3,10 @@ import { describe, expect, it } from "vitest";
 import {
   advanceTo,
   applyStep,
-  continueRuns,
   liveStatus,
   newTracker,
   nextGraceDeadline,
+  nextWake,
   overLimitIntervals,
   summarize,
   usageBuckets,
@@ -25,7 +25,10 @@ const GRACE = 1800; // the default 30 minutes, in seconds as the API has it
 const wholeDay = (day = 0) => ({ from: BASE + day * DAY, to: BASE + (day + 1) * DAY });
 const step = (t: number, active: number, limit = 100): UsageStep => ({ t, active, limit });
 
-/** Feeds steps to a fresh tracker, firing the alarm (advanceTo) at each grace deadline on the way, as the DO does. */
+/**
+ * Feeds steps to a fresh tracker, firing the alarm (advanceTo) at each `nextWake` on the way, as
+ * the DO does, and lets time pass the last step (or `until`) so its instant is decided.
+ */
 function track(steps: UsageStep[], grace = GRACE, until?: number) {
   let state: TrackerState = newTracker(steps[0].limit, steps[0].t - MIN);
   const events: TrackerEvent[] = [];
@@ -34,7 +37,7 @@ function track(steps: UsageStep[], grace = GRACE, until?: number) {
     events.push(...r.events);
   };
   const alarmsUntil = (t: number) => {
-    for (let d = nextGraceDeadline(state, grace); d !== null && d <= t; d = nextGraceDeadline(state, grace)) {
+    for (let d = nextWake(state, grace); d !== null && d <= t; d = nextWake(state, grace)) {
       run(advanceTo(state, d, grace));
     }
   };
@@ -42,10 +45,9 @@ function track(steps: UsageStep[], grace = GRACE, until?: number) {
     alarmsUntil(s.t);
     run(applyStep(state, s, grace));
   }
-  if (until !== undefined) {
-    alarmsUntil(until);
-    run(advanceTo(state, until, grace));
-  }
+  const end = until ?? steps[steps.length - 1].t + 1;
+  alarmsUntil(end);
+  run(advanceTo(state, end, grace));
   return { state, events };
 }
 
@@ -163,14 +165,13 @@ describe("over-runs, position by position", () => {
   it("a limit that drops and comes back restarts only the positions it uncovered", () => {
     // 105 active; limit 100 -> 103 at t1 -> 100 at t2: 101-103 restart at t2, 104-105 keep t0.
     const t0 = at(8, 0);
-    let runs = continueRuns([], 100, 105, t0);
-    expect(runs).toEqual([{ lo: 101, hi: 105, since: t0 }]);
-    runs = continueRuns(runs, 103, 105, at(8, 10));
-    expect(runs).toEqual([{ lo: 104, hi: 105, since: t0 }]);
-    runs = continueRuns(runs, 100, 105, at(8, 20));
-    expect(runs).toEqual([
-      { lo: 101, hi: 103, since: at(8, 20) },
-      { lo: 104, hi: 105, since: t0 },
+    const runsAfter = (steps: UsageStep[]) =>
+      track(steps).state.runs.map(({ lo, hi, start }) => ({ lo, hi, start }));
+    expect(runsAfter([step(t0, 105, 100)])).toEqual([{ lo: 101, hi: 105, start: t0 }]);
+    expect(runsAfter([step(t0, 105, 100), step(at(8, 10), 105, 103)])).toEqual([{ lo: 104, hi: 105, start: t0 }]);
+    expect(runsAfter([step(t0, 105, 100), step(at(8, 10), 105, 103), step(at(8, 20), 105, 100)])).toEqual([
+      { lo: 101, hi: 103, start: at(8, 20) },
+      { lo: 104, hi: 105, start: t0 },
     ]);
 
     const steps = [step(t0, 105, 100), step(at(8, 10), 105, 103), step(at(8, 20), 105, 100), step(at(9, 0), 100)];
@@ -201,8 +202,11 @@ describe("over-runs, position by position", () => {
     expect(summarize(steps, wholeDay(), GRACE)).toMatchObject({ billable_overage_seats: 0, billable_intervals: 0 });
     const { events } = track(steps.slice(0, 1));
     const released = applyStep(track(steps.slice(0, 1)).state, steps[1], GRACE);
-    expect(types([...events, ...released.events])).toEqual(["overage.started", "overage.ended"]);
-    expect(ended(released.events)[0].billable).toBe(false);
+    // The release's instant is decided once time has moved past it.
+    expect(released.events).toEqual([]);
+    const after = advanceTo(released.state, at(8, 30) + 1, GRACE);
+    expect(types([...events, ...after.events])).toEqual(["overage.started", "overage.ended"]);
+    expect(ended(after.events)[0].billable).toBe(false);
   });
 
   it("one ms past its grace is billable for that ms", () => {
@@ -224,6 +228,23 @@ describe("over-runs, position by position", () => {
     expect(billables(events)).toEqual([{ at: at(8, 0), billable_now: 3 }]);
   });
 
+  it("an alarm at the exact grace deadline and a release in that same ms: no billable event (issue 10)", () => {
+    // 101 active from 08:00, grace 30 min; the alarm runs at 08:30, a release lands in that ms.
+    let state = newTracker(100, at(7, 0));
+    const events: TrackerEvent[] = [];
+    const run = (r: { state: TrackerState; events: TrackerEvent[] }) => {
+      state = r.state;
+      events.push(...r.events);
+    };
+    run(applyStep(state, step(at(8, 0), 101), GRACE));
+    run(advanceTo(state, at(8, 30), GRACE)); // the alarm, at the deadline itself
+    run(applyStep(state, step(at(8, 30), 100), GRACE));
+    run(advanceTo(state, at(8, 30) + 1, GRACE));
+    expect(types(events)).toEqual(["overage.started", "overage.ended"]);
+    expect(ended(events)[0]).toMatchObject({ started_at: at(8, 0), ended_at: at(8, 30), billable: false, billable_seat_seconds: 0 });
+    expect(ended(events)).toEqual(overLimitIntervals([step(at(8, 0), 101), step(at(8, 30), 100)], wholeDay(), GRACE));
+  });
+
   it("steps in the same ms collapse to the last: a release and a checkout keep the seat over", () => {
     const steps = [step(at(8, 0), 101), step(at(8, 20), 100), step(at(8, 20), 101), step(at(8, 40), 100)];
     expect(summarize(steps, wholeDay(), GRACE)).toMatchObject({
@@ -234,25 +255,26 @@ describe("over-runs, position by position", () => {
     const [interval] = overLimitIntervals(steps, wholeDay(), GRACE);
     expect(interval).toMatchObject({ started_at: at(8, 0), ended_at: at(8, 40) });
 
-    // The tracker reports the interval ended at 08:20, then resumed, then its final figures.
+    // One interval end to end: the 08:20 release that the checkout undid in the same ms never ended it.
     const { events } = track(steps);
-    expect(types(events)).toEqual([
-      "overage.started",
-      "overage.ended",
-      "overage.started",
-      "overage.billable",
-      "overage.ended",
-    ]);
-    expect(ended(events).at(-1)).toEqual(interval);
+    expect(types(events)).toEqual(["overage.started", "overage.billable", "overage.ended"]);
+    expect(billables(events)).toEqual([{ at: at(8, 30), billable_now: 1 }]);
+    expect(ended(events)).toEqual([interval]);
   });
 
-  it("an interval opened and undone in the same ms is reported with zero length and counts nowhere", () => {
+  it("an interval opened and undone in the same ms is no interval at all", () => {
     const steps = [step(at(8, 0), 101), step(at(8, 0), 100)];
     expect(overLimitIntervals(steps, wholeDay(), GRACE)).toEqual([]);
     expect(summarize(steps, wholeDay(), GRACE).intervals).toBe(0);
+    expect(track(steps).events).toEqual([]);
+  });
+
+  it("a seat released and taken back in the same ms as its over-run's grace ends stays billable from then", () => {
+    const steps = [step(at(8, 0), 101), step(at(8, 30), 100), step(at(8, 30), 101), step(at(8, 40), 100)];
+    expect(summarize(steps, wholeDay(), GRACE)).toMatchObject({ intervals: 1, billable_overage_seats: 1, billable_seat_seconds: 600 });
     const { events } = track(steps);
-    expect(types(events)).toEqual(["overage.started", "overage.ended"]);
-    expect(ended(events)[0]).toMatchObject({ started_at: at(8, 0), ended_at: at(8, 0), overage_seat_seconds: 0 });
+    expect(types(events)).toEqual(["overage.started", "overage.billable", "overage.ended"]);
+    expect(billables(events)).toEqual([{ at: at(8, 30), billable_now: 1 }]);
   });
 });
 
@@ -374,15 +396,20 @@ describe("the online tracker", () => {
     const stateAt8 = track(steps.slice(0, 1)).state;
     const r = applyStep(stateAt8, steps[1], GRACE);
     expect(types(events)).toEqual(["overage.started"]);
-    expect(types(r.events)).toEqual(["overage.billable", "overage.ended"]);
+    // The crossing before the step comes out with it; the step's own outcome once its ms passed.
+    expect(types(r.events)).toEqual(["overage.billable"]);
     expect(r.events[0]).toMatchObject({ at: at(8, 30), billable_now: 5 });
+    expect(types(advanceTo(r.state, at(8, 45) + 1, GRACE).events)).toEqual(["overage.ended"]);
   });
 
   it("the alarm is idempotent: advancing again or to an earlier time emits nothing", () => {
     const { state } = track(steps.slice(0, 1));
-    const first = advanceTo(state, at(8, 30), GRACE);
+    // At the deadline itself nothing is decided yet (a step may still land in that ms).
+    expect(advanceTo(state, at(8, 30), GRACE).events).toEqual([]);
+    expect(nextWake(state, GRACE)).toBe(at(8, 30) + 1);
+    const first = advanceTo(state, at(8, 30) + 1, GRACE);
     expect(billables(first.events)).toEqual([{ at: at(8, 30), billable_now: 5 }]);
-    expect(advanceTo(first.state, at(8, 30), GRACE).events).toEqual([]);
+    expect(advanceTo(first.state, at(8, 30) + 1, GRACE).events).toEqual([]);
     expect(advanceTo(first.state, at(8, 20), GRACE).events).toEqual([]);
     expect(advanceTo(first.state, at(8, 31), GRACE).events).toEqual([]);
     expect(nextGraceDeadline(first.state, GRACE)).toBeNull();
@@ -402,14 +429,14 @@ describe("the online tracker", () => {
     expect(() => applyStep(state, step(at(7, 0), 100), GRACE)).toThrow(RangeError);
   });
 
-  it("nextGraceDeadline is the earliest start + grace after lastT", () => {
+  it("nextGraceDeadline is the earliest start + grace not yet passed", () => {
     let state = newTracker(100, at(7, 0));
     expect(nextGraceDeadline(state, GRACE)).toBeNull();
     state = applyStep(state, step(at(8, 0), 101), GRACE).state;
     expect(nextGraceDeadline(state, GRACE)).toBe(at(8, 30));
     state = applyStep(state, step(at(8, 10), 104), GRACE).state;
     expect(nextGraceDeadline(state, GRACE)).toBe(at(8, 30));
-    state = advanceTo(state, at(8, 30), GRACE).state;
+    state = advanceTo(state, at(8, 30) + 1, GRACE).state;
     expect(nextGraceDeadline(state, GRACE)).toBe(at(8, 40));
   });
 });

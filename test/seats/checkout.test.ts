@@ -13,6 +13,7 @@ import {
   licensedUsers,
   MIN,
   newAccount,
+  passTime,
   putPool,
   release,
   seatsStub,
@@ -115,7 +116,8 @@ describe("leases", () => {
     await setClock(f, T0 + 20_000);
     expect((await heartbeat(ta)).status).toBe(200);
     await checkout(tb);
-    expect(await runInDurableObject(seatsStub(f), (_i, state) => state.storage.getAlarm())).toBe(T0 + 30_000);
+    // The pool went over at T0+20s: the alarm wakes just after that ms to decide it.
+    expect(await runInDurableObject(seatsStub(f), (_i, state) => state.storage.getAlarm())).toBe(T0 + 20_001);
     // b's lease ends at T0+50s, a's (renewed) at T0+50s... a renewed at T0+20s so it ends at T0+50s too.
     await setClock(f, T0 + 51_000);
     expect(await runDurableObjectAlarm(seatsStub(f))).toBe(true);
@@ -139,6 +141,7 @@ describe("overage and the grace period", () => {
     await Promise.all(tokens.map((t) => checkout(t)));
     await setClock(f, T0 + 20 * MIN);
     await Promise.all(tokens.slice(0, 5).map((t) => release(t)));
+    await passTime(f, T0 + 20 * MIN + 1);
     const [interval] = await closedIntervals(f, 1);
     expect(interval).toMatchObject({
       pool: "elite-concurrent",
@@ -158,10 +161,12 @@ describe("overage and the grace period", () => {
     const tokens = await agentTokens(f, await licensedUsers(f, "premium-concurrent", 110));
     await setClock(f, T0);
     await Promise.all(tokens.slice(0, 105).map((t) => checkout(t)));
-    // The grace of the 5 over-runs ends at 08:30: the alarm announces it.
-    expect(await runInDurableObject(seatsStub(f), (_i, state) => state.storage.getAlarm())).toBe(T0 + 30 * MIN);
-    await setClock(f, T0 + 30 * MIN);
-    await runDurableObjectAlarm(seatsStub(f));
+    // The alarm wakes just after 08:00 to decide that instant; the grace of the 5 over-runs ends at
+    // 08:30, announced once 08:30 has passed (a release could still land in that ms).
+    expect(await runInDurableObject(seatsStub(f), (_i, state) => state.storage.getAlarm())).toBe(T0 + 1);
+    await passTime(f, T0 + 1);
+    expect(await runInDurableObject(seatsStub(f), (_i, state) => state.storage.getAlarm())).toBe(T0 + 30 * MIN + 1);
+    await passTime(f, T0 + 30 * MIN + 1);
     const events = await eventually(async () => {
       const rows = await env.DB.prepare("SELECT type, body FROM webhook_events WHERE account_id = ? ORDER BY created_at").bind(f.accountId).all<{ type: string; body: string }>();
       if (!rows.results.some((r) => r.type === "overage.billable")) throw new Error("no billable event yet");
@@ -178,6 +183,7 @@ describe("overage and the grace period", () => {
     // 08:45 would be example 2; we hold to 08:45 and release the 5.
     await setClock(f, T0 + 45 * MIN + 10 * MIN);
     await Promise.all(tokens.slice(0, 5).map((t) => release(t)));
+    await passTime(f, T0 + 55 * MIN + 1);
     const [interval] = await closedIntervals(f, 1);
     expect(interval).toMatchObject({
       peak_overage: 10,
@@ -196,6 +202,7 @@ describe("overage and the grace period", () => {
     await Promise.all(tokens.map((t) => checkout(t)));
     await setClock(f, T0 + 10 * MIN);
     await putPool(f, "elite-concurrent", 110);
+    await passTime(f, T0 + 10 * MIN + 1);
     const [interval] = await closedIntervals(f, 1);
     expect(interval).toMatchObject({ ended_at: new Date(T0 + 10 * MIN).toISOString(), billable: false, peak_overage: 10 });
     expect((await poolOf(f, "elite-concurrent")).over_limit).toBe(false);
@@ -210,9 +217,9 @@ describe("overage and the grace period", () => {
     await setClock(f, T0 + 61_000);
     // The first run dies half-way: after expiring the leases, before announcing anything.
     const failed = await runInDurableObject<AccountSeats, unknown>(seatsStub(f), async (instance) => {
-      const ledger = (instance as unknown as { ledger: { advance: () => unknown } }).ledger;
-      const advance = ledger.advance;
-      ledger.advance = () => {
+      const ledger = (instance as unknown as { ledger: { settle: () => unknown } }).ledger;
+      const settle = ledger.settle;
+      ledger.settle = () => {
         throw new Error("boom");
       };
       try {
@@ -221,7 +228,7 @@ describe("overage and the grace period", () => {
       } catch (err) {
         return (err as Error).message;
       } finally {
-        ledger.advance = advance;
+        ledger.settle = settle;
       }
     });
     expect(failed).toBe("boom");

@@ -1,6 +1,6 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { agentTokens, call, checkout, closedIntervals, licensedUsers, MIN, newAccount, putPool, release, seatsStub, setClock, T0, type Fixture } from "../helpers";
+import { agentTokens, call, checkout, closedIntervals, licensedUsers, MIN, newAccount, passTime, putPool, release, seatsStub, setClock, T0, type Fixture } from "../helpers";
 
 const base = (f: Fixture) => `/v1/accounts/${f.accountId}`;
 const iso = (t: number) => new Date(t).toISOString();
@@ -46,6 +46,7 @@ describe("usage and overages", () => {
       await release(tokens[1]);
       await release(tokens[0]);
     }
+    await passTime(f, T0 + 21 * MIN + 1);
     await closedIntervals(f, 3);
     await setClock(f, T0 + 40 * MIN);
     await checkout(tokens[0]);
