@@ -36,3 +36,24 @@ export async function findApiKey(db: Db, keyHash: string): Promise<{ id: string;
     .where(and(eq(apiKeys.keyHash, keyHash), isNull(apiKeys.revokedAt)))
     .get();
 }
+
+export function insertAccount(db: Db, row: typeof accounts.$inferInsert) {
+  return db.insert(accounts).values(row);
+}
+
+export function insertApiKey(db: Db, key: typeof apiKeys.$inferInsert) {
+  return db.insert(apiKeys).values(key);
+}
+
+/** One key of the account (revoked or not); another account's key is not found. */
+export async function findAccountKey(db: Db, accountId: string, keyId: string): Promise<{ revokedAt: string | null } | undefined> {
+  return db
+    .select({ revokedAt: apiKeys.revokedAt })
+    .from(apiKeys)
+    .where(and(eq(apiKeys.accountId, accountId), eq(apiKeys.id, keyId)))
+    .get();
+}
+
+export function revokeApiKey(db: Db, accountId: string, keyId: string, at: string) {
+  return db.update(apiKeys).set({ revokedAt: at }).where(and(eq(apiKeys.accountId, accountId), eq(apiKeys.id, keyId)));
+}

@@ -1,5 +1,6 @@
 import { and, desc, eq, lt, sql } from "drizzle-orm";
 import type { Db } from "./client";
+import { pageOf } from "./pagination";
 import { auditLog } from "./schema";
 
 export interface AuditEntry {
@@ -21,27 +22,21 @@ export function auditInsert(db: Db, accountId: string, at: string, entry: AuditE
   });
 }
 
-/** Newest first; the cursor is the last id seen. */
-export async function listAudit(db: Db, accountId: string, limit: number, cursor: number | null) {
+/** Newest first, keyed by the row id. */
+export async function listAudit(db: Db, accountId: string, limit: number, after: readonly [number] | null) {
   const rows = await db
     .select()
     .from(auditLog)
-    .where(and(eq(auditLog.accountId, accountId), cursor === null ? undefined : lt(auditLog.id, cursor)))
+    .where(and(eq(auditLog.accountId, accountId), after === null ? undefined : lt(auditLog.id, after[0])))
     .orderBy(desc(auditLog.id))
     .limit(limit + 1)
     .all();
-  const page = rows.slice(0, limit);
-  return {
-    items: page.map((r) => ({
-      id: r.id,
-      at: r.at,
-      actor: r.actor,
-      action: r.action,
-      target: r.target,
-      detail: JSON.parse(r.detail) as Record<string, unknown>,
-    })),
-    next: rows.length > limit ? page[page.length - 1].id : null,
-  };
+  return pageOf(
+    rows,
+    limit,
+    (r): [number] => [r.id],
+    (r) => ({ id: r.id, at: r.at, actor: r.actor, action: r.action, target: r.target, detail: JSON.parse(r.detail) as Record<string, unknown> }),
+  );
 }
 
 /** Many audit entries in one statement (a 1,000-user batch stays one statement). */

@@ -3,6 +3,7 @@ import type { AnySQLiteColumn } from "drizzle-orm/sqlite-core";
 import type { CycleSummary } from "../records";
 import type { EventRecord } from "../records";
 import type { Db } from "./client";
+import { olderThan, pageOf } from "./pagination";
 import { accounts, billingSummaries, webhookEvents } from "./schema";
 
 /** D1 queries of billing: summaries, the scheduler's account scan, webhook settings and deliveries. */
@@ -44,20 +45,16 @@ export async function lastSummaryEnd(db: Db, accountId: string): Promise<string 
   return row?.cycleEnd ?? null;
 }
 
-/** Newest first; the cursor is the last cycle_start seen. */
-export async function listSummaries(db: Db, accountId: string, limit: number, before: string | null) {
+/** Newest first, keyed by cycle_start. */
+export async function listSummaries(db: Db, accountId: string, limit: number, after: readonly [string] | null) {
   const rows = await db
     .select({ cycleStart: billingSummaries.cycleStart, body: billingSummaries.body })
     .from(billingSummaries)
-    .where(and(eq(billingSummaries.accountId, accountId), before === null ? undefined : lt(billingSummaries.cycleStart, before)))
+    .where(and(eq(billingSummaries.accountId, accountId), after === null ? undefined : lt(billingSummaries.cycleStart, after[0])))
     .orderBy(desc(billingSummaries.cycleStart))
     .limit(limit + 1)
     .all();
-  const page = rows.slice(0, limit);
-  return {
-    items: page.map((r) => JSON.parse(r.body) as CycleSummary),
-    next: rows.length > limit ? page[page.length - 1].cycleStart : null,
-  };
+  return pageOf(rows, limit, (r): [string] => [r.cycleStart], (r) => JSON.parse(r.body) as CycleSummary);
 }
 
 // ------------------------------------------------------------------ the scheduler's scan
@@ -285,8 +282,8 @@ const statusFilter = (status: DeliveryStatus | undefined) => {
   }
 };
 
-/** Newest first; the cursor is `<created_at>|<id>` of the last row seen. */
-export async function listDeliveries(db: Db, accountId: string, limit: number, after: { createdAt: string; id: string } | null, status?: DeliveryStatus) {
+/** Newest first, keyed by (created_at, id). */
+export async function listDeliveries(db: Db, accountId: string, limit: number, after: readonly [string, string] | null, status?: DeliveryStatus) {
   const rows = await db
     .select({
       id: webhookEvents.id,
@@ -303,18 +300,17 @@ export async function listDeliveries(db: Db, accountId: string, limit: number, a
       and(
         eq(webhookEvents.accountId, accountId),
         statusFilter(status),
-        after === null
-          ? undefined
-          : or(lt(webhookEvents.createdAt, after.createdAt), and(eq(webhookEvents.createdAt, after.createdAt), lt(webhookEvents.id, after.id))),
+        olderThan(webhookEvents.createdAt, webhookEvents.id, after),
       ),
     )
     .orderBy(desc(webhookEvents.createdAt), desc(webhookEvents.id))
     .limit(limit + 1)
     .all();
-  const page = rows.slice(0, limit);
-  const last = page[page.length - 1];
-  return {
-    items: page.map((r) => ({
+  return pageOf(
+    rows,
+    limit,
+    (r): [string, string] => [r.createdAt, r.id],
+    (r) => ({
       id: r.id,
       type: r.type,
       created_at: r.createdAt,
@@ -323,7 +319,6 @@ export async function listDeliveries(db: Db, accountId: string, limit: number, a
       delivered_at: r.deliveredAt,
       dead_at: r.deadAt,
       last_error: r.lastError,
-    })),
-    next: rows.length > limit ? `${last.createdAt}|${last.id}` : null,
-  };
+    }),
+  );
 }

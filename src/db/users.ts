@@ -1,5 +1,6 @@
 import { and, asc, eq, gt, inArray, sql, type SQL } from "drizzle-orm";
 import type { Db } from "./client";
+import { pageOf, type Page } from "./pagination";
 import { addonAssignments, licenses, users } from "./schema";
 
 export interface UserView {
@@ -20,7 +21,7 @@ const userColumns = {
 };
 
 /** Users with their license and add-on assignments, ordered by id, after `cursor`. */
-export async function listUsers(db: Db, accountId: string, limit: number, cursor: string | null, only?: string) {
+export async function listUsers(db: Db, accountId: string, limit: number, after: readonly [string] | null, only?: string): Promise<Page<UserView, [string]>> {
   const rows = await db
     .select(userColumns)
     .from(users)
@@ -28,24 +29,20 @@ export async function listUsers(db: Db, accountId: string, limit: number, cursor
     .where(
       and(
         eq(users.accountId, accountId),
-        cursor === null ? undefined : gt(users.id, cursor),
+        after === null ? undefined : gt(users.id, after[0]),
         only === undefined ? undefined : eq(users.id, only),
       ),
     )
     .orderBy(asc(users.id))
     .limit(limit + 1)
     .all();
-  const page = rows.slice(0, limit);
-  const addons = await addonsOf(db, accountId, page.map((r) => r.id));
-  const items: UserView[] = page.map((r) => ({
-    id: r.id,
-    display_name: r.displayName,
-    email: r.email,
-    pool: r.pool,
-    addons: addons.get(r.id) ?? [],
-    created_at: r.createdAt,
-  }));
-  return { items, next: rows.length > limit ? page[page.length - 1].id : null };
+  const addons = await addonsOf(db, accountId, rows.slice(0, limit).map((r) => r.id));
+  return pageOf(
+    rows,
+    limit,
+    (r) => [r.id],
+    (r) => ({ id: r.id, display_name: r.displayName, email: r.email, pool: r.pool, addons: addons.get(r.id) ?? [], created_at: r.createdAt }),
+  );
 }
 
 /** Filters of the user list; all given ones must hold. */
@@ -109,11 +106,11 @@ interface Row {
  * - otherwise the users' primary key in id order, the search checked per user.
  * A broad search read in id order fills a page after about limit × users / matches rows.
  */
-export async function searchUsers(db: Db, accountId: string, filter: UserFilter, limit: number, cursor: string | null) {
+export async function searchUsers(db: Db, accountId: string, filter: UserFilter, limit: number, cursor: readonly [string] | null): Promise<Page<UserView, [string]>> {
   const q = filter.q ? foldAscii(filter.q) : "";
   const lo = q;
   const hi = q ? prefixEnd(q) : null;
-  const after = cursor ?? "";
+  const after = cursor?.[0] ?? "";
   const poolCheck = filter.pool === undefined ? sql`` : sql` AND l.pool_id = ${filter.pool}`;
   const addonCheck =
     filter.addon === undefined
@@ -156,17 +153,13 @@ export async function searchUsers(db: Db, accountId: string, filter: UserFilter,
         ORDER BY u.id LIMIT ${limit + 1}`);
     }
   }
-  const page = rows.slice(0, limit);
-  const addons = await addonsOf(db, accountId, page.map((r) => r.id));
-  const items: UserView[] = page.map((r) => ({
-    id: r.id,
-    display_name: r.display_name,
-    email: r.email,
-    pool: r.pool_id,
-    addons: addons.get(r.id) ?? [],
-    created_at: r.created_at,
-  }));
-  return { items, next: rows.length > limit ? page[page.length - 1].id : null };
+  const addons = await addonsOf(db, accountId, rows.slice(0, limit).map((r) => r.id));
+  return pageOf(
+    rows,
+    limit,
+    (r) => [r.id],
+    (r) => ({ id: r.id, display_name: r.display_name, email: r.email, pool: r.pool_id, addons: addons.get(r.id) ?? [], created_at: r.created_at }),
+  );
 }
 
 /** Whether some search field has more than BROAD_SEARCH matches (each count stops there). */

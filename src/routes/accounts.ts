@@ -1,13 +1,11 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { and, eq } from "drizzle-orm";
 import { newApiKey } from "../auth/api-keys";
 import { actorOf, requireAccountAdmin, requireOperator, type AppEnv } from "../auth/caller";
-import { accountView, findAccount } from "../db/accounts";
+import { accountView, findAccount, findAccountKey, insertAccount, insertApiKey, revokeApiKey } from "../db/accounts";
 import { writeBatch } from "../db/batch";
 import { auditInsert } from "../db/audit";
 import { database } from "../db/client";
 import { iso } from "../time";
-import { accounts, apiKeys } from "../db/schema";
 import { ApiError, notFound, unwrap, validationHook } from "../errors";
 import { ACCOUNT_DEFAULTS } from "../domain/account-defaults";
 import { seatsOf } from "../seats/stub";
@@ -108,7 +106,7 @@ export const accountRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHo
     };
     try {
       await writeBatch(c.env.DB, [
-        db.insert(accounts).values(row),
+        insertAccount(db, row),
         auditInsert(db, id, createdAt, { actor: "operator", action: "account.create", target: id, detail: { name: input.name } }),
       ]);
     } catch (err) {
@@ -143,7 +141,7 @@ export const accountRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHo
     const keyName = name ?? "api key";
     const scopes = parseScopes(formatScopes(asked ?? ["admin"]));
     await writeBatch(c.env.DB, [
-      db.insert(apiKeys).values({ id: key.id, accountId: account_id, name: keyName, keyHash: key.hash, scopes: formatScopes(scopes), createdAt }),
+      insertApiKey(db, { id: key.id, accountId: account_id, name: keyName, keyHash: key.hash, scopes: formatScopes(scopes), createdAt }),
       auditInsert(db, account_id, createdAt, { actor: actorOf(c.get("caller")), action: "api_key.create", target: key.id, detail: { name: keyName, scopes } }),
     ]);
     return c.json({ id: key.id, name: keyName, key: key.key, scopes, created_at: createdAt }, 201);
@@ -153,15 +151,11 @@ export const accountRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHo
     await requireAccountAdmin(c, account_id);
     const db = database(c.env.DB);
     const at = iso(Date.now());
-    const key = await db
-      .select({ revokedAt: apiKeys.revokedAt })
-      .from(apiKeys)
-      .where(and(eq(apiKeys.accountId, account_id), eq(apiKeys.id, key_id)))
-      .get();
+    const key = await findAccountKey(db, account_id, key_id);
     if (!key) throw notFound(`API key ${key_id}`);
     if (key.revokedAt === null) {
       await writeBatch(c.env.DB, [
-        db.update(apiKeys).set({ revokedAt: at }).where(and(eq(apiKeys.accountId, account_id), eq(apiKeys.id, key_id))),
+        revokeApiKey(db, account_id, key_id, at),
         auditInsert(db, account_id, at, { actor: actorOf(c.get("caller")), action: "api_key.revoke", target: key_id }),
       ]);
     }

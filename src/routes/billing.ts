@@ -26,7 +26,7 @@ import { currentCycle } from "../domain/cycles";
 import type { Env } from "../env";
 import { ApiError, invalid, notFound, validationHook } from "../errors";
 import { seatsOf } from "../seats/stub";
-import { decodeCursor, encodeCursor } from "./cursor";
+import { CursorKeys, decodeCursor, encodeCursor } from "./cursor";
 import { AccountParams, body, commonErrors, json, noContent, Page, pageOf, PoolIdOut, ProductOut, problem, Timestamp } from "./schemas";
 
 const PoolSummary = z
@@ -199,7 +199,7 @@ export const billingRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHo
     const { account_id } = c.req.valid("param");
     await requireAccountAdmin(c, account_id);
     const { limit, cursor } = c.req.valid("query");
-    const page = await listSummaries(database(c.env.DB), account_id, limit, decodeCursor<string>(cursor, "string"));
+    const page = await listSummaries(database(c.env.DB), account_id, limit, decodeCursor(cursor, CursorKeys.summary));
     return c.json({ items: page.items, next_cursor: encodeCursor(page.next) }, 200);
   })
   .openapi(getWebhook, async (c) => {
@@ -257,10 +257,7 @@ export const billingRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHo
     const { account_id } = c.req.valid("param");
     await requireAccountAdmin(c, account_id);
     const q = c.req.valid("query");
-    const after = decodeCursor<string>(q.cursor, "string");
-    const split = after?.lastIndexOf("|") ?? -1;
-    const key = after && split > 0 ? { createdAt: after.slice(0, split), id: after.slice(split + 1) } : null;
-    const page = await listDeliveries(database(c.env.DB), account_id, q.limit, key, q.status);
+    const page = await listDeliveries(database(c.env.DB), account_id, q.limit, decodeCursor(q.cursor, CursorKeys.delivery), q.status);
     return c.json({ items: page.items, next_cursor: encodeCursor(page.next) }, 200);
   })
   .openapi(redeliver, async (c) => {

@@ -1,18 +1,48 @@
+import { z } from "@hono/zod-openapi";
 import { invalid } from "../errors";
+import { UserId } from "./schemas";
 
-/** Opaque pagination cursors: base64url of the last key seen. */
-export function encodeCursor(key: string | number | null): string | null {
+/**
+ * Pagination cursors: one format for every list, read in one place. A cursor is base64url of the
+ * JSON array of the last row's sort key; each list says the key's shape below, and anything else
+ * (not base64url, not JSON, wrong arity or types, a malformed time or id) is 400 `invalid_request`,
+ * never a silent first page.
+ */
+const Time = z.iso.datetime();
+const EventId = z.string().min(1).max(256);
+
+export const CursorKeys = {
+  /** Users, by id. */
+  user: z.tuple([UserId]),
+  /** The audit log, newest first, by its row id. */
+  audit: z.tuple([z.number().int().positive()]),
+  /** Billing summaries, newest cycle first. */
+  summary: z.tuple([Time]),
+  /** Webhook deliveries, newest first: created_at, then the event id. */
+  delivery: z.tuple([Time, EventId]),
+  /** Over-limit intervals, newest first: started_at, then the interval id. */
+  overage: z.tuple([Time, EventId]),
+} as const;
+
+export function encodeCursor(key: readonly (string | number)[] | null): string | null {
   if (key === null) return null;
-  return btoa(JSON.stringify(key)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  const bytes = new TextEncoder().encode(JSON.stringify(key));
+  return btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
 
-export function decodeCursor<T extends string | number>(cursor: string | undefined, kind: "string" | "number"): T | null {
+export function decodeCursor<S extends z.ZodType>(cursor: string | undefined, key: S): z.infer<S> | null {
   if (cursor === undefined || cursor === "") return null;
+  let value: unknown;
   try {
-    const value: unknown = JSON.parse(atob(cursor.replace(/-/g, "+").replace(/_/g, "/")));
-    if (typeof value === kind) return value as T;
+    if (!/^[A-Za-z0-9_-]+$/.test(cursor)) throw new Error("not base64url");
+    const binary = atob(cursor.replace(/-/g, "+").replace(/_/g, "/"));
+    value = JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(Uint8Array.from(binary, (ch) => ch.charCodeAt(0))));
   } catch {
-    // fall through
+    throw badCursor();
   }
-  throw invalid("The cursor is not valid.", [{ path: "cursor", message: "not a cursor this endpoint issued" }]);
+  const parsed = key.safeParse(value);
+  if (!parsed.success) throw badCursor();
+  return parsed.data;
 }
+
+const badCursor = () => invalid("The cursor is not valid: pass back a next_cursor this list returned.", [{ path: "cursor", message: "not a cursor this endpoint issued" }]);

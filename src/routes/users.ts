@@ -8,7 +8,7 @@ import { iso } from "../time";
 import { getUser, searchUsers, upsertUser } from "../db/users";
 import { invalid, notFound, unwrap, validationHook } from "../errors";
 import { seatsOf } from "../seats/stub";
-import { decodeCursor, encodeCursor } from "./cursor";
+import { CursorKeys, decodeCursor, encodeCursor } from "./cursor";
 import {
   AccountParams,
   body,
@@ -162,7 +162,7 @@ export const userRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook 
     const { account_id } = c.req.valid("param");
     await requireAccountAdmin(c, account_id);
     const { limit, cursor, q, pool, addon } = c.req.valid("query");
-    const page = await searchUsers(database(c.env.DB), account_id, { q: q || undefined, pool, addon }, limit, decodeCursor<string>(cursor, "string"));
+    const page = await searchUsers(database(c.env.DB), account_id, { q: q || undefined, pool, addon }, limit, decodeCursor(cursor, CursorKeys.user));
     return c.json({ items: page.items, next_cursor: encodeCursor(page.next) }, 200);
   })
   .openapi(getUserRoute, async (c) => {
