@@ -26,7 +26,25 @@ const UsageQuery = z.object({
   from: z.iso.datetime().optional().openapi({ param: { name: "from", in: "query" }, description: "default: `to` minus 24 h" }),
   to: z.iso.datetime().optional().openapi({ param: { name: "to", in: "query" }, description: "default: now" }),
   step_seconds: z.coerce.number().int().min(1).max(31 * 86_400).default(60).openapi({ param: { name: "step_seconds", in: "query" } }),
+  format: z
+    .enum(["rows", "columnar"])
+    .default("rows")
+    .openapi({
+      param: { name: "format", in: "query" },
+      description:
+        "`rows` (default): `items`, one object per bucket. `columnar`: `{from, step_seconds, max_active, limit}`, bucket k starting at from + k × step_seconds; 30 days of minutes (43,200 buckets) stays well under 1 MB.",
+    }),
 });
+
+const UsageRows = z.object({ items: z.array(z.object({ t: Timestamp, max_active: z.number().int(), limit: z.number().int() })) }).openapi("UsageRows");
+const UsageColumns = z
+  .object({
+    from: Timestamp,
+    step_seconds: z.number().int(),
+    max_active: z.array(z.number().int()).openapi({ description: "max seats in use in bucket k" }),
+    limit: z.array(z.number().int()).openapi({ description: "max limit (quantity) in bucket k" }),
+  })
+  .openapi("UsageColumns");
 
 const putPool = createRoute({
   method: "put",
@@ -68,9 +86,9 @@ const usage = createRoute({
   method: "get",
   path: "/v1/accounts/{account_id}/pools/{pool_id}/usage",
   tags: ["seats"],
-  summary: "Seats in use over time: max active and the limit per bucket",
+  summary: "Seats in use over time: max active and the limit per bucket (rows, or columns with format=columnar)",
   request: { params: PoolParams, query: UsageQuery },
-  responses: { 200: json(z.object({ items: z.array(z.object({ t: Timestamp, max_active: z.number().int(), limit: z.number().int() })) })), ...commonErrors },
+  responses: { 200: json(z.union([UsageRows, UsageColumns])), ...commonErrors },
 });
 
 export const poolRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
@@ -107,6 +125,12 @@ export const poolRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook 
     if ((to - from) / (q.step_seconds * 1000) > MAX_BUCKETS) {
       throw invalid(`At most ${MAX_BUCKETS} buckets per query; raise step_seconds.`, [{ path: "step_seconds", message: "too small for this range" }]);
     }
-    const items = unwrap(await seatsOf(c.env, account_id).usage(pool_id, { from, to }, q.step_seconds));
+    const columns = unwrap(await seatsOf(c.env, account_id).usage(pool_id, { from, to }, q.step_seconds));
+    if (q.format === "columnar") return c.json(columns, 200);
+    const items = columns.max_active.map((m, k) => ({
+      t: new Date(from + k * q.step_seconds * 1000).toISOString(),
+      max_active: m,
+      limit: columns.limit[k],
+    }));
     return c.json({ items }, 200);
   });

@@ -192,12 +192,14 @@ export class AccountSeats extends DurableObject<Env> {
     return ok(poolSeatsView(pool, settings, this.seats.active(pool), live?.interval ?? null, this.seats.seats(pool)));
   }
 
-  async usage(pool: PoolId, window: Window, stepSeconds: number): Promise<Result<{ t: string; max_active: number; limit: number }[]>> {
+  /** Usage buckets in columns (the route also derives the row form from them): one pass over the log. */
+  async usage(pool: PoolId, window: Window, stepSeconds: number): Promise<Result<{ from: string; step_seconds: number; max_active: number[]; limit: number[] }>> {
     await this.fresh();
     if (!this.roster.pools.has(pool)) return fail(notFound(`Pool ${pool}`));
     const c = usageColumns(this.ledger.steps(pool, window), window, stepSeconds);
-    return ok(c.max_active.map((m, k) => ({ t: iso(c.from + k * c.step_ms), max_active: m, limit: c.limit[k] })));
+    return ok({ from: iso(c.from), step_seconds: stepSeconds, max_active: c.max_active, limit: c.limit });
   }
+
 
   /** A billing cycle's figures from the step log (final once the cycle has ended; a preview before). */
   async cycleSummary(window: Window): Promise<CycleSummary> {

@@ -28,6 +28,15 @@ describe("usage and overages", () => {
       { t: iso(T0 + 2 * MIN), max_active: 2, limit: 5 },
       { t: iso(T0 + 3 * MIN), max_active: 2, limit: 5 },
     ]);
+    // The same buckets in columns: bucket k starts at from + k × step_seconds.
+    const columnar = await call("GET", `${base(f)}/pools/premium-concurrent/usage?from=${iso(T0)}&to=${iso(T0 + 4 * MIN)}&step_seconds=60&format=columnar`, f.key);
+    expect(columnar.body).toEqual({ from: iso(T0), step_seconds: 60, max_active: [1, 3, 2, 2], limit: [2, 2, 5, 5] });
+    // 30 days of minutes: 43,200 buckets, well under 1 MB.
+    const month = await call("GET", `${base(f)}/pools/premium-concurrent/usage?from=${iso(T0 - 29 * 86_400_000)}&to=${iso(T0 + 86_400_000)}&step_seconds=60&format=columnar`, f.key);
+    expect(month.body.max_active).toHaveLength(43_200);
+    expect(JSON.stringify(month.body).length).toBeLessThan(1_000_000);
+    expect(month.body.max_active[29 * 1440 + 1]).toBe(3);
+    expect((await call("GET", `${base(f)}/pools/premium-concurrent/usage?format=csv`, f.key)).status).toBe(400);
     const bad = await call("GET", `${base(f)}/pools/premium-concurrent/usage?from=${iso(T0)}&to=${iso(T0 + 40 * 86_400_000)}&step_seconds=1`, f.key);
     expect(bad.status).toBe(400);
     expect((await call("GET", `${base(f)}/pools/elite-named/usage`, f.key)).status).toBe(404);
