@@ -21,7 +21,7 @@ import type { CycleSummary } from "../records";
 import type { EventRecord } from "../records";
 import { seatsOf } from "../seats/stub";
 import { SIGNATURE_HEADER, signPayload } from "./signature";
-import { standardHeaders } from "./standard-signature";
+import { standardHeaders, standardMessageId } from "./standard-signature";
 import { signingSecrets } from "./webhook-secrets";
 import { judgeTarget } from "./webhook-target";
 
@@ -185,7 +185,7 @@ export async function deliverEvent(env: Env, { account_id, event_id }: EventMess
     await markNoEndpoint(db, account_id, event_id, iso(now), "secret_unreadable");
     return null;
   }
-  const error = await post(target.url, event.format, secrets, event.body, event_id);
+  const error = await post(target.url, event.format, secrets, event.body, account_id, event_id);
   const at = iso(Date.now());
   if (error === null) {
     await markDelivered(db, account_id, event_id, at);
@@ -216,21 +216,22 @@ export function errorClass(err: unknown): DeliveryError {
 }
 
 /** The signature headers of a delivery in the webhook's format, signed now with each secret. */
-async function signatureHeaders(format: WebhookFormat, secrets: string[], body: string, eventId: string): Promise<Record<string, string>> {
+async function signatureHeaders(format: WebhookFormat, secrets: string[], body: string, accountId: string, eventId: string): Promise<Record<string, string>> {
   const now = Date.now() / 1000;
-  if (format === "standard") return standardHeaders(secrets, eventId, body, now);
+  // Standard Webhooks wants webhook-id unique across all messages; event ids are unique per account.
+  if (format === "standard") return standardHeaders(secrets, standardMessageId(accountId, eventId), body, now);
   return { [SIGNATURE_HEADER]: await signPayload(secrets, body, now), "Seat-Event-Id": eventId };
 }
 
 /** POSTs the stored body, signed now. Null on a 2xx; otherwise the failure's class. Redirects are not followed. */
-async function post(url: string, format: WebhookFormat, secrets: string[], body: string, eventId: string): Promise<DeliveryError | null> {
+async function post(url: string, format: WebhookFormat, secrets: string[], body: string, accountId: string, eventId: string): Promise<DeliveryError | null> {
   try {
     const res = await fetch(url, {
       method: "POST",
       headers: {
         "content-type": "application/json",
         "user-agent": "Seatkeeper-Webhooks/1",
-        ...(await signatureHeaders(format, secrets, body, eventId)),
+        ...(await signatureHeaders(format, secrets, body, accountId, eventId)),
       },
       body,
       redirect: "manual",

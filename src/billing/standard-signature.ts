@@ -24,6 +24,9 @@ export function standardKey(secret: string): Uint8Array | null {
   return bytes.length >= MIN_KEY_BYTES && bytes.length <= MAX_KEY_BYTES ? bytes : null;
 }
 
+/** `webhook-id`: the account and the event id, so it is unique across accounts and the same on every retry. */
+export const standardMessageId = (accountId: string, eventId: string): string => `${accountId}:${eventId}`;
+
 const toBase64 = (bytes: ArrayBuffer): string => btoa(String.fromCharCode(...new Uint8Array(bytes)));
 
 /**

@@ -66,7 +66,8 @@ describe('format "standard"', () => {
 
     const { received, eventId } = await deliverOne(h, f);
     const headers = headersOf(received);
-    expect(headers["webhook-id"]).toBe(eventId);
+    // Unique across accounts (event ids are unique per account), the same on every retry.
+    expect(headers["webhook-id"]).toBe(`${f.accountId}:${eventId}`);
     expect(Number(headers["webhook-timestamp"])).toBeCloseTo(Date.now() / 1000, -1);
     expect(headers["webhook-signature"]).toMatch(/^v1,[A-Za-z0-9+/]+={0,2}$/);
     expect(headers["seat-signature"]).toBeUndefined();
@@ -75,7 +76,7 @@ describe('format "standard"', () => {
     expect(event).toMatchObject({ id: eventId, type: "billing.summary", account_id: f.accountId, data: { final: true } });
     expect(() => new Webhook(whsec()).verify(received.body, headers)).toThrow(WebhookVerificationError);
     expect(() => new Webhook(secret).verify(received.body.replace(/"final":true/, '"final":false'), headers)).toThrow(WebhookVerificationError);
-    expect(() => new Webhook(secret).verify(received.body, { ...headers, "webhook-id": "evt_other" })).toThrow(WebhookVerificationError);
+    expect(() => new Webhook(secret).verify(received.body, { ...headers, "webhook-id": `${f.accountId}:evt_other` })).toThrow(WebhookVerificationError);
   });
 
   it("while a secret is rotated, both the new and the replaced secret verify", async () => {
