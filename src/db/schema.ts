@@ -242,5 +242,12 @@ export const scimGroupMembers = sqliteTable(
 export const provisioningRules = sqliteTable("provisioning_rules", {
   accountId: text("account_id").primaryKey(),
   rules: text("rules").notNull().default("[]"),
+/** The account's optional price list: integer minor units of one currency, as JSON (`PriceList`). */
+export const accountPrices = sqliteTable("account_prices", {
+  accountId: text("account_id")
+    .primaryKey()
+    .references(() => accounts.id),
+  currency: text("currency").notNull(),
+  prices: text("prices", { mode: "json" }).notNull(),
   updatedAt: text("updated_at").notNull(),
 });
