@@ -7,6 +7,7 @@ import { describeScopes, enforceScopes, SCOPES_DESCRIPTION } from "./auth/scopes
 import { accountRoutes } from "./routes/accounts";
 import { activityRoutes } from "./routes/activity";
 import { addonRoutes } from "./routes/addons";
+import { adviceRoutes } from "./routes/advice";
 import { agentRoutes } from "./routes/agent";
 import { billingRoutes } from "./routes/billing";
 import { poolRoutes } from "./routes/pools";
@@ -52,6 +53,7 @@ export const app = base
   .route("/", addonRoutes)
   .route("/", activityRoutes)
   .route("/", billingRoutes)
+  .route("/", adviceRoutes)
   .route("/", agentRoutes)
   .route("/", whoamiRoutes);
 

@@ -242,6 +242,9 @@ export const scimGroupMembers = sqliteTable(
 export const provisioningRules = sqliteTable("provisioning_rules", {
   accountId: text("account_id").primaryKey(),
   rules: text("rules").notNull().default("[]"),
+  updatedAt: text("updated_at").notNull(),
+});
+
 /** The account's optional price list: integer minor units of one currency, as JSON (`PriceList`). */
 export const accountPrices = sqliteTable("account_prices", {
   accountId: text("account_id")

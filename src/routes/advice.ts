@@ -2,7 +2,8 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { actorOf, requireAccountAdmin, type AppEnv } from "../auth/caller";
 import { auditInsert } from "../db/audit";
 import { writeBatch } from "../db/batch";
-import { database, iso } from "../db/client";
+import { database } from "../db/client";
+import { iso } from "../time";
 import { deletePrices, findPrices, upsertPrices, type PriceList } from "../db/prices";
 import { advise } from "../domain/advice";
 import { ADDON_KEYS, POOL_IDS } from "../domain/catalog";
@@ -113,7 +114,7 @@ export const adviceRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHoo
     const at = iso(Date.now());
     await writeBatch(c.env.DB, [
       upsertPrices(db, account_id, input, at),
-      auditInsert(db, account_id, at, { actor: actorOf(c.get("caller")), action: "prices.put", target: account_id, detail: input }),
+      auditInsert(db, account_id, at, { actor: actorOf(c.get("caller")), action: "prices.put", target: account_id, detail: { ...input } }),
     ]);
     return c.json(input, 200);
   })

@@ -15,6 +15,7 @@ import { iso } from "../time";
 import { AdminWriter } from "./admin-write";
 import { complianceReport, type ComplianceReport } from "./compliance";
 import { cycleSummary } from "./cycle-summary";
+import { advisorHistory } from "./advisor-history";
 import { Mutex } from "./mutex";
 import { Outbox } from "./outbox";
 import { refusalError } from "./refusal";
@@ -206,6 +207,12 @@ export class AccountSeats extends DurableObject<Env> {
     await this.fresh();
     this.activity.expireDue(Math.min(this.now(), window.to));
     return cycleSummary({ accountId: this.accountId, roster: this.roster, ledger: this.ledger, window, rules: this.activity.graceRules(), now: this.now() });
+  }
+
+  /** The right-sizing advisor's history: per pool, the last `cycles` ended cycles' peaks. */
+  async advisorHistory(cycles: number): Promise<ReturnType<typeof advisorHistory>> {
+    await this.fresh();
+    return advisorHistory(this.roster, this.ledger, this.now(), cycles);
   }
 
   /**

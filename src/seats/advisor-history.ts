@@ -4,7 +4,7 @@ import { sustainedPeak } from "../domain/advice";
 import { parsePoolId } from "../domain/catalog";
 import { cycleContaining, previousCycle, type Cycle } from "../domain/cycles";
 import { graceMs } from "../domain/overage";
-import { iso } from "../db/client";
+import { iso } from "../time";
 import type { Roster } from "./roster";
 import type { UsageLedger } from "./usage-ledger";
 
