@@ -1,5 +1,6 @@
 import type { AddonProduct, Model, PoolId, Tier } from "./domain/catalog";
 import type { OverageFigures } from "./domain/overage";
+import type { SummaryAmounts } from "./domain/pricing";
 
 /**
  * Plain-data records that cross a boundary: D1 rows as the API shows them, queue messages, and
@@ -73,4 +74,6 @@ export interface CycleSummary {
   generated_at: string;
   /** True when the cycle had ended: the figures cover all of it and will not change. */
   final: boolean;
+  /** Money from the account's price list, added outside the object (it keeps no prices); null without a list. */
+  amounts?: SummaryAmounts | null;
 }

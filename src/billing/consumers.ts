@@ -19,6 +19,8 @@ import type { Env } from "../env";
 import type { BillingMessage, EventMessage } from "../records";
 import type { CycleSummary } from "../records";
 import type { EventRecord } from "../records";
+import { findPrices } from "../db/prices";
+import { summaryAmounts } from "../domain/pricing";
 import { seatsOf } from "../seats/stub";
 import { SIGNATURE_HEADER, signPayload } from "./signature";
 import { standardHeaders, standardMessageId } from "./standard-signature";
@@ -102,9 +104,14 @@ export async function finalizeCycle(env: Env, cycle: BillingMessage): Promise<Ou
   if (!(await summaryExists(db, cycle.account_id, cycle.cycle_start))) {
     const fits = await fitsChain(db, cycle);
     if (fits !== "done") return fits;
-    const summary = await seatsOf(env, cycle.account_id).cycleSummary({ from: Date.parse(cycle.cycle_start), to: Date.parse(cycle.cycle_end) });
+    const [figures, prices] = await Promise.all([
+      seatsOf(env, cycle.account_id).cycleSummary({ from: Date.parse(cycle.cycle_start), to: Date.parse(cycle.cycle_end) }),
+      findPrices(db, cycle.account_id),
+    ]);
     // The account's clock has not reached the end yet (clock skew): its figures would be partial.
-    if (!summary.final) return "wait";
+    if (!figures.final) return "wait";
+    // The prices in force when the cycle is finalized stay on its summary, whatever the list says later.
+    const summary: CycleSummary = { ...figures, amounts: prices ? summaryAmounts(figures, prices) : null };
     await writeBatch(env.DB, [insertSummary(db, summary), insertEvent(db, summaryEvent(summary))]);
   }
   await env.EVENTS_QUEUE.send({ account_id: cycle.account_id, event_id: summaryEventId(cycle.cycle_start) });

@@ -1,13 +1,9 @@
 import { eq } from "drizzle-orm";
 import type { Db } from "./client";
+import type { PriceList } from "../domain/pricing";
 import { accountPrices } from "./schema";
 
-/** Integer minor units of `currency`: per pool a seat for one cycle and a billable overage seat; per add-on a seat. */
-export interface PriceList {
-  currency: string;
-  pools: Record<string, { seat: number; overage_seat: number }>;
-  addons: Record<string, { seat: number }>;
-}
+export type { PriceList };
 
 export async function findPrices(db: Db, accountId: string): Promise<PriceList | null> {
   const row = await db.select().from(accountPrices).where(eq(accountPrices.accountId, accountId)).get();

@@ -1,6 +1,8 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { actorOf, requireAccountAdmin, type AppEnv } from "../auth/caller";
 import { findAccount } from "../db/accounts";
+import { findPrices } from "../db/prices";
+import { summaryAmounts } from "../domain/pricing";
 import { auditInsert } from "../db/audit";
 import { writeBatch } from "../db/batch";
 import { currentSecret, PREVIOUS_SECRET_HOURS } from "../billing/webhook-secrets";
@@ -51,6 +53,15 @@ const AddonSummary = z
   .object({ product: ProductOut, purchased: z.number().int(), consumed: z.number().int() })
   .openapi("AddonSummary");
 
+const SummaryAmounts = z
+  .object({
+    currency: z.string(),
+    pools: z.array(z.object({ pool: z.string(), seats: z.number().int(), overage: z.number().int(), total: z.number().int() })),
+    addons: z.array(z.object({ product: z.string(), amount: z.number().int() })),
+    total: z.number().int(),
+  })
+  .openapi("SummaryAmounts", { description: "Integer minor units; a seat is priced for the whole cycle, overage per billable seat" });
+
 const Summary = z
   .object({
     account_id: z.string(),
@@ -60,6 +71,7 @@ const Summary = z
     addons: z.array(AddonSummary),
     generated_at: Timestamp,
     final: z.boolean().openapi({ description: "false for a preview: the cycle is still running and the figures cover it up to generated_at" }),
+    amounts: SummaryAmounts.nullable().optional().openapi({ description: "Money from the account's price list (PUT …/prices); null without one" }),
   })
   .openapi("BillingSummary");
 
@@ -190,10 +202,16 @@ export const billingRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHo
     const db = database(c.env.DB);
     const seats = seatsOf(c.env, account_id);
     // The account's own clock picks the cycle, as it does for the final summary.
-    const [account, lastEnd, now] = await Promise.all([findAccount(db, account_id), lastSummaryEnd(db, account_id), seats.now()]);
+    const [account, lastEnd, now, prices] = await Promise.all([
+      findAccount(db, account_id),
+      lastSummaryEnd(db, account_id),
+      seats.now(),
+      findPrices(db, account_id),
+    ]);
     if (!account) throw notFound(`Account ${account_id}`);
     const cycle = currentCycle(lastEnd === null ? null : Date.parse(lastEnd), Date.parse(account.createdAt), now, account.billingDay);
-    return c.json(await seats.cycleSummary({ from: cycle.start, to: cycle.end }), 200);
+    const summary = await seats.cycleSummary({ from: cycle.start, to: cycle.end });
+    return c.json({ ...summary, amounts: prices ? summaryAmounts(summary, prices) : null }, 200);
   })
   .openapi(summaries, async (c) => {
     const { account_id } = c.req.valid("param");

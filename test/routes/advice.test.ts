@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { cyclesOf, iso } from "../billing/support";
+import { cyclesOf, forAccount, harness, iso, runQueue, runScheduled } from "../billing/support";
 import { agentTokens, auditOf, call, checkout, expectProblem, licensedUsers, MIN, newAccount, putPool, release, setClock, type Fixture } from "../helpers";
 
 /** The price list and the right-sizing advisor (docs/licensing.md#right-sizing-advice). */
@@ -109,5 +109,38 @@ describe("GET …/advice", () => {
   it("refuses a cycles count outside 1-12", async () => {
     const f = await newAccount();
     for (const q of ["0", "13", "two"]) expectProblem(await call("GET", acct(f, `/advice?cycles=${q}`), f.key), 400, "invalid_request");
+  });
+});
+
+describe("amounts on summaries", () => {
+  it("the preview prices the running cycle; a final summary keeps the prices in force when it was made", async () => {
+    const f = await newAccount({ billing_day, grace_seconds: 600, lease_ttl_seconds: 3600 });
+    await putPool(f, "premium-concurrent", 2);
+    const tokens = await agentTokens(f, await licensedUsers(f, "premium-concurrent", 3));
+    const [c0] = await cyclesOf(f, 1);
+    await setClock(f, c0.end - 120 * MIN);
+    for (const t of tokens) expect((await checkout(t)).status).toBe(200);
+    await setClock(f, c0.end - 60 * MIN);
+
+    expect((await call("GET", acct(f, "/billing/preview"), f.key)).body.amounts).toBeNull();
+    await call("PUT", acct(f, "/prices"), f.key, PRICES);
+    const preview = (await call("GET", acct(f, "/billing/preview"), f.key)).body;
+    expect(preview.amounts).toEqual({
+      currency: "EUR",
+      pools: [{ pool: "premium-concurrent", seats: 20_000, overage: 15_000, total: 35_000 }],
+      // Priced but not bought: a line of 0, so the invoice shows every product the list names.
+      addons: [{ product: "workforce_management", amount: 0 }],
+      total: 35_000,
+    });
+
+    const h = harness();
+    await setClock(f, c0.end + 60 * MIN);
+    await runScheduled(h, c0.end + 7 * MIN);
+    await runQueue(h, "seatkeeper-billing", forAccount(h.billing.sent, f));
+    // A later price change does not rewrite history.
+    await call("PUT", acct(f, "/prices"), f.key, { ...PRICES, pools: { "premium-concurrent": { seat: 1, overage_seat: 1 } } });
+    const [summary] = (await call("GET", acct(f, "/billing/summaries"), f.key)).body.items;
+    expect(summary.final).toBe(true);
+    expect(summary.amounts.total).toBe(35_000);
   });
 });
