@@ -18,19 +18,32 @@ import { graceMs } from "./overage";
  * `from - grace` with the state carried in (earlier than the first step counts as 0 active);
  * steps at the same t collapse to the last, as everywhere.
  */
-export function sustainedPeak(steps: readonly UsageStep[], window: Window, graceSeconds: number): number {
+export function sustainedPeak(steps: Iterable<UsageStep>, window: Window, graceSeconds: number): number {
+  return peaks(steps, window, graceSeconds).sustained_peak;
+}
+
+/** The most seats active at once in the window, and its sustained peak (above), in one pass over the steps. */
+export function peaks(steps: Iterable<UsageStep>, window: Window, graceSeconds: number): { peak_active: number; sustained_peak: number } {
   const grace = graceMs(graceSeconds);
-  if (window.from >= window.to) return 0;
-  // Constant segments [start, end) of active; before the first step, 0.
+  if (window.from >= window.to) return { peak_active: 0, sustained_peak: 0 };
+  // Constant segments [start, end) of active, as two number arrays (a month of steps stays small);
+  // before the first step, 0. A step at the same t as the previous one replaces it.
   const starts: number[] = [-Infinity];
   const values: number[] = [0];
-  for (let i = 0; i < steps.length; i++) {
-    if (i + 1 < steps.length && steps[i + 1].t === steps[i].t) continue;
-    if (i > 0 && steps[i].t < steps[i - 1].t) throw new RangeError("usage steps must be sorted by t");
-    starts.push(steps[i].t);
-    values.push(steps[i].active);
+  for (const step of steps) {
+    const last = starts.length - 1;
+    if (step.t < starts[last]) throw new RangeError("usage steps must be sorted by t");
+    if (step.t === starts[last]) values[last] = step.active;
+    else {
+      starts.push(step.t);
+      values.push(step.active);
+    }
   }
   const endOf = (i: number) => (i + 1 < starts.length ? starts[i + 1] : Infinity);
+  let peakActive = 0;
+  for (let i = 0; i < starts.length; i++) {
+    if (starts[i] < window.to && endOf(i) > window.from) peakActive = Math.max(peakActive, values[i]);
+  }
 
   // m(t) changes only where a segment enters (t = start) or leaves (t = end + grace): the max
   // over the window is reached at one of those moments, or at `from`.
@@ -55,7 +68,7 @@ export function sustainedPeak(steps: readonly UsageStep[], window: Window, grace
     while (deque.length > head && endOf(deque[head]) <= t - grace) head++;
     if (deque.length > head) best = Math.max(best, values[deque[head]]);
   }
-  return best;
+  return { peak_active: peakActive, sustained_peak: best };
 }
 
 /** A pool's prices, integer minor units: a seat for one cycle, and one billable overage seat for one cycle. */

@@ -1,6 +1,6 @@
 import { compliance } from "../domain/addons";
 import type { AddonAdvice, PoolHistory } from "../domain/advice";
-import { sustainedPeak } from "../domain/advice";
+import { peaks } from "../domain/advice";
 import { parsePoolId } from "../domain/catalog";
 import { cycleContaining, previousCycle, type Cycle } from "../domain/cycles";
 import { graceMs } from "../domain/overage";
@@ -27,14 +27,8 @@ export function advisorHistory(roster: Roster, ledger: UsageLedger, now: number,
     cycles: cycles.map((c) => {
       const window = { from: c.start, to: c.end };
       // The state from one grace before the cycle: a place that went over then is billable early in it.
-      const steps = ledger.steps(pool, { from: c.start - lookBack, to: c.end });
-      let peak = 0;
-      for (let i = 0; i < steps.length; i++) {
-        const next = steps[i + 1]?.t ?? Infinity;
-        if (next === steps[i].t) continue; // steps in one ms collapse to the last
-        if (next > c.start && steps[i].t < c.end) peak = Math.max(peak, steps[i].active);
-      }
-      return { cycle_start: iso(c.start), cycle_end: iso(c.end), peak_active: peak, sustained_peak: sustainedPeak(steps, window, graceSeconds) };
+      const figures = peaks(ledger.steps(pool, { from: c.start - lookBack, to: c.end }), window, graceSeconds);
+      return { cycle_start: iso(c.start), cycle_end: iso(c.end), ...figures };
     }),
   }));
   const addons = compliance(roster).map(({ product, needed, covered, shortfall }) => ({ product, needed, covered, shortfall }));

@@ -5,7 +5,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { advise, cheapestQuantity, costAt, sustainedPeak, type CycleFigures } from "../../src/domain/advice";
+import { advise, cheapestQuantity, costAt, peaks, sustainedPeak, type CycleFigures } from "../../src/domain/advice";
 import { summarize, type UsageStep } from "../../src/domain/overage";
 
 const T0 = Date.UTC(2025, 0, 15, 8);
@@ -39,6 +39,7 @@ describe("sustainedPeak against summarize", () => {
         stepLog.chain((steps) => fc.tuple(fc.constant(steps), windowAround(steps), graceSeconds)),
         ([steps, window, grace]) => {
           const m = sustainedPeak(steps, window, grace);
+          expect(peaks(steps, window, grace).peak_active).toBe(summarize(steps, window, grace).peak_active);
           for (let q = 0; q <= 10; q++) {
             const billed = summarize(atLimit(steps, q), window, grace).billable_overage_seats;
             expect(billed, `q=${q}`).toBe(Math.max(0, m - q));
