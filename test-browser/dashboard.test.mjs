@@ -427,11 +427,42 @@ try {
       await route.fulfill({ response: res, json: { ...body, created_at: new Date(Date.now() - 60 * 86_400_000).toISOString() } });
     });
     await refreshNow();
+    // The page asks for the compact columnar form: two arrays for 43,200 buckets, under 1 MB.
+    const usageReplies = [];
+    const onResponse = (res) => {
+      if (/\/pools\/premium-concurrent\/usage\?/.test(res.url())) usageReplies.push(res);
+    };
+    page.on("response", onResponse);
     const started = Date.now();
     await refreshed(() => page.getByRole("radio", { name: "30 days" }).check());
     await page.waitForFunction(() => Number(document.querySelector('figure[data-chart="premium-concurrent"]').dataset.points) >= 43_200, null, { timeout: 20_000 });
     await page.locator("#refresh-status").filter({ hasText: /Updated/ }).waitFor({ timeout: 20_000 });
     const full = Date.now() - started;
+    page.off("response", onResponse);
+    for (const res of usageReplies) assert.equal(new URL(res.url()).searchParams.get("format"), "columnar", res.url());
+    const month = usageReplies.filter((res) => Date.parse(new URL(res.url()).searchParams.get("from")) < Date.now() - 29 * 86_400_000);
+    assert.equal(month.length, 1, "one request for the 30 days");
+    const raw = await month[0].body();
+    const columnar = JSON.parse(raw.toString("utf8"));
+    assert.deepEqual(Object.keys(columnar).sort(), ["from", "limit", "max_active", "step_seconds"]);
+    assert.equal(columnar.step_seconds, 60);
+    // The window starts on a whole minute, so the bucket now running makes one more.
+    assert.ok([43_200, 43_201].includes(columnar.max_active.length), `${columnar.max_active.length} buckets`);
+    assert.equal(columnar.limit.length, columnar.max_active.length);
+    assert.ok(raw.length < 1_000_000, `30 days of minutes in ${raw.length} bytes`);
+    console.log(`       30 d columnar answer: ${raw.length.toLocaleString("en-US")} bytes`);
+    // What the chart draws is what the API answered: bucket k at from + k × 60 s. (A refresh may
+    // have slid the window by a bucket meanwhile; the last bucket, still running, may have moved.)
+    const drawn = await page.evaluate(() => {
+      const u = document.querySelector('figure[data-chart="premium-concurrent"] .chart-canvas')._plot;
+      return { x: Array.from(u.data[0].slice(0, 3)), act: Array.from(u.data[1]), lim: Array.from(u.data[2]) };
+    });
+    assert.equal((drawn.x[1] - drawn.x[0]) * 1000, 60_000);
+    const offset = (drawn.x[0] * 1000 - Date.parse(columnar.from)) / 60_000;
+    assert.ok(Number.isInteger(offset) && offset >= 0 && offset <= 2, `the chart starts ${offset} buckets after the answer's from`);
+    const n = columnar.max_active.length - 1 - offset;
+    assert.deepEqual(drawn.act.slice(0, n), columnar.max_active.slice(offset, offset + n));
+    assert.deepEqual(drawn.lim.slice(0, n), columnar.limit.slice(offset, offset + n));
     const redraw = await page.evaluate(() => {
       const u = document.querySelector('figure[data-chart="premium-concurrent"] .chart-canvas')._plot;
       const t0 = performance.now();

@@ -45,8 +45,11 @@ try {
   const before = await page.evaluate(() => Number(document.getElementById("dashboard").dataset.refreshes ?? 0));
   await page.getByRole("button", { name: "Refresh now" }).click();
   await page.waitForFunction((n) => Number(document.getElementById("dashboard").dataset.refreshes ?? 0) > n, before, { timeout: 20_000 });
-  await page.getByLabel("Search users").fill("lovelace expert");
-  await sleep(400);
+  // The user search at work: surname "Lov…" among the elite pool's agents (searched on the server).
+  await page.getByLabel("Pool", { exact: true }).selectOption("elite-concurrent");
+  await page.getByLabel("Search users").fill("lov");
+  await page.locator("#users-count").filter({ hasText: /match/ }).waitFor({ timeout: 10_000 });
+  await sleep(300);
   await page.evaluate(() => document.activeElement?.blur());
   await page.screenshot({ path: out, fullPage: true });
   console.log(`wrote ${out}`);
