@@ -4,7 +4,8 @@ import type { CycleSummary } from "../records";
 import type { EventRecord } from "../records";
 import type { Db } from "./client";
 import { olderThan, pageOf } from "./pagination";
-import { accounts, billingSummaries, webhookEvents } from "./schema";
+import type { AuditEntry } from "./audit";
+import { accounts, auditLog, billingSummaries, webhookEvents } from "./schema";
 
 /** D1 queries of billing: summaries, the scheduler's account scan, webhook settings and deliveries. */
 
@@ -254,6 +255,16 @@ export function reviveEvent(db: Db, accountId: string, eventId: string) {
     .update(webhookEvents)
     .set({ attempts: 0, deadAt: null, noEndpointAt: null, lastError: null })
     .where(and(eventKey(accountId, eventId), isNull(webhookEvents.deliveredAt), or(isNotNull(webhookEvents.deadAt), isNotNull(webhookEvents.noEndpointAt))));
+}
+
+/**
+ * An audit insert that lands only if the statement just before it in the same batch changed
+ * exactly one row (SQLite's changes()): for a conditional write whose audit entry must not be
+ * written when the condition failed.
+ */
+export function auditIfChanged(accountId: string, at: string, entry: AuditEntry) {
+  return sql`INSERT INTO ${auditLog} (account_id, at, actor, action, target, detail)
+    SELECT ${accountId}, ${at}, ${entry.actor}, ${entry.action}, ${entry.target}, ${JSON.stringify(entry.detail ?? {})} WHERE changes() = 1`;
 }
 
 export const DELIVERY_STATUSES = ["pending", "delivered", "dead", "no_endpoint"] as const;

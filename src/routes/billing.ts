@@ -9,6 +9,7 @@ import { currentSecret, PREVIOUS_SECRET_HOURS } from "../billing/webhook-secrets
 import { seal, secretKeys } from "../billing/secret-box";
 import { standardKey } from "../billing/standard-signature";
 import {
+  auditIfChanged,
   clearWebhook,
   DELIVERY_STATUSES,
   deliveryStatus,
@@ -289,10 +290,15 @@ export const billingRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHo
     if (status !== "dead" && status !== "no_endpoint") {
       throw new ApiError("not_dead", `Event ${event_id} is ${status}: only a dead or no_endpoint event can be redelivered.`, { event_status: status });
     }
-    await writeBatch(c.env.DB, [
+    // The revive is conditional on the state, and the audit entry on the revive: of two racing
+    // redelivers only one revives, audits and queues; the other is 409 like any not-dead event.
+    const [revived] = await writeBatch(c.env.DB, [
       reviveEvent(db, account_id, event_id),
-      auditInsert(db, account_id, iso(Date.now()), { actor: actorOf(c.get("caller")), action: "webhook.redeliver", target: event_id }),
+      auditIfChanged(account_id, iso(Date.now()), { actor: actorOf(c.get("caller")), action: "webhook.redeliver", target: event_id }),
     ]);
+    if (revived.meta.changes !== 1) {
+      throw new ApiError("not_dead", `Event ${event_id} was redelivered or delivered meanwhile.`, { event_status: "pending" });
+    }
     await c.env.EVENTS_QUEUE.send({ account_id, event_id });
     return c.json({ id: event_id }, 202);
   });

@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { MAX_DELIVERY_ATTEMPTS, retryDelaySeconds, summaryEventId } from "../../src/billing/consumers";
 import { verifySignature } from "../../src/billing/signature";
-import { agentTokens, call, checkout, eventually, expectProblem, licensedUsers, MIN, newAccount, passTime, putPool, setClock, type Fixture } from "../helpers";
+import { env } from "cloudflare:workers";
+import { agentTokens, auditOf, call, checkout, eventually, expectProblem, licensedUsers, MIN, newAccount, passTime, putPool, setClock, type Fixture } from "../helpers";
 import { cyclesOf, harness, iso, runQueue, storedEvents, type Harness } from "./support";
 
 /**
@@ -188,6 +189,20 @@ describe("webhook delivery", () => {
     expect((await runQueue(h, "seatkeeper-events", [message])).acked).toHaveLength(1);
     expect(received.filter((r) => r.headers.get("Seat-Event-Id") === message.event_id).length).toBeGreaterThanOrEqual(1);
     expect((await eventRow(f, message.event_id)).delivered_at).toEqual(expect.any(String));
+  });
+
+  it("racing redelivers of one dead event: exactly one revives, audits and queues it; the others get 409 not_dead", async () => {
+    const h = harness();
+    const { f, message } = await accountWithSummaryEvent(h);
+    receiver([200]); // the real queue may deliver the revived event while the test runs
+    await env.DB.prepare("UPDATE webhook_events SET attempts = ?, dead_at = ?, last_error = 'http_500' WHERE account_id = ? AND id = ?")
+      .bind(MAX_DELIVERY_ATTEMPTS, iso(Date.now()), f.accountId, message.event_id)
+      .run();
+    const path = `/v1/accounts/${f.accountId}/webhook/deliveries/${message.event_id}/redeliver`;
+    const answers = await Promise.all(Array.from({ length: 12 }, () => call("POST", path, f.key)));
+    expect(answers.filter((a) => a.status === 202)).toHaveLength(1);
+    for (const refused of answers.filter((a) => a.status !== 202)) expectProblem(refused, 409, "not_dead");
+    expect((await auditOf(f)).filter((e) => e.action === "webhook.redeliver")).toHaveLength(1);
   });
 
   it("redeliver of an event that is not dead is 409 not_dead and changes nothing", async () => {
