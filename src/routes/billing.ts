@@ -29,6 +29,7 @@ import { currentCycle } from "../domain/cycles";
 import type { Env } from "../env";
 import { ApiError, invalid, notFound, validationHook } from "../errors";
 import { seatsOf } from "../seats/stub";
+import { CSV_PAGE, CsvFormat, csvContent, csvResponse, paged, wantsCsv, type Cell } from "./csv";
 import { CursorKeys, decodeCursor, encodeCursor } from "./cursor";
 import { AccountParams, body, commonErrors, json, noContent, Page, pageOf, PoolIdOut, ProductOut, problem, Timestamp } from "./schemas";
 
@@ -133,8 +134,9 @@ const summaries = createRoute({
   path: "/v1/accounts/{account_id}/billing/summaries",
   tags: ["billing"],
   summary: "Finalized summaries, newest cycle first",
-  request: { params: AccountParams, query: Page },
-  responses: { 200: json(pageOf(Summary)), ...commonErrors },
+  description: "With `format=csv` (or `Accept: text/csv`): one row per cycle and pool, with the pool's amounts when the summary has them.",
+  request: { params: AccountParams, query: Page.extend({ format: CsvFormat }) },
+  responses: { 200: { description: "OK", content: { ...json(pageOf(Summary)).content, ...csvContent } }, ...commonErrors },
 });
 
 const putWebhook = createRoute({
@@ -196,6 +198,29 @@ function checkWebhookUrl(env: Env, raw: string): string {
   return verdict.url;
 }
 
+const SUMMARY_CSV_COLUMNS = [
+  "cycle_start", "cycle_end", "final", "pool", "tier", "model", "quantity", "assigned", "members", "peak_active", "peak_overage",
+  "overage_seat_seconds", "billable_overage_seats", "billable_seat_seconds", "intervals", "billable_intervals",
+  "currency", "amount_seats", "amount_overage", "amount_total",
+];
+
+/** A summary as CSV rows: one per pool line, with the cycle and the line's amounts beside it. */
+function summaryCsvRows(summary: z.infer<typeof Summary>): Record<string, Cell>[] {
+  return summary.pools.map((line) => {
+    const amount = summary.amounts?.pools.find((p) => p.pool === line.pool);
+    return {
+      cycle_start: summary.cycle_start,
+      cycle_end: summary.cycle_end,
+      final: summary.final,
+      ...line,
+      currency: summary.amounts?.currency ?? null,
+      amount_seats: amount?.seats ?? null,
+      amount_overage: amount?.overage ?? null,
+      amount_total: amount?.total ?? null,
+    };
+  });
+}
+
 export const billingRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
   .openapi(preview, async (c) => {
     const { account_id } = c.req.valid("param");
@@ -217,8 +242,16 @@ export const billingRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHo
   .openapi(summaries, async (c) => {
     const { account_id } = c.req.valid("param");
     await requireAccountAdmin(c, account_id);
-    const { limit, cursor } = c.req.valid("query");
-    const page = await listSummaries(database(c.env.DB), account_id, limit, decodeCursor(cursor, CursorKeys.summary));
+    const { limit, cursor, format } = c.req.valid("query");
+    const db = database(c.env.DB);
+    if (wantsCsv(c, format)) {
+      const pages = paged(async (after: readonly [string] | null) => {
+        const page = await listSummaries(db, account_id, CSV_PAGE, after);
+        return { items: page.items.flatMap(summaryCsvRows), next: page.next };
+      });
+      return csvResponse(`summaries-${account_id}.csv`, SUMMARY_CSV_COLUMNS, pages, (row) => SUMMARY_CSV_COLUMNS.map((k) => row[k])) as never;
+    }
+    const page = await listSummaries(db, account_id, limit, decodeCursor(cursor, CursorKeys.summary));
     return c.json({ items: page.items, next_cursor: encodeCursor(page.next) }, 200);
   })
   .openapi(getWebhook, async (c) => {

@@ -3,6 +3,7 @@ import { actorOf, requireAccountAdmin, type AppEnv } from "../auth/caller";
 import { invalid, unwrap, validationHook } from "../errors";
 import { seatsOf } from "../seats/stub";
 import { AccountParams, body, commonErrors, Interval, json, noContent, Pool, PoolParams, problem, Quantity, Timestamp, UserParams, PoolIdSchema } from "./schemas";
+import { csvContent, csvResponse, indexChunks, wantsCsv } from "./csv";
 
 const PutPool = z.object({
   quantity: Quantity,
@@ -27,12 +28,12 @@ const UsageQuery = z.object({
   to: z.iso.datetime().optional().openapi({ param: { name: "to", in: "query" }, description: "default: now" }),
   step_seconds: z.coerce.number().int().min(1).max(31 * 86_400).default(60).openapi({ param: { name: "step_seconds", in: "query" } }),
   format: z
-    .enum(["rows", "columnar"])
+    .enum(["rows", "columnar", "csv"])
     .default("rows")
     .openapi({
       param: { name: "format", in: "query" },
       description:
-        "`rows` (default): `items`, one object per bucket. `columnar`: `{from, step_seconds, max_active, limit}`, bucket k starting at from + k × step_seconds; 30 days of minutes (43,200 buckets) stays well under 1 MB.",
+        "`rows` (default): `items`, one object per bucket. `columnar`: `{from, step_seconds, max_active, limit}`, bucket k starting at from + k × step_seconds; 30 days of minutes (43,200 buckets) stays well under 1 MB. `csv`: RFC 4180 rows `t,max_active,limit`.",
     }),
 });
 
@@ -88,7 +89,7 @@ const usage = createRoute({
   tags: ["seats"],
   summary: "Seats in use over time: max active and the limit per bucket (rows, or columns with format=columnar)",
   request: { params: PoolParams, query: UsageQuery },
-  responses: { 200: json(z.union([UsageRows, UsageColumns])), ...commonErrors },
+  responses: { 200: { description: "OK", content: { ...json(z.union([UsageRows, UsageColumns])).content, ...csvContent } }, ...commonErrors },
 });
 
 export const poolRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
@@ -127,6 +128,10 @@ export const poolRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook 
     }
     const columns = unwrap(await seatsOf(c.env, account_id).usage(pool_id, { from, to }, q.step_seconds));
     if (q.format === "columnar") return c.json(columns, 200);
+    if (q.format === "csv" || (c.req.query("format") === undefined && wantsCsv(c, undefined))) {
+      const stepMs = q.step_seconds * 1000;
+      return csvResponse(`usage-${pool_id}.csv`, ["t", "max_active", "limit"], indexChunks(columns.max_active.length), (k) => [new Date(from + k * stepMs).toISOString(), columns.max_active[k], columns.limit[k]]) as never;
+    }
     const items = columns.max_active.map((m, k) => ({
       t: new Date(from + k * q.step_seconds * 1000).toISOString(),
       max_active: m,

@@ -8,6 +8,7 @@ import { iso } from "../time";
 import { getUser, searchUsers, upsertUser } from "../db/users";
 import { invalid, notFound, unwrap, validationHook } from "../errors";
 import { seatsOf } from "../seats/stub";
+import { CSV_PAGE, CsvFormat, csvContent, csvResponse, paged, wantsCsv } from "./csv";
 import { CursorKeys, decodeCursor, encodeCursor } from "./cursor";
 import {
   AccountParams,
@@ -76,8 +77,8 @@ const listUsersRoute = createRoute({
   summary: "List or search users with their license and add-ons",
   description:
     "Users in id order, paged by cursor. `q`, `pool` and `addon` narrow the list (all given ones must hold); a cursor continues the list it came from, so pass the same filters with it.",
-  request: { params: AccountParams, query: UserSearch },
-  responses: { 200: json(pageOf(User)), ...commonErrors },
+  request: { params: AccountParams, query: UserSearch.extend({ format: CsvFormat }) },
+  responses: { 200: { description: "OK", content: { ...json(pageOf(User)).content, ...csvContent } }, ...commonErrors },
 });
 
 const getUserRoute = createRoute({
@@ -161,8 +162,22 @@ export const userRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook 
   .openapi(listUsersRoute, async (c) => {
     const { account_id } = c.req.valid("param");
     await requireAccountAdmin(c, account_id);
-    const { limit, cursor, q, pool, addon } = c.req.valid("query");
-    const page = await searchUsers(database(c.env.DB), account_id, { q: q || undefined, pool, addon }, limit, decodeCursor(cursor, CursorKeys.user));
+    const { limit, cursor, q, pool, addon, format } = c.req.valid("query");
+    const db = database(c.env.DB);
+    const filter = { q: q || undefined, pool, addon };
+    if (wantsCsv(c, format)) {
+      // The filters hold for the export too: "the users of this pool" as a spreadsheet.
+      const pages = paged((after: readonly [string] | null) => searchUsers(db, account_id, filter, CSV_PAGE, after));
+      return csvResponse(`users-${account_id}.csv`, ["id", "display_name", "email", "pool", "addons", "created_at"], pages, (u) => [
+        u.id,
+        u.display_name,
+        u.email,
+        u.pool,
+        u.addons.join(" "),
+        u.created_at,
+      ]) as never;
+    }
+    const page = await searchUsers(db, account_id, filter, limit, decodeCursor(cursor, CursorKeys.user));
     return c.json({ items: page.items, next_cursor: encodeCursor(page.next) }, 200);
   })
   .openapi(getUserRoute, async (c) => {
