@@ -12,7 +12,8 @@ import { parseScopes, type Scope } from "./scopes";
 export type Caller =
   | { kind: "operator" }
   | { kind: "admin"; accountId: string; keyId: string; scopes: Scope[] }
-  | { kind: "agent"; accountId: string; userId: string };
+  /** `generation`: the token's, checked by the account's object on every call (no D1 read). */
+  | { kind: "agent"; accountId: string; userId: string; generation: number };
 
 export type AppEnv = { Bindings: Env; Variables: { caller: Caller } };
 
@@ -39,7 +40,7 @@ async function identify(env: Env, token: string): Promise<Caller> {
   if (token.split(".").length === 3) {
     const claims = await verifyAgentToken(env, token);
     if (!claims) throw unauthorized("The agent token is invalid or expired.");
-    return { kind: "agent", accountId: claims.acct, userId: claims.sub };
+    return { kind: "agent", accountId: claims.acct, userId: claims.sub, generation: claims.gen };
   }
   if (env.OPERATOR_TOKEN && (await constantTimeEqual(token, env.OPERATOR_TOKEN))) return { kind: "operator" };
   throw unauthorized("The credential is not valid.");
@@ -63,7 +64,7 @@ export async function requireAccountAdmin(c: Context<AppEnv>, accountId: string)
   if (!(await findAccount(database(c.env.DB), accountId))) throw notFound(`Account ${accountId}`);
 }
 
-export function requireAgent(c: Context<AppEnv>): { accountId: string; userId: string } {
+export function requireAgent(c: Context<AppEnv>): { accountId: string; userId: string; generation: number } {
   const caller = c.get("caller");
   if (caller.kind !== "agent") throw forbidden("Only agent tokens may call the seat endpoints.");
   return caller;

@@ -33,6 +33,10 @@ export function deleteUserAddons(db: Db, accountId: string, userId: string) {
   return db.delete(addonAssignments).where(and(eq(addonAssignments.accountId, accountId), eq(addonAssignments.userId, userId)));
 }
 
+export function setTokenGeneration(db: Db, accountId: string, userId: string, generation: number) {
+  return db.update(users).set({ tokenGeneration: generation }).where(and(eq(users.accountId, accountId), eq(users.id, userId)));
+}
+
 export function deleteUser(db: Db, accountId: string, userId: string) {
   return db.delete(users).where(and(eq(users.accountId, accountId), eq(users.id, userId)));
 }

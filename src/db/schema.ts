@@ -25,6 +25,8 @@ export const accounts = sqliteTable("accounts", {
   /** "seatkeeper" (Seat-Signature) or "standard" (Standard Webhooks headers). */
   webhookFormat: text("webhook_format").notNull().default("seatkeeper"),
   createdAt: text("created_at").notNull(),
+  /** Raised with every roster write of the account's object, in the same batch (migration 0001). */
+  rosterVersion: integer("roster_version").notNull().default(0),
 });
 
 export const apiKeys = sqliteTable(
@@ -53,6 +55,8 @@ export const users = sqliteTable(
     /** ^[A-Za-z0-9_.-]{1,64}$ or null; set by SCIM and group rules. */
     team: text("team"),
     createdAt: text("created_at").notNull(),
+    /** Agent tokens carry it (`gen`); raised by a revocation or deletion (migration 0001). */
+    tokenGeneration: integer("token_generation").notNull().default(0),
   },
   // User search (migration 0005): prefixes of the id, e-mail, display name and its part after
   // the first space, lower-cased; src/db/users.ts spells the same expressions.
@@ -62,6 +66,7 @@ export const users = sqliteTable(
     index("users_search_email").on(t.accountId, sql`lower(${t.email})`),
     index("users_search_name").on(t.accountId, sql`lower(${t.displayName})`),
     index("users_search_surname").on(t.accountId, sql`lower(substr(${t.displayName}, instr(${t.displayName}, ' ') + 1))`),
+    index("users_token_generation").on(t.accountId).where(sql`${t.tokenGeneration} > 0`),
   ],
 );
 

@@ -103,6 +103,7 @@ export const accountRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHo
       webhookSecretPreviousUntil: null,
       webhookFormat: "seatkeeper",
       createdAt,
+      rosterVersion: 0,
     };
     try {
       await writeBatch(c.env.DB, [

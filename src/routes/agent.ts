@@ -66,20 +66,20 @@ export const agentRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook
   .openapi(checkout, async (c) => {
     const agent = requireAgent(c);
     const { session_id } = c.req.valid("json");
-    return c.json(unwrap(await seatsOf(c.env, agent.accountId).checkout(agent.userId, session_id)), 200);
+    return c.json(unwrap(await seatsOf(c.env, agent.accountId).checkout(agent.userId, agent.generation, session_id)), 200);
   })
   .openapi(heartbeat, async (c) => {
     const agent = requireAgent(c);
     const { session_id } = c.req.valid("json");
-    return c.json(unwrap(await seatsOf(c.env, agent.accountId).heartbeat(agent.userId, session_id)), 200);
+    return c.json(unwrap(await seatsOf(c.env, agent.accountId).heartbeat(agent.userId, agent.generation, session_id)), 200);
   })
   .openapi(release, async (c) => {
     const agent = requireAgent(c);
     const { session_id } = c.req.valid("json");
-    unwrap(await seatsOf(c.env, agent.accountId).release(agent.userId, session_id));
+    unwrap(await seatsOf(c.env, agent.accountId).release(agent.userId, agent.generation, session_id));
     return c.body(null, 204);
   })
   .openapi(me, async (c) => {
     const agent = requireAgent(c);
-    return c.json(await seatsOf(c.env, agent.accountId).entitlements(agent.userId), 200);
+    return c.json(unwrap(await seatsOf(c.env, agent.accountId).agentEntitlements(agent.userId, agent.generation)), 200);
   });

@@ -146,6 +146,15 @@ const agentToken = createRoute({
   responses: { 201: json(AgentToken, "Created"), ...commonErrors },
 });
 
+const revokeAgentTokens = createRoute({
+  method: "post",
+  path: "/v1/accounts/{account_id}/users/{user_id}/agent-tokens:revoke",
+  tags: ["users"],
+  summary: "Revoke every agent token minted for the user so far, and end the user's sessions",
+  request: { params: UserParams },
+  responses: { 204: noContent, ...commonErrors },
+});
+
 export const userRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
   .openapi(putUser, async (c) => {
     const { account_id, user_id } = c.req.valid("param");
@@ -223,7 +232,15 @@ export const userRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook 
     const { account_id, user_id } = c.req.valid("param");
     await requireAccountAdmin(c, account_id);
     const { ttl_seconds } = c.req.valid("json");
-    if (!(await getUser(database(c.env.DB), account_id, user_id))) throw notFound(`User ${user_id}`);
-    const minted = await mintAgentToken(c.env, account_id, user_id, Math.floor(Date.now() / 1000), ttl_seconds ?? 12 * 3600);
+    const ttl = ttl_seconds ?? 12 * 3600;
+    // The object knows the user's token generation, and audits the mint (never the token).
+    const generation = unwrap(await seatsOf(c.env, account_id).agentTokenGeneration(user_id, ttl, actorOf(c.get("caller"))));
+    const minted = await mintAgentToken(c.env, account_id, user_id, generation, Math.floor(Date.now() / 1000), ttl);
     return c.json({ token: minted.token, expires_at: iso(minted.exp * 1000) }, 201);
+  })
+  .openapi(revokeAgentTokens, async (c) => {
+    const { account_id, user_id } = c.req.valid("param");
+    await requireAccountAdmin(c, account_id);
+    unwrap(await seatsOf(c.env, account_id).revokeAgentTokens(user_id, actorOf(c.get("caller"))));
+    return c.body(null, 204);
   });

@@ -22,6 +22,7 @@ import { refusalError } from "./refusal";
 import { Roster } from "./roster";
 import { SeatBook } from "./seat-book";
 import { SeatActivity } from "./seat-activity";
+import { TokenGenerations } from "./token-generations";
 import { migrateSeatsSchema, readMeta, writeMeta } from "./sqlite-schema";
 import { UsageLedger } from "./usage-ledger";
 import { checkoutView, intervalRecord, poolSeatsView, poolView, type CheckoutView, type PoolSeatsView, type PoolView } from "./views";
@@ -51,6 +52,7 @@ export class AccountSeats extends DurableObject<Env> {
   private readonly seats: SeatBook;
   private readonly ledger: UsageLedger;
   private readonly activity: SeatActivity;
+  private readonly tokens: TokenGenerations;
   private accountId = "";
   private roster = new Roster();
   private loading: Promise<void> | null = null;
@@ -67,6 +69,7 @@ export class AccountSeats extends DurableObject<Env> {
     if (this.accountId) writeMeta(this.sql, "account_id", this.accountId);
     this.seats = new SeatBook(this.sql);
     this.ledger = new UsageLedger(this.sql);
+    this.tokens = new TokenGenerations(this.sql);
     const outbox = new Outbox(this.sql, env.DB, env.EVENTS_QUEUE, () => this.accountId);
     const lock = new Mutex();
     this.admin = new AdminWriter({ lock, d1: env.DB, db: this.db, accountId: () => this.accountId, now: () => this.now(), fresh: () => this.fresh() });
@@ -88,6 +91,7 @@ export class AccountSeats extends DurableObject<Env> {
     this.loading ??= Roster.load(this.db, this.accountId)
       .then((roster) => {
         this.roster = roster;
+        this.tokens.merge(roster.tokenGenerations);
         this.loaded = true;
         this.endOrphanedSeats();
       })
@@ -119,7 +123,8 @@ export class AccountSeats extends DurableObject<Env> {
 
   // ---------------------------------------------------------------- agent desktop
 
-  async checkout(userId: string, sessionId: string): Promise<Result<CheckoutView>> {
+  async checkout(userId: string, generation: number, sessionId: string): Promise<Result<CheckoutView>> {
+    if (!this.tokens.accepts(userId, generation)) return fail(revoked());
     if (!this.loaded) await this.ready();
     const now = this.now();
     this.activity.expireDue(now);
@@ -140,7 +145,8 @@ export class AccountSeats extends DurableObject<Env> {
     return ok(checkoutView({ userId, sessionId, pool, expiresAt, roster: this.roster, active: this.seats.active(pool), live }));
   }
 
-  async heartbeat(userId: string, sessionId: string): Promise<Result<{ expires_at: string }>> {
+  async heartbeat(userId: string, generation: number, sessionId: string): Promise<Result<{ expires_at: string }>> {
+    if (!this.tokens.accepts(userId, generation)) return fail(revoked());
     if (!this.loaded) await this.ready();
     const now = this.now();
     this.activity.expireDue(now);
@@ -151,7 +157,8 @@ export class AccountSeats extends DurableObject<Env> {
     return ok({ expires_at: iso(expiresAt) });
   }
 
-  async release(userId: string, sessionId: string): Promise<Result<null>> {
+  async release(userId: string, generation: number, sessionId: string): Promise<Result<null>> {
+    if (!this.tokens.accepts(userId, generation)) return fail(revoked());
     if (!this.loaded) await this.ready();
     const now = this.now();
     this.activity.expireDue(now);
@@ -168,10 +175,16 @@ export class AccountSeats extends DurableObject<Env> {
 
   // ---------------------------------------------------------------- reads
 
-  /** What the user may use, from memory: the agent's `/v1/me` and the admin's entitlements read. */
+  /** What the user may use, from memory: the admin's entitlements read. */
   async entitlements(userId: string): Promise<Entitlements> {
     if (!this.loaded) await this.ready();
     return entitlements(this.roster, userId, { virtual_agent: (this.roster.purchased.get("virtual_agent") ?? 0) > 0 });
+  }
+
+  /** The agent's `/v1/me`: the same, for a token of the user's current generation only. */
+  async agentEntitlements(userId: string, generation: number): Promise<Result<Entitlements>> {
+    if (!this.tokens.accepts(userId, generation)) return fail(revoked());
+    return ok(await this.entitlements(userId));
   }
 
   async listPools(): Promise<PoolView[]> {
@@ -345,6 +358,8 @@ export class AccountSeats extends DurableObject<Env> {
     return this.admin.run(actor, async (now) => {
       const unknown = await this.unknownUser(userId);
       if (unknown) return unknown;
+      // Before D1, and kept after the user is gone: a user created again never accepts these tokens.
+      this.tokens.bump(userId);
       return {
         writes: [
           writes.deleteUserAddons(this.db, this.accountId, userId),
@@ -409,6 +424,33 @@ export class AccountSeats extends DurableObject<Env> {
     });
   }
 
+  /** The generation a new agent token of the user carries; the mint is audited (never the token). */
+  async agentTokenGeneration(userId: string, ttlSeconds: number, actor: string): Promise<Result<number>> {
+    return this.admin.run(actor, async () => {
+      const unknown = await this.unknownUser(userId);
+      if (unknown) return unknown;
+      return { writes: [], audit: [{ action: "agent_token.mint", target: userId, detail: { ttl_seconds: ttlSeconds } }], apply: () => this.tokens.of(userId) };
+    });
+  }
+
+  /** Every agent token of the user minted so far stops working, and the user's sessions end. */
+  async revokeAgentTokens(userId: string, actor: string): Promise<Result<null>> {
+    return this.admin.run(actor, async (now) => {
+      const unknown = await this.unknownUser(userId);
+      if (unknown) return unknown;
+      // Fail closed: raised before D1 hears of it, so an error never leaves the old tokens working.
+      const generation = this.tokens.bump(userId);
+      return {
+        writes: [writes.setTokenGeneration(this.db, this.accountId, userId, generation)],
+        audit: [{ action: "agent_token.revoke", target: userId, detail: { generation } }],
+        apply: () => {
+          this.activity.endSessionsOf(userId, now);
+          return null;
+        },
+      };
+    });
+  }
+
   async putAddonPurchase(product: AddonProduct, quantity: number, actor: string): Promise<Result<AddonReportRow>> {
     return this.admin.run(actor, (_now, at) => {
       const refusal = checkPurchase(this.roster, product, quantity);
@@ -462,3 +504,5 @@ export class AccountSeats extends DurableObject<Env> {
     });
   }
 }
+
+const revoked = () => new ApiError("unauthorized", "The agent token is invalid, expired or revoked.");

@@ -1,9 +1,9 @@
-import { eq } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import type { AddonProduct, PerSeatProduct, PoolId } from "../domain/catalog";
 import { isAddonProduct, isPerSeatProduct, isPoolId } from "../domain/catalog";
 import type { Db } from "../db/client";
 import { ACCOUNT_DEFAULTS } from "../domain/account-defaults";
-import { accounts, addonAssignments, addonPurchases, licenses, pools } from "../db/schema";
+import { accounts, addonAssignments, addonPurchases, licenses, pools, users } from "../db/schema";
 
 export interface PoolSettings {
   quantity: number;
@@ -34,9 +34,11 @@ export class Roster {
   readonly purchased = new Map<AddonProduct, number>();
   /** The last assignment seq handed out: seqs grow strictly so order is total. */
   lastSeq = 0;
+  /** Raised agent-token generations as D1 holds them (the object keeps its own, src/seats/token-generations.ts). */
+  readonly tokenGenerations = new Map<string, number>();
 
   static async load(db: Db, accountId: string): Promise<Roster> {
-    const [account, poolRows, licenseRows, assignmentRows, purchaseRows] = await db.batch([
+    const [account, poolRows, licenseRows, assignmentRows, purchaseRows, generationRows] = await db.batch([
       db.select().from(accounts).where(eq(accounts.id, accountId)),
       db.select().from(pools).where(eq(pools.accountId, accountId)),
       db.select({ userId: licenses.userId, poolId: licenses.poolId }).from(licenses).where(eq(licenses.accountId, accountId)),
@@ -45,6 +47,11 @@ export class Roster {
         .from(addonAssignments)
         .where(eq(addonAssignments.accountId, accountId)),
       db.select().from(addonPurchases).where(eq(addonPurchases.accountId, accountId)),
+      // Answered from the partial index users_token_generation: the account's other users are not read.
+      db
+        .select({ id: users.id, gen: users.tokenGeneration })
+        .from(users)
+        .where(and(eq(users.accountId, accountId), sql`${users.tokenGeneration} > 0`)),
     ]);
     const roster = new Roster();
     const row = account[0];
@@ -63,6 +70,7 @@ export class Roster {
       if (isPerSeatProduct(a.product)) roster.assign(a.userId, a.product, a.seq);
     }
     for (const p of purchaseRows) if (isAddonProduct(p.product)) roster.purchased.set(p.product, p.quantity);
+    for (const u of generationRows) roster.tokenGenerations.set(u.id, u.gen);
     return roster;
   }
 

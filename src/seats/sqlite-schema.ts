@@ -27,6 +27,8 @@ const MIGRATIONS: string[] = [
      pool_id TEXT NOT NULL, side TEXT NOT NULL, lo INTEGER NOT NULL, hi INTEGER NOT NULL,
      acc INTEGER NOT NULL, born INTEGER NOT NULL, PRIMARY KEY (pool_id, side, lo)
    ) WITHOUT ROWID;`,
+  // Agent-token generations (src/seats/token-generations.ts): only users whose tokens were revoked.
+  `CREATE TABLE token_generations (user_id TEXT PRIMARY KEY, gen INTEGER NOT NULL) WITHOUT ROWID;`,
 ];
 
 export function migrateSeatsSchema(sql: SqlStorage): void {

@@ -62,8 +62,8 @@ describe("401 unauthorized", () => {
     await putPool(f, "premium-concurrent", 2);
     const [u] = await licensedUsers(f, "premium-concurrent", 1);
     const now = Math.floor(Date.now() / 1000);
-    const expired = await mintAgentToken(env, f.accountId, u, now - 7200, 3600);
-    const forged = await mintAgentToken({ OPERATOR_TOKEN: "some-other-deployment" }, f.accountId, u, now, 3600);
+    const expired = await mintAgentToken(env, f.accountId, u, 0, now - 7200, 3600);
+    const forged = await mintAgentToken({ OPERATOR_TOKEN: "some-other-deployment" }, f.accountId, u, 0, now, 3600);
     const good = await agentToken(f, u);
     const [h, p, s] = good.split(".");
     const tampered = `${h}.${p}.${s.slice(0, -2)}${s.endsWith("AA") ? "BB" : "AA"}`;

@@ -96,7 +96,8 @@ describe("concurrent checkouts", () => {
     expect((await call("DELETE", `${base(f)}/users/${a}/license`, f.key)).status).toBe(204);
     expect((await heartbeat(ta)).status).toBe(404);
     expect((await call("DELETE", `${base(f)}/users/${b}`, f.key)).status).toBe(204);
-    expect((await heartbeat(tb)).body.code).toBe("session_not_found");
+    // A deleted user's token is refused outright (issue 10 item 2); the seat count below shows the session ended.
+    expect((await heartbeat(tb)).body.code).toBe("unauthorized");
     expect((await call("DELETE", `${base(f)}/pools/premium-concurrent/seats/${c}`, f.key)).status).toBe(204);
     expect((await heartbeat(tc)).status).toBe(404);
     expect((await poolOf(f, "premium-concurrent")).active).toBe(0);

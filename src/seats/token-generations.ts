@@ -1,0 +1,43 @@
+/**
+ * Each user's agent-token generation, in the object's SQLite and memory: a token is accepted only
+ * when it carries its user's current generation, checked on every agent call with no D1 read.
+ * Only raised generations are stored (never-revoked users are 0), and a deleted user's entry stays,
+ * so a user created again with the same id never accepts the tokens of the one before
+ * (docs/decisions/021-agent-tokens-carry-a-generation.md).
+ */
+export class TokenGenerations {
+  private readonly gens = new Map<string, number>();
+
+  constructor(private readonly sql: SqlStorage) {
+    for (const r of sql.exec<{ user_id: string; gen: number }>("SELECT user_id, gen FROM token_generations")) this.gens.set(r.user_id, r.gen);
+  }
+
+  of(userId: string): number {
+    return this.gens.get(userId) ?? 0;
+  }
+
+  accepts(userId: string, generation: number): boolean {
+    return generation === this.of(userId);
+  }
+
+  /** Raises the user's generation: every token minted before stops working. Returns the new one. */
+  bump(userId: string): number {
+    const next = this.of(userId) + 1;
+    this.set(userId, next);
+    return next;
+  }
+
+  /** Takes what D1 holds where it is higher (D1 is the system of record; a generation never goes down). */
+  merge(fromD1: ReadonlyMap<string, number>): void {
+    for (const [userId, gen] of fromD1) if (gen > this.of(userId)) this.set(userId, gen);
+  }
+
+  private set(userId: string, gen: number): void {
+    this.gens.set(userId, gen);
+    this.sql.exec(
+      "INSERT INTO token_generations (user_id, gen) VALUES (?, ?) ON CONFLICT(user_id) DO UPDATE SET gen = excluded.gen",
+      userId,
+      gen,
+    );
+  }
+}
