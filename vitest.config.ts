@@ -12,7 +12,7 @@ export default defineConfig(async () => {
         wrangler: { configPath: "./wrangler.toml" },
         miniflare: {
           bindings: {
-            OPERATOR_TOKEN: "test-operator-token",
+            OPERATOR_TOKEN: "test-operator-token-0123456789abcdef0123456789abcdef",
             // As `npm start` does; tests of the deployed rule pass an env without it.
             WEBHOOK_ALLOW_LOOPBACK: "true",
             TEST_MIGRATIONS: migrations,

@@ -20,8 +20,14 @@ const extra = process.argv.slice(2);
 function operatorToken() {
   const existing = existsSync(varsFile) ? readFileSync(varsFile, "utf8") : "";
   const match = /^OPERATOR_TOKEN\s*=\s*"?([^"\n]+)"?/m.exec(existing);
-  if (match) return match[1];
+  if (match && match[1].length >= 32) return match[1];
+  // 35 characters of randomness-backed text: the service refuses a token shorter than 32.
   const token = `op_${randomBytes(24).toString("base64url")}`;
+  if (match) {
+    writeFileSync(varsFile, existing.replace(match[0], `OPERATOR_TOKEN="${token}"`), { mode: 0o600 });
+    console.log("The OPERATOR_TOKEN in .dev.vars was shorter than 32 characters (the service would refuse every request); replaced it with a new one.");
+    return token;
+  }
   writeFileSync(varsFile, `${existing}${existing && !existing.endsWith("\n") ? "\n" : ""}OPERATOR_TOKEN="${token}"\n`, { mode: 0o600 });
   console.log("Created .dev.vars with a new OPERATOR_TOKEN.");
   return token;

@@ -2,6 +2,7 @@ import { swaggerUI } from "@hono/swagger-ui";
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { HTTPException } from "hono/http-exception";
 import { authenticate, type AppEnv } from "./auth/caller";
+import { configProblems, isConfigured, notConfigured, requireConfigured } from "./auth/configured";
 import { ApiError, fromHttpException, problemResponse, validationHook } from "./errors";
 import { describeScopes, enforceScopes, SCOPES_DESCRIPTION } from "./auth/scopes";
 import { accountRoutes } from "./routes/accounts";
@@ -11,11 +12,14 @@ import { adviceRoutes } from "./routes/advice";
 import { agentRoutes } from "./routes/agent";
 import { billingRoutes } from "./routes/billing";
 import { poolRoutes } from "./routes/pools";
+import { problem } from "./routes/schemas";
 import { userRoutes } from "./routes/users";
 import { whoamiRoutes } from "./routes/whoami";
 
 const base = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
+// Order matters: refuse everything while unconfigured, then identify the caller, then its scopes.
+base.use("/v1/*", requireConfigured);
 base.use("/v1/*", authenticate);
 base.use("/v1/*", enforceScopes);
 
@@ -40,13 +44,20 @@ const healthz = createRoute({
   method: "get",
   path: "/healthz",
   tags: ["service"],
-  summary: "Liveness, without credentials",
+  summary: "Liveness and configuration, without credentials",
   security: [],
-  responses: { 200: { description: "Up", content: { "application/json": { schema: z.object({ ok: z.literal(true) }) } } } },
+  responses: {
+    200: { description: "Up and configured", content: { "application/json": { schema: z.object({ ok: z.literal(true) }) } } },
+    503: problem("not_configured: `missing` and `too_short` name the secrets to fix (names only, never values)"),
+  },
 });
 
 export const app = base
-  .openapi(healthz, (c) => c.json({ ok: true as const }, 200))
+  .openapi(healthz, (c) => {
+    const problems = configProblems(c.env);
+    if (!isConfigured(problems)) throw notConfigured(problems);
+    return c.json({ ok: true as const }, 200);
+  })
   .route("/", accountRoutes)
   .route("/", poolRoutes)
   .route("/", userRoutes)

@@ -28,7 +28,7 @@ export async function startServer({ port = 8789, log = false } = {}) {
   await portFree(port);
   await portFree(port + 1000); // the inspector
   const dir = mkdtempSync(join(tmpdir(), "seatkeeper-browser-"));
-  const token = `op_${randomBytes(18).toString("base64url")}`;
+  const token = `op_${randomBytes(24).toString("base64url")}`; // ≥ 32 characters: the service refuses shorter ones
   const migrate = spawnSync(wrangler, ["d1", "migrations", "apply", "DB", "--local", "--persist-to", dir], { cwd: root, env: quietEnv, encoding: "utf8" });
   if (migrate.status !== 0) throw new Error(`migrations failed:\n${migrate.stdout}\n${migrate.stderr}`);
   const child = spawn(

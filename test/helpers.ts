@@ -14,7 +14,7 @@ import { expect } from "vitest";
  * vitest-pool-workers, which would make the race tests slow without testing anything more.
  */
 
-export const OPERATOR = "test-operator-token";
+export const OPERATOR = "test-operator-token-0123456789abcdef0123456789abcdef";
 
 let counter = 0;
 /** A fresh id per call: storage is shared by the tests of a file, so every test makes its own account. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { cyclesOf, forAccount, harness, iso, runQueue, runScheduled } from "../billing/support";
-import { agentToken, agentTokens, auditOf, call, checkout, expectProblem, licensedUsers, MIN, newAccount, putPool, release, setClock, type Fixture } from "../helpers";
+import { agentToken, agentTokens, auditOf, call, OPERATOR, checkout, expectProblem, licensedUsers, MIN, newAccount, putPool, release, setClock, type Fixture } from "../helpers";
 
 /** Billing and webhook routes (docs/api.md#events-and-webhooks). */
 
@@ -145,8 +145,8 @@ describe("who may call the billing routes", () => {
 
   it("the operator may call them for any account; an unknown account is 404", async () => {
     const f = await newAccount();
-    expect((await call("GET", acct(f, "/billing/preview"), "test-operator-token")).status).toBe(200);
-    expectProblem(await call("GET", "/v1/accounts/no-such-account/billing/preview", "test-operator-token"), 404, "not_found");
+    expect((await call("GET", acct(f, "/billing/preview"), OPERATOR)).status).toBe(200);
+    expectProblem(await call("GET", "/v1/accounts/no-such-account/billing/preview", OPERATOR), 404, "not_found");
   });
 });
 
