@@ -36,7 +36,7 @@ describe("usage and overages", () => {
     expect(month.body.max_active).toHaveLength(43_200);
     expect(JSON.stringify(month.body).length).toBeLessThan(1_000_000);
     expect(month.body.max_active[29 * 1440 + 1]).toBe(3);
-    expect((await call("GET", `${base(f)}/pools/premium-concurrent/usage?format=csv`, f.key)).status).toBe(400);
+    expect((await call("GET", `${base(f)}/pools/premium-concurrent/usage?format=xml`, f.key)).status).toBe(400);
     const bad = await call("GET", `${base(f)}/pools/premium-concurrent/usage?from=${iso(T0)}&to=${iso(T0 + 40 * 86_400_000)}&step_seconds=1`, f.key);
     expect(bad.status).toBe(400);
     expect((await call("GET", `${base(f)}/pools/elite-named/usage`, f.key)).status).toBe(404);
