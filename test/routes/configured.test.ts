@@ -67,7 +67,7 @@ describe("fail closed", () => {
     const realAgent = await agentToken(f, user);
     const now = Math.floor(Date.now() / 1000);
     // The attack of issue 10: a token signed with the key derived from an empty operator token.
-    const forged = (await mintAgentToken({ OPERATOR_TOKEN: "" }, f.accountId, user, now, 3600)).token;
+    const forged = (await mintAgentToken({ OPERATOR_TOKEN: "" }, f.accountId, user, 0, now, 3600)).token;
     for (const [vars] of [[{ OPERATOR_TOKEN: "" }], [{ OPERATOR_TOKEN: "xyz" }], [{ AGENT_SIGNING_KEY: "short" }]] as const) {
       const configured = vars as Partial<Env>;
       for (const [method, path, token, body] of [
