@@ -13,6 +13,7 @@ import { agentRoutes } from "./routes/agent";
 import { billingRoutes } from "./routes/billing";
 import { poolRoutes } from "./routes/pools";
 import { problem } from "./routes/schemas";
+import { CONNECT_PATH, presenceRoutes } from "./routes/presence";
 import { userRoutes } from "./routes/users";
 import { whoamiRoutes } from "./routes/whoami";
 
@@ -20,7 +21,8 @@ const base = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
 // Order matters: refuse everything while unconfigured, then identify the caller, then its scopes.
 base.use("/v1/*", requireConfigured);
-base.use("/v1/*", authenticate);
+// The presence socket's credential is its one-time ticket (browsers cannot send Authorization there).
+base.use("/v1/*", (c, next) => (c.req.method === "GET" && c.req.path === CONNECT_PATH ? next() : authenticate(c, next)));
 base.use("/v1/*", enforceScopes);
 
 base.onError((err, c) => {
@@ -66,7 +68,8 @@ export const app = base
   .route("/", billingRoutes)
   .route("/", adviceRoutes)
   .route("/", agentRoutes)
-  .route("/", whoamiRoutes);
+  .route("/", whoamiRoutes)
+  .route("/", presenceRoutes);
 
 const openApiConfig = {
   openapi: "3.1.0",

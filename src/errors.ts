@@ -22,6 +22,7 @@ const CODES = {
   no_license: { status: 403, title: "No license" },
   addon_seats_exhausted: { status: 409, title: "Add-on seats exhausted" },
   session_not_found: { status: 404, title: "Session not found" },
+  upgrade_required: { status: 426, title: "Upgrade required" },
   conflict: { status: 409, title: "Conflict" },
   not_dead: { status: 409, title: "Event is not dead" },
   payload_too_large: { status: 413, title: "Payload too large" },

@@ -10,6 +10,7 @@ export interface AccountView {
   billing_day: number;
   grace_seconds: number;
   lease_ttl_seconds: number;
+  reconnect_grace_seconds: number;
   webhook_url: string | null;
   created_at: string;
 }
@@ -20,6 +21,7 @@ export const accountView = (row: AccountRow): AccountView => ({
   billing_day: row.billingDay,
   grace_seconds: row.graceSeconds,
   lease_ttl_seconds: row.leaseTtlSeconds,
+  reconnect_grace_seconds: row.reconnectGraceSeconds,
   webhook_url: row.webhookUrl,
   created_at: row.createdAt,
 });

@@ -14,6 +14,7 @@ export const accounts = sqliteTable("accounts", {
   billingDay: integer("billing_day").notNull().default(ACCOUNT_DEFAULTS.billingDay),
   graceSeconds: integer("grace_seconds").notNull().default(ACCOUNT_DEFAULTS.graceSeconds),
   leaseTtlSeconds: integer("lease_ttl_seconds").notNull().default(ACCOUNT_DEFAULTS.leaseTtlSeconds),
+  reconnectGraceSeconds: integer("reconnect_grace_seconds").notNull().default(ACCOUNT_DEFAULTS.reconnectGraceSeconds),
   webhookUrl: text("webhook_url"),
   /** Sealed (src/billing/secret-box.ts), never plain. */
   webhookSecret: text("webhook_secret"),

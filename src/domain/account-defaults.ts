@@ -6,4 +6,6 @@ export const ACCOUNT_DEFAULTS = {
   billingDay: 1,
   graceSeconds: 1800,
   leaseTtlSeconds: 120,
+  /** How long a closed presence socket keeps its seat for the same session to reconnect. */
+  reconnectGraceSeconds: 15,
 } as const;

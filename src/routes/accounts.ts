@@ -96,6 +96,7 @@ export const accountRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHo
       billingDay: input.billing_day ?? ACCOUNT_DEFAULTS.billingDay,
       graceSeconds: input.grace_seconds ?? ACCOUNT_DEFAULTS.graceSeconds,
       leaseTtlSeconds: input.lease_ttl_seconds ?? ACCOUNT_DEFAULTS.leaseTtlSeconds,
+      reconnectGraceSeconds: input.reconnect_grace_seconds ?? ACCOUNT_DEFAULTS.reconnectGraceSeconds,
       webhookUrl: null,
       webhookSecret: null,
       webhookSecretPlain: null,

@@ -84,6 +84,7 @@ export const Account = z
     billing_day: z.number().int(),
     grace_seconds: z.number().int(),
     lease_ttl_seconds: z.number().int(),
+    reconnect_grace_seconds: z.number().int(),
     webhook_url: z.string().nullable(),
     created_at: Timestamp,
   })
@@ -93,6 +94,13 @@ export const AccountSettings = z.object({
   billing_day: z.number().int().min(1).max(28).optional(),
   grace_seconds: z.number().int().min(0).max(86_400).optional(),
   lease_ttl_seconds: z.number().int().min(5).max(3_600).optional(),
+  reconnect_grace_seconds: z
+    .number()
+    .int()
+    .min(0)
+    .max(300)
+    .optional()
+    .openapi({ description: "Seconds a closed presence socket keeps its seat so the same session can reconnect (default 15)" }),
 });
 
 export const Pool = z

@@ -9,15 +9,18 @@ import { entitlements, type Entitlements } from "../domain/entitlements";
 import { database, type Db } from "../db/client";
 import * as writes from "../db/roster-writes";
 import type { Env } from "../env";
-import { ApiError, fail, notFound, ok, type Result } from "../errors";
+import { ApiError, fail, notFound, ok, problemBody, type Result } from "../errors";
 import type { CycleSummary, IntervalRecord } from "../records";
 import { iso } from "../time";
 import { AdminWriter } from "./admin-write";
 import { complianceReport, type ComplianceReport } from "./compliance";
+import { ConnectTickets, formatTicket, parseTicket } from "./connect-tickets";
 import { cycleSummary } from "./cycle-summary";
 import { advisorHistory } from "./advisor-history";
+import { InvocationStats, type CounterSnapshot } from "./invocation-stats";
 import { Mutex } from "./mutex";
 import { Outbox } from "./outbox";
+import { CLOSE, closeCodeFor, parseClientMessage, PING, PONG, Presence, refuseUpgrade, type RevokeReason } from "./presence";
 import { refusalError } from "./refusal";
 import { Roster } from "./roster";
 import { SeatBook } from "./seat-book";
@@ -34,6 +37,7 @@ export interface SettingsPatch {
   billing_day?: number;
   grace_seconds?: number;
   lease_ttl_seconds?: number;
+  reconnect_grace_seconds?: number;
 }
 
 /**
@@ -53,6 +57,9 @@ export class AccountSeats extends DurableObject<Env> {
   private readonly ledger: UsageLedger;
   private readonly activity: SeatActivity;
   private readonly tokens: TokenGenerations;
+  private readonly presence: Presence;
+  private readonly tickets: ConnectTickets;
+  private readonly calls: InvocationStats;
   private accountId = "";
   private roster = new Roster();
   private loading: Promise<void> | null = null;
@@ -73,7 +80,21 @@ export class AccountSeats extends DurableObject<Env> {
     const outbox = new Outbox(this.sql, env.DB, env.EVENTS_QUEUE, () => this.accountId);
     const lock = new Mutex();
     this.admin = new AdminWriter({ lock, d1: env.DB, db: this.db, accountId: () => this.accountId, now: () => this.now(), fresh: () => this.fresh() });
-    this.activity = new SeatActivity({ ctx, sql: this.sql, seats: this.seats, ledger: this.ledger, outbox, roster: () => this.roster, accountId: () => this.accountId, now: () => this.now() });
+    this.presence = new Presence(ctx);
+    this.tickets = new ConnectTickets(this.sql);
+    this.calls = new InvocationStats(this.sql);
+    Presence.autoRespond(ctx);
+    this.activity = new SeatActivity({
+      ctx,
+      sql: this.sql,
+      seats: this.seats,
+      ledger: this.ledger,
+      outbox,
+      roster: () => this.roster,
+      accountId: () => this.accountId,
+      now: () => this.now(),
+      heldOpen: (userId, sessionId) => this.presence.holds(userId, sessionId),
+    });
     // Small critical section: the roster from D1 and the alarm. A failed load is retried by the next call.
     void ctx.blockConcurrencyWhile(async () => {
       await this.activity.init();
@@ -108,7 +129,7 @@ export class AccountSeats extends DurableObject<Env> {
   private endOrphanedSeats(): void {
     const now = this.now();
     for (const [userId, holder] of [...this.seats.holders]) {
-      if (this.roster.licenses.get(userId) !== holder.pool) this.activity.endSessionsOf(userId, now);
+      if (this.roster.licenses.get(userId) !== holder.pool) this.endSessionsOf(userId, now, this.roster.licenses.has(userId) ? "license_moved" : "license_revoked");
     }
   }
 
@@ -124,7 +145,14 @@ export class AccountSeats extends DurableObject<Env> {
   // ---------------------------------------------------------------- agent desktop
 
   async checkout(userId: string, generation: number, sessionId: string): Promise<Result<CheckoutView>> {
+    this.calls.bump("requests");
     if (!this.tokens.accepts(userId, generation)) return fail(revoked());
+    return this.takeSeat(userId, sessionId);
+  }
+
+  /** The checkout rules, shared by HTTP checkout and the WebSocket upgrade. */
+  private async takeSeat(userId: string, sessionId: string): Promise<Result<CheckoutView>> {
+    this.calls.bump("checkouts");
     if (!this.loaded) await this.ready();
     const now = this.now();
     this.activity.expireDue(now);
@@ -146,6 +174,8 @@ export class AccountSeats extends DurableObject<Env> {
   }
 
   async heartbeat(userId: string, generation: number, sessionId: string): Promise<Result<{ expires_at: string }>> {
+    this.calls.bump("requests");
+    this.calls.bump("heartbeats");
     if (!this.tokens.accepts(userId, generation)) return fail(revoked());
     if (!this.loaded) await this.ready();
     const now = this.now();
@@ -158,26 +188,44 @@ export class AccountSeats extends DurableObject<Env> {
   }
 
   async release(userId: string, generation: number, sessionId: string): Promise<Result<null>> {
+    this.calls.bump("requests");
+    this.calls.bump("releases");
     if (!this.tokens.accepts(userId, generation)) return fail(revoked());
     if (!this.loaded) await this.ready();
     const now = this.now();
     this.activity.expireDue(now);
     this.activity.endSession(userId, sessionId, now);
+    // A socket of this session has nothing left to hold.
+    for (const ws of this.presence.ofSession(userId, sessionId)) this.presence.close(ws, CLOSE.normal, "released");
     return ok(null);
+  }
+
+  /** Ends every session of the user; their open sockets are told why and closed. */
+  private endSessionsOf(userId: string, now: number, reason: RevokeReason): void {
+    this.activity.endSessionsOf(userId, now);
+    this.presence.revokeUser(userId, reason);
   }
 
   // ---------------------------------------------------------------- alarm
 
   override async alarm(): Promise<void> {
+    this.calls.bump("alarms");
     await this.ready();
+    const nextSweep = this.sweepSockets(this.now());
     await this.activity.onAlarm();
+    if (nextSweep !== null) this.activity.arm(nextSweep);
   }
 
   // ---------------------------------------------------------------- reads
 
   /** What the user may use, from memory: the admin's entitlements read. */
   async entitlements(userId: string): Promise<Entitlements> {
+    this.calls.bump("requests");
     if (!this.loaded) await this.ready();
+    return this.entitlementsOf(userId);
+  }
+
+  private entitlementsOf(userId: string): Entitlements {
     return entitlements(this.roster, userId, { virtual_agent: (this.roster.purchased.get("virtual_agent") ?? 0) > 0 });
   }
 
@@ -272,15 +320,16 @@ export class AccountSeats extends DurableObject<Env> {
   async updateSettings(patch: SettingsPatch, actor: string): Promise<Result<null>> {
     return this.admin.run(actor, () => {
       if (Object.values(patch).every((v) => v === undefined)) return ok(null);
-      const { name, billing_day: billingDay, grace_seconds: graceSeconds, lease_ttl_seconds: leaseTtlSeconds } = patch;
+      const { name, billing_day: billingDay, grace_seconds: graceSeconds, lease_ttl_seconds: leaseTtlSeconds, reconnect_grace_seconds: reconnectGraceSeconds } = patch;
       return {
-        writes: [writes.updateAccountSettings(this.db, this.accountId, { name, billingDay, graceSeconds, leaseTtlSeconds })],
+        writes: [writes.updateAccountSettings(this.db, this.accountId, { name, billingDay, graceSeconds, leaseTtlSeconds, reconnectGraceSeconds })],
         audit: [{ action: "account.update", target: this.accountId, detail: { ...patch } }],
         apply: () => {
           const s = this.roster.settings;
           s.billingDay = billingDay ?? s.billingDay;
           s.graceSeconds = graceSeconds ?? s.graceSeconds;
           s.leaseTtlSeconds = leaseTtlSeconds ?? s.leaseTtlSeconds;
+          s.reconnectGraceSeconds = reconnectGraceSeconds ?? s.reconnectGraceSeconds;
           return null;
         },
       };
@@ -329,7 +378,7 @@ export class AccountSeats extends DurableObject<Env> {
         apply: () => {
           this.roster.setLicense(userId, pool);
           // A moved user's desktop checks out again and lands in the new pool.
-          if (previous) this.activity.endSessionsOf(userId, now);
+          if (previous) this.endSessionsOf(userId, now, "license_moved");
           return { user_id: userId, pool };
         },
       };
@@ -347,7 +396,7 @@ export class AccountSeats extends DurableObject<Env> {
         audit: [{ action: "license.revoke", target: userId, detail: { pool: previous } }],
         apply: () => {
           this.roster.revokeLicense(userId);
-          this.activity.endSessionsOf(userId, now);
+          this.endSessionsOf(userId, now, "license_revoked");
           return null;
         },
       };
@@ -369,7 +418,8 @@ export class AccountSeats extends DurableObject<Env> {
         audit: [{ action: "user.delete", target: userId, detail: { pool: this.roster.licenses.get(userId) ?? null } }],
         apply: () => {
           this.roster.revokeLicense(userId);
-          this.activity.endSessionsOf(userId, now);
+          this.tickets.revokeUser(userId);
+          this.endSessionsOf(userId, now, "user_deleted");
           return null;
         },
       };
@@ -400,7 +450,7 @@ export class AccountSeats extends DurableObject<Env> {
           const moved = new Set([...revoked, ...assign.filter((a) => held.has(a.user_id)).map((a) => a.user_id)]);
           for (const userId of revoked) this.roster.revokeLicense(userId);
           for (const { user_id, pool } of assign) this.roster.setLicense(user_id, pool);
-          for (const userId of moved) this.activity.endSessionsOf(userId, now);
+          for (const userId of moved) this.endSessionsOf(userId, now, this.roster.licenses.has(userId) ? "license_moved" : "license_revoked");
           return { assigned: assign.length, revoked: revoked.length };
         },
       };
@@ -417,7 +467,7 @@ export class AccountSeats extends DurableObject<Env> {
         writes: [],
         audit: [{ action: "seat.force_release", target: userId, detail: { pool } }],
         apply: () => {
-          this.activity.endSessionsOf(userId, now);
+          this.endSessionsOf(userId, now, "seat_released");
           return null;
         },
       };
@@ -444,7 +494,8 @@ export class AccountSeats extends DurableObject<Env> {
         writes: [writes.setTokenGeneration(this.db, this.accountId, userId, generation)],
         audit: [{ action: "agent_token.revoke", target: userId, detail: { generation } }],
         apply: () => {
-          this.activity.endSessionsOf(userId, now);
+          this.tickets.revokeUser(userId);
+          this.endSessionsOf(userId, now, "tokens_revoked");
           return null;
         },
       };
@@ -452,7 +503,7 @@ export class AccountSeats extends DurableObject<Env> {
   }
 
   async putAddonPurchase(product: AddonProduct, quantity: number, actor: string): Promise<Result<AddonReportRow>> {
-    return this.admin.run(actor, (_now, at) => {
+    return this.pushingEntitlements(() => this.admin.run(actor, (_now, at) => {
       const refusal = checkPurchase(this.roster, product, quantity);
       if (refusal) return fail(refusalError(refusal, { product }));
       return {
@@ -463,11 +514,11 @@ export class AccountSeats extends DurableObject<Env> {
           return addonReport(this.roster).find((row) => row.product === product)!;
         },
       };
-    });
+    }));
   }
 
   async assignAddon(userId: string, product: PerSeatProduct, actor: string): Promise<Result<{ user_id: string; product: PerSeatProduct; source: GrantSource }>> {
-    return this.admin.run(actor, async (now, at) => {
+    return this.pushingEntitlements(() => this.admin.run(actor, async (now, at) => {
       const unknown = await this.unknownUser(userId);
       if (unknown) return unknown;
       const refusal = checkAssign(this.roster, userId, product);
@@ -485,11 +536,11 @@ export class AccountSeats extends DurableObject<Env> {
           return granted();
         },
       };
-    });
+    }));
   }
 
   async unassignAddon(userId: string, product: PerSeatProduct, actor: string): Promise<Result<null>> {
-    return this.admin.run(actor, async () => {
+    return this.pushingEntitlements(() => this.admin.run(actor, async () => {
       const unknown = await this.unknownUser(userId);
       if (unknown) return unknown;
       if (!this.roster.assignments.get(userId)?.has(product)) return ok(null);
@@ -501,7 +552,139 @@ export class AccountSeats extends DurableObject<Env> {
           return null;
         },
       };
-    });
+    }));
+  }
+
+  // ---------------------------------------------------------------- WebSocket presence (docs/api.md#presence-over-websocket)
+
+  /** A one-time ticket for `GET /v1/seats/connect` (valid 60 s, stored hashed). */
+  async issueTicket(userId: string, generation: number, sessionId: string): Promise<Result<{ ticket: string; expires_at: string }>> {
+    this.calls.bump("requests");
+    this.calls.bump("tickets");
+    if (!this.loaded) await this.ready();
+    if (!this.tokens.accepts(userId, generation)) return fail(revoked());
+    const { secret, expiresAt } = await this.tickets.issue(userId, sessionId, this.now());
+    return ok({ ticket: formatTicket(secret, this.accountId), expires_at: iso(expiresAt) });
+  }
+
+  /** The upgrade: consume the ticket, check the seat out, hold the socket (hibernatable). */
+  override async fetch(request: Request): Promise<Response> {
+    this.calls.bump("requests");
+    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
+      return new Response(JSON.stringify(problemBody(new ApiError("upgrade_required", "Connect with a WebSocket upgrade."))), {
+        status: 426,
+        headers: { "content-type": "application/problem+json" },
+      });
+    }
+    const parsed = parseTicket(new URL(request.url).searchParams.get("ticket") ?? "");
+    const now = this.now();
+    const holder = parsed && parsed.accountId === this.accountId ? await this.tickets.consume(parsed.secret, now) : null;
+    if (!holder) {
+      const refusal = new ApiError("unauthorized", "The ticket is unknown, used or expired; get a new one from POST /v1/seats/connect-ticket.");
+      return refuseUpgrade(problemBody(refusal, "/v1/seats/connect"), CLOSE.unauthorized);
+    }
+    const result = await this.takeSeat(holder.userId, holder.sessionId);
+    if (!result.ok) return refuseUpgrade(problemBody(result.error, "/v1/seats/connect"), closeCodeFor(result.error.code));
+    const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
+    this.presence.accept(server, holder.userId, holder.sessionId, now);
+    this.calls.bump("socket_connects");
+    this.presence.send(server, { type: "seat.granted", ...result.value, entitlements: this.entitlementsOf(holder.userId) });
+    this.activity.arm(now + this.sweepIntervalMs());
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  /** Pings never get here (the runtime answers them); the only message handled is a release. */
+  override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    this.calls.bump("socket_messages");
+    const now = this.now();
+    this.presence.noteMessage(ws, now);
+    if (message === PING) return ws.send(PONG);
+    const info = this.presence.info(ws);
+    if (!info || parseClientMessage(message)?.type !== "release") return this.presence.close(ws, CLOSE.badMessage, "unknown message");
+    if (!this.loaded) await this.ready();
+    this.activity.expireDue(now);
+    this.activity.endSession(info.userId, info.sessionId, now);
+    for (const other of this.presence.ofSession(info.userId, info.sessionId)) this.presence.close(other, CLOSE.normal, "released");
+  }
+
+  override async webSocketClose(ws: WebSocket): Promise<void> {
+    this.calls.bump("socket_closes");
+    await this.socketGone(ws);
+  }
+
+  override async webSocketError(ws: WebSocket): Promise<void> {
+    this.calls.bump("socket_closes");
+    await this.socketGone(ws);
+  }
+
+  /**
+   * A socket closed: unless the same session holds another socket (it reconnected first), its lease
+   * now ends after the reconnect grace, so a blip neither flaps the seat nor over-counts it.
+   */
+  private async socketGone(ws: WebSocket): Promise<void> {
+    const info = this.presence.info(ws);
+    if (!info || this.presence.ofSession(info.userId, info.sessionId, ws).length > 0) return;
+    if (!this.loaded) await this.ready();
+    const now = this.now();
+    const graceMs = this.roster.settings.reconnectGraceSeconds * 1000;
+    if (graceMs === 0) {
+      this.activity.expireDue(now);
+      return this.activity.endSession(info.userId, info.sessionId, now);
+    }
+    if (this.seats.renew(info.userId, info.sessionId, now + graceMs)) {
+      // The lease got shorter: the seat book's earliest expiry must learn it.
+      this.seats.refreshExpiry();
+      this.activity.arm(now + graceMs);
+    }
+  }
+
+  private sweepIntervalMs(): number {
+    return Math.max(1000, (this.roster.settings.leaseTtlSeconds * 1000) / 2);
+  }
+
+  /**
+   * From the alarm: sockets silent for longer than the lease are closed and their sessions end;
+   * the others renew their sessions' leases (one alarm per half lease, however many sockets).
+   * Returns when to sweep again, or null without sockets.
+   */
+  private sweepSockets(now: number): number | null {
+    const leaseMs = this.roster.settings.leaseTtlSeconds * 1000;
+    const { live, silent } = this.presence.sweep(now, leaseMs);
+    for (const ws of silent) {
+      const info = this.presence.info(ws)!;
+      this.presence.close(ws, CLOSE.silent, "silent longer than the lease");
+      if (this.presence.ofSession(info.userId, info.sessionId, ws).length === 0) this.activity.endSession(info.userId, info.sessionId, now);
+    }
+    for (const { userId, sessionId } of this.presence.sessionsOf(live)) {
+      if (this.seats.renew(userId, sessionId, now + leaseMs)) continue;
+      // Its session ended while the object was away (it expired): the client connects again.
+      this.presence.revoke(this.presence.ofSession(userId, sessionId), "session_ended");
+    }
+    return live.length > 0 ? now + this.sweepIntervalMs() : null;
+  }
+
+  /** Runs an add-on change and tells every connected user whose entitlements it changed. */
+  private async pushingEntitlements<T>(change: () => Promise<T>): Promise<T> {
+    const users = this.presence.users();
+    const before = new Map(users.map((u) => [u, JSON.stringify(this.entitlementsOf(u))]));
+    const result = await change();
+    for (const u of users) {
+      const after = this.entitlementsOf(u);
+      if (JSON.stringify(after) !== before.get(u)) this.presence.pushEntitlements(u, after);
+    }
+    return result;
+  }
+
+  /** The object's own invocation counts (`GET /v1/accounts/{id}/stats`). */
+  async stats(): Promise<CounterSnapshot & { account_id: string; invocations: number; open_sockets: number; connected_users: number }> {
+    const c = this.calls.snapshot();
+    return {
+      account_id: this.accountId,
+      invocations: c.requests + c.socket_messages + c.socket_closes + c.alarms,
+      ...c,
+      open_sockets: this.presence.open().length,
+      connected_users: this.presence.users().length,
+    };
   }
 }
 

@@ -13,6 +13,8 @@ export interface PoolSettings {
 export interface AccountSettings {
   graceSeconds: number;
   leaseTtlSeconds: number;
+  /** How long a closed presence socket keeps its seat for the same session to reconnect. */
+  reconnectGraceSeconds: number;
   billingDay: number;
   createdAt: number;
 }
@@ -60,6 +62,7 @@ export class Roster {
       roster.settings = {
         graceSeconds: row.graceSeconds,
         leaseTtlSeconds: row.leaseTtlSeconds,
+        reconnectGraceSeconds: row.reconnectGraceSeconds,
         billingDay: row.billingDay,
         createdAt: Date.parse(row.createdAt),
       };

@@ -23,6 +23,8 @@ export interface ActivityContext {
   roster: () => Roster;
   accountId: () => string;
   now: () => number;
+  /** Whether an open presence socket holds this session (its lease must not end under it). */
+  heldOpen?: (userId: string, sessionId: string) => boolean;
 }
 
 /**
@@ -77,7 +79,13 @@ export class SeatActivity {
   private expireLeases(now: number): void {
     const due = this.c.seats.due(now);
     if (due.length === 0) return;
+    const renewed = now + this.c.roster().settings.leaseTtlSeconds * 1000;
     for (const s of due) {
+      // A lease an open socket holds is renewed, not ended: a late alarm never frees a connected seat.
+      if (this.c.heldOpen?.(s.user_id, s.session_id)) {
+        this.c.seats.renew(s.user_id, s.session_id, renewed);
+        continue;
+      }
       const freed = this.c.seats.end(s.user_id, s.session_id);
       if (freed) this.record(freed, s.expires_at);
     }

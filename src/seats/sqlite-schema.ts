@@ -29,6 +29,12 @@ const MIGRATIONS: string[] = [
    ) WITHOUT ROWID;`,
   // Agent-token generations (src/seats/token-generations.ts): only users whose tokens were revoked.
   `CREATE TABLE token_generations (user_id TEXT PRIMARY KEY, gen INTEGER NOT NULL) WITHOUT ROWID;`,
+  // WebSocket presence: one-time connect tickets (hashed) and the object's invocation counts.
+  `CREATE TABLE connect_tickets (
+     hash TEXT PRIMARY KEY, user_id TEXT NOT NULL, session_id TEXT NOT NULL, expires_at INTEGER NOT NULL
+   ) WITHOUT ROWID;
+   CREATE INDEX connect_tickets_user ON connect_tickets (user_id);
+   CREATE TABLE invocation_counters (name TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;`,
 ];
 
 export function migrateSeatsSchema(sql: SqlStorage): void {

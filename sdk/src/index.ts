@@ -1,0 +1,659 @@
+/**
+ * Seatkeeper seat client for agent desktops: holds the user's seat while the app runs.
+ *
+ * WebSocket first (`/v1/seats/connect`: the server pushes grants, revocations and entitlement
+ * changes, and frees the seat when the socket drops), HTTP heartbeats when a socket cannot be held.
+ * No runtime dependencies; runs in browsers, Electron, Node 22+ and workerd. Everything the
+ * environment provides (WebSocket, fetch, timers, randomness) can be passed in, for tests.
+ */
+
+/** The checkout answer (`POST /v1/seats/checkout`, and the `seat.granted` message). */
+export interface Seat {
+  user_id: string;
+  pool: string;
+  tier: string;
+  model: string;
+  session_id: string;
+  expires_at: string;
+  heartbeat_interval_seconds: number;
+  limit: number;
+  active: number;
+  over_limit: boolean;
+  grace_ends_at: string | null;
+}
+
+/** What the user may use (`GET /v1/me`, and the `entitlements.changed` message). */
+export interface Entitlements {
+  user_id: string;
+  pool: string | null;
+  tier: string | null;
+  model: string | null;
+  features: Record<string, boolean>;
+  addons: Record<string, string | null>;
+  account_addons: { virtual_agent: boolean };
+}
+
+/** An RFC 9457 problem as the server sends it (`code` is the machine-readable part). */
+export interface SeatProblem {
+  status: number;
+  code: string;
+  detail: string;
+  title?: string;
+  [extra: string]: unknown;
+}
+
+export type RevokeReason =
+  | "license_revoked"
+  | "license_moved"
+  | "seat_released"
+  | "user_deleted"
+  | "tokens_revoked"
+  | "session_evicted"
+  | "session_ended"
+  | (string & {});
+
+export interface Revocation {
+  reason: RevokeReason;
+  detail: string;
+}
+
+export type ConnectionState = "connecting" | "connected" | "reconnecting" | "stopped";
+export type Transport = "websocket" | "http";
+
+export interface ConnectionEvent {
+  state: ConnectionState;
+  transport: Transport | null;
+  /** Consecutive failed attempts before this one (0 once connected). */
+  attempt: number;
+}
+
+export interface SeatEvents {
+  granted: Seat;
+  denied: SeatProblem;
+  revoked: Revocation;
+  entitlements: Entitlements;
+  connection: ConnectionEvent;
+  error: Error;
+}
+
+/** The part of a WebSocket the client uses (the browser's, Node's, or a test double). */
+export interface WebSocketLike {
+  readonly readyState: number;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  onopen: ((ev: unknown) => void) | null;
+  onmessage: ((ev: { data: unknown }) => void) | null;
+  onclose: ((ev: { code: number; reason: string }) => void) | null;
+  onerror: ((ev: unknown) => void) | null;
+}
+
+export type WebSocketFactory = (url: string) => WebSocketLike;
+type FetchLike = (input: string, init?: RequestInit & { keepalive?: boolean }) => Promise<Response>;
+
+export interface SeatClientOptions {
+  /** The service's origin, e.g. `https://seats.example.com`. */
+  baseUrl: string;
+  /**
+   * Returns an agent token. Called once at start and again with `{ refresh: true }` when the server
+   * refuses the last one (expired or revoked): fetch a new one from your backend then.
+   */
+  getToken: (context: { refresh: boolean }) => string | Promise<string>;
+  /** Identifies this desktop (`^[A-Za-z0-9_-]{1,128}$`); random per client when omitted. */
+  sessionId?: string;
+  /** `auto` (default): WebSocket, falling back to HTTP heartbeats; or force one. */
+  transport?: "auto" | Transport;
+  /** Keep-alive ping period on the socket; never more than the seat's heartbeat interval. Default 30 s. */
+  pingIntervalMs?: number;
+  /** Reconnect backoff: exponential from `initialMs` to `maxMs`, with jitter. Defaults 500 ms and 30 s. */
+  backoff?: { initialMs?: number; maxMs?: number };
+  /** Failed socket attempts (never opened) before `auto` falls back to HTTP. Default 2. */
+  socketFailuresBeforeHttp?: number;
+  /** Release the seat when the page goes away (`pagehide`), with `fetch(…, { keepalive: true })`. Default true. */
+  releaseOnPageHide?: boolean;
+  WebSocket?: WebSocketFactory;
+  fetch?: FetchLike;
+  random?: () => number;
+  setTimeout?: (fn: () => void, ms: number) => unknown;
+  clearTimeout?: (handle: unknown) => void;
+  now?: () => number;
+}
+
+export interface SeatClient {
+  /** Starts holding the seat (idempotent). */
+  start(): void;
+  /** Releases the seat and stops (idempotent). */
+  stop(): Promise<void>;
+  on<K extends keyof SeatEvents>(event: K, listener: (payload: SeatEvents[K]) => void): () => void;
+  off<K extends keyof SeatEvents>(event: K, listener: (payload: SeatEvents[K]) => void): void;
+  /** The seat held now, or null. */
+  readonly seat: Seat | null;
+  readonly entitlements: Entitlements | null;
+  readonly sessionId: string;
+  readonly transport: Transport | null;
+  readonly running: boolean;
+}
+
+/** WebSocket close codes the server uses (documented in docs/api.md, "WebSocket presence"). */
+export const CloseCode = {
+  /** The client released its seat, or the server closes a socket whose session ended normally. */
+  normal: 1000,
+  /** The ticket is unknown, used or expired, or the agent token was revoked: get a new ticket (and token). */
+  unauthorized: 4401,
+  /** No license, or not an agent: checking out again will not help until an admin acts. */
+  forbidden: 4403,
+  /** The socket was silent (no ping) for longer than the lease. */
+  silent: 4408,
+  /** The pool is at its `max_active` ceiling: try again later. */
+  poolAtCeiling: 4409,
+  /** The seat was revoked (see the `seat.revoked` message for the reason). */
+  revoked: 4410,
+  /** Too many messages or an unknown message type. */
+  badMessage: 4400,
+} as const;
+
+/** Reasons after which the client reconnects at once (the user still has a license). */
+const RECONNECT_REASONS = new Set(["license_moved", "tokens_revoked", "session_ended"]);
+const TERMINAL_CODES = new Set(["no_license", "forbidden", "unauthorized", "not_found", "invalid_request"]);
+const WS_OPEN = 1;
+
+export function createSeatClient(options: SeatClientOptions): SeatClient {
+  return new Client(options);
+}
+
+class Client implements SeatClient {
+  seat: Seat | null = null;
+  entitlements: Entitlements | null = null;
+  transport: Transport | null = null;
+  running = false;
+  readonly sessionId: string;
+
+  private readonly listeners = new Map<keyof SeatEvents, Set<(payload: never) => void>>();
+  private readonly fetchImpl: FetchLike;
+  private readonly socketFactory: WebSocketFactory | null;
+  private readonly random: () => number;
+  private readonly setTimer: (fn: () => void, ms: number) => unknown;
+  private readonly clearTimer: (handle: unknown) => void;
+  private readonly now: () => number;
+  private readonly base: string;
+
+  /** Bumped by stop(): callbacks of an older run see a different value and do nothing. */
+  private run = 0;
+  private token: string | null = null;
+  private refreshToken = false;
+  private failures = 0;
+  private socketFailures = 0;
+  private unauthorizedInARow = 0;
+  private socket: WebSocketLike | null = null;
+  private timer: unknown = null;
+  private pingTimer: unknown = null;
+  private lastHeard = 0;
+  private pageHooks: (() => void) | null = null;
+  private resumeOnShow = false;
+
+  constructor(private readonly options: SeatClientOptions) {
+    if (!options.baseUrl) throw new TypeError("createSeatClient: baseUrl is required");
+    if (typeof options.getToken !== "function") throw new TypeError("createSeatClient: getToken is required");
+    const g = globalThis as Record<string, any>;
+    this.base = options.baseUrl.replace(/\/+$/, "");
+    this.sessionId = options.sessionId ?? randomSessionId();
+    if (!/^[A-Za-z0-9_-]{1,128}$/.test(this.sessionId)) throw new TypeError("createSeatClient: sessionId must match ^[A-Za-z0-9_-]{1,128}$");
+    const f = options.fetch ?? (g.fetch as FetchLike | undefined);
+    if (!f) throw new TypeError("createSeatClient: no fetch in this environment; pass options.fetch");
+    this.fetchImpl = (input, init) => f(input, init);
+    const WS = g.WebSocket as (new (url: string) => WebSocketLike) | undefined;
+    this.socketFactory = options.WebSocket ?? (WS ? (url) => new WS(url) : null);
+    this.random = options.random ?? Math.random;
+    this.setTimer = options.setTimeout ?? ((fn, ms) => setTimeout(fn, ms));
+    this.clearTimer = options.clearTimeout ?? ((h) => clearTimeout(h as ReturnType<typeof setTimeout>));
+    this.now = options.now ?? Date.now;
+  }
+
+  // ------------------------------------------------------------------ public
+
+  on<K extends keyof SeatEvents>(event: K, listener: (payload: SeatEvents[K]) => void): () => void {
+    let set = this.listeners.get(event);
+    if (!set) this.listeners.set(event, (set = new Set()));
+    set.add(listener as (payload: never) => void);
+    return () => this.off(event, listener);
+  }
+
+  off<K extends keyof SeatEvents>(event: K, listener: (payload: SeatEvents[K]) => void): void {
+    this.listeners.get(event)?.delete(listener as (payload: never) => void);
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.failures = 0;
+    this.socketFailures = 0;
+    this.unauthorizedInARow = 0;
+    this.transport = this.options.transport === "http" || !this.socketFactory ? "http" : "websocket";
+    this.installPageHooks();
+    this.connect();
+  }
+
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    const hadSeat = this.seat !== null;
+    const socket = this.halt();
+    this.removePageHooks();
+    if (socket && socket.readyState === WS_OPEN) {
+      // The server frees the seat at once (no reconnect grace) and closes with 1000.
+      safely(() => socket.send(JSON.stringify({ type: "release" })));
+      safely(() => socket.close(CloseCode.normal, "released"));
+    } else {
+      if (socket) safely(() => socket.close(CloseCode.normal, "stopped"));
+      if (hadSeat && this.token) await this.release(false).catch((err) => this.emit("error", asError(err)));
+    }
+    this.emit("connection", { state: "stopped", transport: null, attempt: 0 });
+  }
+
+  // ------------------------------------------------------------------ events
+
+  private emit<K extends keyof SeatEvents>(event: K, payload: SeatEvents[K]): void {
+    for (const listener of [...(this.listeners.get(event) ?? [])]) {
+      try {
+        (listener as (p: SeatEvents[K]) => void)(payload);
+      } catch (err) {
+        if (event !== "error") this.emit("error", asError(err));
+      }
+    }
+  }
+
+  private granted(seat: Seat, entitlements?: Entitlements): void {
+    this.seat = seat;
+    this.failures = 0;
+    this.unauthorizedInARow = 0;
+    this.emit("connection", { state: "connected", transport: this.transport, attempt: 0 });
+    this.emit("granted", seat);
+    if (entitlements) this.setEntitlements(entitlements);
+  }
+
+  private setEntitlements(e: Entitlements): void {
+    this.entitlements = e;
+    this.emit("entitlements", e);
+  }
+
+  /** A refusal: `revoked` when a seat was held (it is gone now), else `denied`. Terminal codes stop the client. */
+  private refused(problem: SeatProblem): void {
+    if (this.seat) {
+      this.seat = null;
+      this.emit("revoked", { reason: problem.code, detail: problem.detail });
+    }
+    this.emit("denied", problem);
+    if (TERMINAL_CODES.has(problem.code)) this.stopQuietly();
+  }
+
+  private stopQuietly(): void {
+    const socket = this.halt();
+    if (socket) safely(() => socket.close(CloseCode.normal, "stopped"));
+    this.removePageHooks();
+    this.emit("connection", { state: "stopped", transport: null, attempt: 0 });
+  }
+
+  /** Ends the current run: timers cleared, callbacks of this run ignored. Returns the socket, detached. */
+  private halt(): WebSocketLike | null {
+    this.running = false;
+    this.run += 1;
+    this.clear();
+    const socket = this.socket;
+    this.socket = null;
+    if (socket) detach(socket);
+    this.seat = null;
+    return socket;
+  }
+
+  private clear(): void {
+    if (this.timer !== null) this.clearTimer(this.timer);
+    if (this.pingTimer !== null) this.clearTimer(this.pingTimer);
+    this.timer = null;
+    this.pingTimer = null;
+  }
+
+  // ------------------------------------------------------------------ scheduling
+
+  private later(ms: number, fn: () => void): void {
+    const run = this.run;
+    if (this.timer !== null) this.clearTimer(this.timer);
+    this.timer = this.setTimer(() => {
+      this.timer = null;
+      if (run === this.run) fn();
+    }, Math.max(0, ms));
+  }
+
+  /** Exponential backoff with jitter: between half and all of min(max, initial × 2^failures). */
+  backoffDelay(failures: number): number {
+    const initial = this.options.backoff?.initialMs ?? 500;
+    const max = this.options.backoff?.maxMs ?? 30_000;
+    const ceiling = Math.min(max, initial * 2 ** Math.min(failures, 30));
+    return ceiling / 2 + this.random() * (ceiling / 2);
+  }
+
+  private retry(minMs = 0): void {
+    const delay = Math.max(minMs, this.backoffDelay(this.failures));
+    this.failures += 1;
+    this.emit("connection", { state: "reconnecting", transport: this.transport, attempt: this.failures });
+    this.later(delay, () => this.connect());
+  }
+
+  private connect(): void {
+    if (!this.running) return;
+    this.emit("connection", { state: "connecting", transport: this.transport, attempt: this.failures });
+    const run = this.run;
+    const step = this.transport === "websocket" ? this.openSocket() : this.checkout();
+    step.catch((err) => {
+      if (run !== this.run) return;
+      this.emit("error", asError(err));
+      this.retry();
+    });
+  }
+
+  // ------------------------------------------------------------------ HTTP
+
+  private async currentToken(): Promise<string> {
+    if (this.token === null || this.refreshToken) {
+      const refresh = this.token !== null;
+      this.refreshToken = false;
+      this.token = await this.options.getToken({ refresh });
+    }
+    return this.token;
+  }
+
+  /** An agent request; a refused token is replaced once from getToken({ refresh: true }). */
+  private async call(path: string, body: unknown): Promise<{ status: number; body: any; headers: Headers }> {
+    for (let attempt = 0; ; attempt++) {
+      const token = await this.currentToken();
+      const res = await this.fetchImpl(`${this.base}${path}`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+      const text = await res.text();
+      let parsed: any = null;
+      try {
+        parsed = text ? JSON.parse(text) : null;
+      } catch {
+        parsed = { code: "invalid_response", detail: text.slice(0, 200), status: res.status };
+      }
+      if (res.status === 401 && attempt === 0) {
+        this.refreshToken = true;
+        continue;
+      }
+      return { status: res.status, body: parsed, headers: res.headers };
+    }
+  }
+
+  private problemOf(res: { status: number; body: any }): SeatProblem {
+    const b = res.body && typeof res.body === "object" ? res.body : {};
+    return { ...b, status: res.status, code: String(b.code ?? `http_${res.status}`), detail: String(b.detail ?? `HTTP ${res.status}`) };
+  }
+
+  /** 429 and 5xx are worth retrying later; Retry-After is respected. */
+  private transient(res: { status: number; headers: Headers }): number | null {
+    if (res.status !== 429 && res.status < 500) return null;
+    const after = Number(res.headers.get("retry-after"));
+    return Number.isFinite(after) && after > 0 ? after * 1000 : 0;
+  }
+
+  private async checkout(): Promise<void> {
+    const run = this.run;
+    const res = await this.call("/v1/seats/checkout", { session_id: this.sessionId });
+    if (run !== this.run) return;
+    if (res.status === 200) {
+      const first = this.seat === null;
+      this.granted(res.body as Seat);
+      if (first) void this.loadEntitlements(run);
+      this.scheduleHeartbeat();
+      return;
+    }
+    this.handleRefusal(res);
+  }
+
+  private handleRefusal(res: { status: number; body: any; headers: Headers }): void {
+    const wait = this.transient(res);
+    if (wait !== null) return this.retry(wait);
+    const problem = this.problemOf(res);
+    this.refused(problem);
+    if (this.running) this.retry(); // e.g. pool_at_ceiling: a seat may free up
+  }
+
+  private async loadEntitlements(run: number): Promise<void> {
+    try {
+      const token = await this.currentToken();
+      const res = await this.fetchImpl(`${this.base}/v1/me`, { headers: { authorization: `Bearer ${token}` } });
+      if (run === this.run && res.ok) this.setEntitlements((await res.json()) as Entitlements);
+    } catch (err) {
+      if (run === this.run) this.emit("error", asError(err));
+    }
+  }
+
+  private scheduleHeartbeat(): void {
+    const seconds = this.seat?.heartbeat_interval_seconds ?? 30;
+    this.later(seconds * 1000, () => void this.heartbeat().catch((err) => this.heartbeatFailed(err)));
+  }
+
+  private heartbeatFailed(err: unknown): void {
+    if (!this.running) return;
+    this.emit("error", asError(err));
+    // Keep trying at the heartbeat pace: the lease outlives two missed beats.
+    this.emit("connection", { state: "reconnecting", transport: "http", attempt: ++this.failures });
+    this.later(Math.min(this.backoffDelay(this.failures), (this.seat?.heartbeat_interval_seconds ?? 30) * 1000), () => void this.heartbeat().catch((e) => this.heartbeatFailed(e)));
+  }
+
+  private async heartbeat(): Promise<void> {
+    const run = this.run;
+    const res = await this.call("/v1/seats/heartbeat", { session_id: this.sessionId });
+    if (run !== this.run) return;
+    if (res.status === 200) {
+      if (this.seat) this.seat = { ...this.seat, expires_at: res.body.expires_at };
+      if (this.failures > 0) {
+        this.failures = 0;
+        this.emit("connection", { state: "connected", transport: "http", attempt: 0 });
+      }
+      this.scheduleHeartbeat();
+      return;
+    }
+    // The lease ended (or an admin released it): check out again, same session.
+    if (res.status === 404) return this.checkout();
+    this.handleRefusal(res);
+  }
+
+  private release(keepalive: boolean): Promise<unknown> {
+    const token = this.token;
+    if (!token) return Promise.resolve();
+    return this.fetchImpl(`${this.base}/v1/seats/release`, {
+      method: "POST",
+      keepalive,
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify({ session_id: this.sessionId }),
+    });
+  }
+
+  // ------------------------------------------------------------------ WebSocket
+
+  private async openSocket(): Promise<void> {
+    const run = this.run;
+    const res = await this.call("/v1/seats/connect-ticket", { session_id: this.sessionId });
+    if (run !== this.run) return;
+    if (res.status !== 201) {
+      if (res.status === 404 && this.options.transport !== "websocket") {
+        // A server without WebSocket presence: heartbeats it is.
+        this.transport = "http";
+        return this.checkout();
+      }
+      return this.handleRefusal(res);
+    }
+    const url = `${this.base.replace(/^http/i, "ws")}/v1/seats/connect?ticket=${encodeURIComponent(res.body.ticket)}`;
+    const socket = this.socketFactory!(url);
+    this.socket = socket;
+    let opened = false;
+    let revokedReason: string | null = null;
+    socket.onopen = () => {
+      if (run !== this.run) return;
+      opened = true;
+      this.socketFailures = 0;
+      this.lastHeard = this.now();
+      this.schedulePing(run);
+    };
+    socket.onmessage = (ev) => {
+      if (run !== this.run) return;
+      this.lastHeard = this.now();
+      if (ev.data === "pong") return;
+      let msg: any;
+      try {
+        msg = JSON.parse(String(ev.data));
+      } catch {
+        return this.emit("error", new Error(`unreadable message from the server: ${String(ev.data).slice(0, 100)}`));
+      }
+      switch (msg?.type) {
+        case "seat.granted": {
+          const { type: _type, entitlements, ...seat } = msg;
+          this.granted(seat as Seat, entitlements);
+          this.schedulePing(run);
+          break;
+        }
+        case "seat.denied":
+          this.socketProblem = msg.problem as SeatProblem;
+          break;
+        case "seat.revoked":
+          revokedReason = String(msg.reason);
+          this.seat = null;
+          this.emit("revoked", { reason: revokedReason, detail: String(msg.detail ?? "") });
+          break;
+        case "entitlements.changed":
+          this.setEntitlements(msg.entitlements as Entitlements);
+          break;
+        default:
+          break; // newer servers may send more; ignore what we do not know
+      }
+    };
+    socket.onerror = () => undefined; // a close event always follows
+    socket.onclose = (ev) => {
+      if (run !== this.run) return;
+      this.socket = null;
+      if (this.pingTimer !== null) this.clearTimer(this.pingTimer);
+      this.pingTimer = null;
+      this.socketClosed(ev.code, opened, revokedReason);
+    };
+  }
+
+  private socketProblem: SeatProblem | null = null;
+
+  private socketClosed(code: number, opened: boolean, revokedReason: string | null): void {
+    const problem = this.socketProblem;
+    this.socketProblem = null;
+    if (problem) {
+      if (problem.code === "unauthorized") return this.unauthorized(problem);
+      this.refused(problem);
+      if (this.running) this.retry(); // e.g. pool_at_ceiling: a seat may free up
+      return;
+    }
+    if (code === CloseCode.revoked) {
+      if (revokedReason === "tokens_revoked") this.refreshToken = true;
+      if (revokedReason && RECONNECT_REASONS.has(revokedReason)) return this.later(0, () => this.connect());
+      return this.stopQuietly();
+    }
+    if (code === CloseCode.unauthorized) return this.unauthorized({ status: 401, code: "unauthorized", detail: "The ticket or token was refused." });
+    const hadSeat = this.seat !== null;
+    this.seat = null;
+    if (!opened) {
+      this.socketFailures += 1;
+      if (this.options.transport !== "websocket" && this.socketFailures >= (this.options.socketFailuresBeforeHttp ?? 2)) {
+        this.transport = "http";
+        return this.connect();
+      }
+    }
+    // A drop (network, server restart, silence): the same session reconnects within the server's
+    // reconnect grace and keeps its seat. The first retry is quick; later ones back off.
+    if (hadSeat && this.failures === 0) {
+      this.failures = 1;
+      this.emit("connection", { state: "reconnecting", transport: this.transport, attempt: 1 });
+      return this.later(this.backoffDelay(0) / 2, () => this.connect());
+    }
+    this.retry();
+  }
+
+  private unauthorized(problem: SeatProblem): void {
+    this.unauthorizedInARow += 1;
+    this.refreshToken = true;
+    if (this.unauthorizedInARow >= 3) return this.refused(problem);
+    this.retry();
+  }
+
+  /** Pings at most every heartbeat interval; a socket that stays quiet for 2.5 periods is dropped. */
+  private schedulePing(run: number): void {
+    if (this.pingTimer !== null) this.clearTimer(this.pingTimer);
+    const configured = this.options.pingIntervalMs ?? 30_000;
+    const period = Math.max(1000, Math.min(configured, (this.seat?.heartbeat_interval_seconds ?? Infinity) * 1000));
+    this.pingTimer = this.setTimer(() => {
+      this.pingTimer = null;
+      const socket = this.socket;
+      if (run !== this.run || !socket || socket.readyState !== WS_OPEN) return;
+      if (this.now() - this.lastHeard > period * 2.5) {
+        safely(() => socket.close(4000, "no pong"));
+        return;
+      }
+      safely(() => socket.send("ping"));
+      this.schedulePing(run);
+    }, period);
+  }
+
+  // ------------------------------------------------------------------ page lifecycle
+
+  private installPageHooks(): void {
+    if (this.pageHooks || this.options.releaseOnPageHide === false) return;
+    const g = globalThis as Record<string, any>;
+    if (typeof g.addEventListener !== "function" || typeof g.document === "undefined") return;
+    const onHide = (ev: { persisted?: boolean }) => {
+      if (!this.running) return;
+      // keepalive lets the request outlive the page; the socket may not get to say goodbye.
+      void this.release(true).catch(() => undefined);
+      const socket = this.halt();
+      if (socket) safely(() => socket.close(CloseCode.normal, "pagehide"));
+      this.resumeOnShow = ev.persisted === true;
+    };
+    const onShow = (ev: { persisted?: boolean }) => {
+      if (ev.persisted && this.resumeOnShow) {
+        this.resumeOnShow = false;
+        this.start();
+      }
+    };
+    g.addEventListener("pagehide", onHide);
+    g.addEventListener("pageshow", onShow);
+    this.pageHooks = () => {
+      g.removeEventListener("pagehide", onHide);
+      g.removeEventListener("pageshow", onShow);
+    };
+  }
+
+  private removePageHooks(): void {
+    if (this.resumeOnShow) return; // kept so a page restored from the back-forward cache resumes
+    this.pageHooks?.();
+    this.pageHooks = null;
+  }
+}
+
+function detach(socket: WebSocketLike): void {
+  socket.onopen = null;
+  socket.onmessage = null;
+  socket.onclose = null;
+  socket.onerror = null;
+}
+
+function safely(fn: () => void): void {
+  try {
+    fn();
+  } catch {
+    // a socket already closing may throw; nothing to do
+  }
+}
+
+function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+function randomSessionId(): string {
+  const c = (globalThis as Record<string, any>).crypto;
+  if (c?.randomUUID) return `sdk-${c.randomUUID()}`;
+  return `sdk-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 12)}`;
+}
