@@ -88,6 +88,11 @@ export interface WebSocketLike {
 }
 
 export type WebSocketFactory = (url: string) => WebSocketLike;
+
+export interface PageEvents {
+  addEventListener(type: string, listener: (ev: any) => void): void;
+  removeEventListener(type: string, listener: (ev: any) => void): void;
+}
 type FetchLike = (input: string, init?: RequestInit & { keepalive?: boolean }) => Promise<Response>;
 
 export interface SeatClientOptions {
@@ -110,6 +115,8 @@ export interface SeatClientOptions {
   socketFailuresBeforeHttp?: number;
   /** Release the seat when the page goes away (`pagehide`), with `fetch(…, { keepalive: true })`. Default true. */
   releaseOnPageHide?: boolean;
+  /** Where `pagehide`/`pageshow` come from; the page's `window` by default (none outside a page). */
+  pageEvents?: PageEvents;
   WebSocket?: WebSocketFactory;
   fetch?: FetchLike;
   random?: () => number;
@@ -603,7 +610,8 @@ class Client implements SeatClient {
   private installPageHooks(): void {
     if (this.pageHooks || this.options.releaseOnPageHide === false) return;
     const g = globalThis as Record<string, any>;
-    if (typeof g.addEventListener !== "function" || typeof g.document === "undefined") return;
+    const target: PageEvents | null = this.options.pageEvents ?? (typeof g.document !== "undefined" && typeof g.addEventListener === "function" ? (g as PageEvents) : null);
+    if (!target) return;
     const onHide = (ev: { persisted?: boolean }) => {
       if (!this.running) return;
       // keepalive lets the request outlive the page; the socket may not get to say goodbye.
@@ -618,11 +626,11 @@ class Client implements SeatClient {
         this.start();
       }
     };
-    g.addEventListener("pagehide", onHide);
-    g.addEventListener("pageshow", onShow);
+    target.addEventListener("pagehide", onHide);
+    target.addEventListener("pageshow", onShow);
     this.pageHooks = () => {
-      g.removeEventListener("pagehide", onHide);
-      g.removeEventListener("pageshow", onShow);
+      target.removeEventListener("pagehide", onHide);
+      target.removeEventListener("pageshow", onShow);
     };
   }
 
