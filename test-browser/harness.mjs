@@ -24,11 +24,15 @@ function portFree(port) {
   });
 }
 
-export async function startServer({ port = 8789, log = false } = {}) {
+/**
+ * `state` and `token` (optional) restart a server on the state and operator token of an earlier
+ * one; `stop({ keepState: true })` leaves the state for that.
+ */
+export async function startServer({ port = 8789, log = false, state = null, token: givenToken = null } = {}) {
   await portFree(port);
   await portFree(port + 1000); // the inspector
-  const dir = mkdtempSync(join(tmpdir(), "seatkeeper-browser-"));
-  const token = `op_${randomBytes(24).toString("base64url")}`; // ≥ 32 characters: the service refuses shorter ones
+  const dir = state ?? mkdtempSync(join(tmpdir(), "seatkeeper-browser-"));
+  const token = givenToken ?? `op_${randomBytes(24).toString("base64url")}`; // ≥ 32 characters: the service refuses shorter ones
   const migrate = spawnSync(wrangler, ["d1", "migrations", "apply", "DB", "--local", "--persist-to", dir], { cwd: root, env: quietEnv, encoding: "utf8" });
   if (migrate.status !== 0) throw new Error(`migrations failed:\n${migrate.stdout}\n${migrate.stderr}`);
   const child = spawn(
@@ -48,14 +52,16 @@ export async function startServer({ port = 8789, log = false } = {}) {
   const base = `http://127.0.0.1:${port}`;
   let exited = false;
   child.on("exit", () => (exited = true));
-  const stop = () => {
+  const stop = ({ keepState = false } = {}) => {
     if (!exited) {
       try {
         process.kill(-child.pid, "SIGTERM"); // its own process group: wrangler and workerd
       } catch {}
     }
-    rmSync(dir, { recursive: true, force: true });
+    if (!keepState) rmSync(dir, { recursive: true, force: true });
   };
+  /** Resolves once wrangler and workerd are gone (the port is free again). */
+  const exitedPromise = new Promise((resolve) => child.on("exit", resolve));
   const deadline = Date.now() + 60_000;
   for (;;) {
     if (exited) throw new Error(`wrangler dev exited early:\n${output}`);
@@ -69,7 +75,7 @@ export async function startServer({ port = 8789, log = false } = {}) {
     }
     await sleep(300);
   }
-  return { base, token, stop, output: () => output };
+  return { base, token, state: dir, stop, exited: () => (exited ? Promise.resolve() : exitedPromise), output: () => output };
 }
 
 /** A small JSON client: api(method, path, body?) → { status, body, headers }. */

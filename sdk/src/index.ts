@@ -494,7 +494,6 @@ class Client implements SeatClient {
     const socket = this.socketFactory!(url);
     this.socket = socket;
     let opened = false;
-    let revokedReason: string | null = null;
     socket.onopen = () => {
       if (run !== this.run) return;
       opened = true;
@@ -520,12 +519,13 @@ class Client implements SeatClient {
           break;
         }
         case "seat.denied":
-          this.socketProblem = msg.problem as SeatProblem;
+          // The server closes next; act now, so a start() right after this event is not lost.
+          this.abandonSocket(socket);
+          this.socketRefused(msg.problem as SeatProblem);
           break;
         case "seat.revoked":
-          revokedReason = String(msg.reason);
-          this.seat = null;
-          this.emit("revoked", { reason: revokedReason, detail: String(msg.detail ?? "") });
+          this.abandonSocket(socket);
+          this.socketRevoked(String(msg.reason), String(msg.detail ?? ""));
           break;
         case "entitlements.changed":
           this.setEntitlements(msg.entitlements as Entitlements);
@@ -540,26 +540,34 @@ class Client implements SeatClient {
       this.socket = null;
       if (this.pingTimer !== null) this.clearTimer(this.pingTimer);
       this.pingTimer = null;
-      this.socketClosed(ev.code, opened, revokedReason);
+      this.socketClosed(ev.code, opened);
     };
   }
 
-  private socketProblem: SeatProblem | null = null;
+  /** Stops listening to a socket the server is about to close, and closes our end. */
+  private abandonSocket(socket: WebSocketLike): void {
+    detach(socket);
+    if (this.socket === socket) this.socket = null;
+    if (this.pingTimer !== null) this.clearTimer(this.pingTimer);
+    this.pingTimer = null;
+    safely(() => socket.close(CloseCode.normal, "done"));
+  }
 
-  private socketClosed(code: number, opened: boolean, revokedReason: string | null): void {
-    const problem = this.socketProblem;
-    this.socketProblem = null;
-    if (problem) {
-      if (problem.code === "unauthorized") return this.unauthorized(problem);
-      this.refused(problem);
-      if (this.running) this.retry(); // e.g. pool_at_ceiling: a seat may free up
-      return;
-    }
-    if (code === CloseCode.revoked) {
-      if (revokedReason === "tokens_revoked") this.refreshToken = true;
-      if (revokedReason && RECONNECT_REASONS.has(revokedReason)) return this.later(0, () => this.connect());
-      return this.stopQuietly();
-    }
+  private socketRefused(problem: SeatProblem): void {
+    if (problem.code === "unauthorized") return this.unauthorized(problem);
+    this.refused(problem);
+    if (this.running) this.retry(); // e.g. pool_at_ceiling: a seat may free up
+  }
+
+  private socketRevoked(reason: string, detail: string): void {
+    this.seat = null;
+    this.emit("revoked", { reason, detail });
+    if (!RECONNECT_REASONS.has(reason)) return this.stopQuietly();
+    if (reason === "tokens_revoked") this.refreshToken = true;
+    this.later(0, () => this.connect());
+  }
+
+  private socketClosed(code: number, opened: boolean): void {
     if (code === CloseCode.unauthorized) return this.unauthorized({ status: 401, code: "unauthorized", detail: "The ticket or token was refused." });
     const hadSeat = this.seat !== null;
     this.seat = null;
