@@ -91,11 +91,11 @@ export const presenceRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationH
     connect,
     async (c) => {
       if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
-        throw new ApiError(426, "upgrade_required", "Connect with a WebSocket upgrade (Upgrade: websocket).");
+        throw new ApiError("upgrade_required", "Connect with a WebSocket upgrade (Upgrade: websocket).");
       }
       const parsed = parseTicket(c.req.valid("query").ticket);
       if (!parsed) {
-        const refusal = new ApiError(401, "unauthorized", "The ticket is not valid; get a new one from POST /v1/seats/connect-ticket.");
+        const refusal = new ApiError("unauthorized", "The ticket is not valid; get a new one from POST /v1/seats/connect-ticket.");
         return refuseUpgrade(problemBody(refusal, CONNECT_PATH), CLOSE.unauthorized) as never;
       }
       // The account's object checks and consumes the ticket and holds the socket.

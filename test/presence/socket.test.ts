@@ -17,16 +17,17 @@ import {
   T0,
   type Fixture,
 } from "../helpers";
+import type { PoolId } from "../../src/domain/catalog";
 import type { AccountSeats } from "../../src/seats/account-seats";
 import { connect, openSocket, ticketFor } from "./support";
 
 const base = (f: Fixture) => `/v1/accounts/${f.accountId}`;
-const poolOf = async (f: Fixture, id: string) =>
+const poolOf = async (f: Fixture, id: PoolId) =>
   (await call("GET", `${base(f)}/pools`, f.key)).body.items.find((p: { id: string }) => p.id === id);
-const activeIn = async (f: Fixture, pool: string) => (await poolOf(f, pool)).active as number;
+const activeIn = async (f: Fixture, pool: PoolId) => (await poolOf(f, pool)).active as number;
 const statsOf = async (f: Fixture) => (await call("GET", `${base(f)}/stats`, OPERATOR)).body;
 
-async function oneAgent(settings: Record<string, unknown> = {}, pool = "premium-concurrent", quantity = 5) {
+async function oneAgent(settings: Parameters<typeof newAccount>[0] = {}, pool: PoolId = "premium-concurrent", quantity = 5) {
   const f = await newAccount(settings);
   await putPool(f, pool, quantity);
   const [user] = await licensedUsers(f, pool, 1);
