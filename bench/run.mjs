@@ -8,6 +8,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import { call, runLoad } from "./load.mjs";
+import { presencePhase, PRESENCE } from "./presence.mjs";
 import { root, startService } from "./server.mjs";
 
 const PORT = Number(process.env.BENCH_PORT ?? 8790);
@@ -24,6 +25,12 @@ const BATCH_ROUNDS = 5;
 const PHASE_DEADLINE_MS = 180_000;
 const WATCHDOG_MS = 20 * 60_000;
 const STRICT = process.env.BENCH_STRICT === "1";
+/** BENCH_PHASES=presence (comma-separated) runs only those phases; all of them by default. */
+const ALL_PHASES = ["baseline", "shift", "many", "named", "batch", "presence"];
+const PHASES = (process.env.BENCH_PHASES ?? ALL_PHASES.join(",")).split(",").map((x) => x.trim()).filter(Boolean);
+const unknownPhase = PHASES.find((x) => !ALL_PHASES.includes(x));
+if (unknownPhase) throw new Error(`BENCH_PHASES: unknown phase ${unknownPhase} (phases: ${ALL_PHASES.join(", ")})`);
+const want = (phase) => PHASES.includes(phase);
 
 const TTL = { lease_ttl_seconds: 3600, grace_seconds: 3600 };
 const SHIFT = { id: "bench-shift", pool: "essentials-concurrent" };
@@ -184,24 +191,24 @@ async function main() {
   const namedUsers = users("named", NAMED_USERS);
   const batchUsers = users("b", BATCH_USERS);
 
-  await createAccounts([SHIFT.id], [[SHIFT.pool, SHIFT_QUANTITY]]);
-  await createAccounts([NAMED.id], [[NAMED.pool, NAMED_USERS]]);
-  await createAccounts([BATCH.id], [[BATCH.a, BATCH_USERS], [BATCH.b, BATCH_USERS]]);
-  await createAccounts(manyIds, [[MANY_POOL, MANY_AGENTS]]);
-  log(`  accounts: ${3 + MANY_ACCOUNTS}`);
-  await createUsers(SHIFT.id, shiftUsers);
-  await createUsers(NAMED.id, namedUsers);
-  await createUsers(BATCH.id, batchUsers);
-  await bulk("many users", manyIds.flatMap((id) => manyUsers.map((u) => ({ method: "PUT", path: `/v1/accounts/${id}/users/${u}`, token: server.token, body: {}, expect: 200 }))));
-  log(`  users: ${SHIFT_AGENTS + NAMED_USERS + BATCH_USERS + MANY_ACCOUNTS * MANY_AGENTS}`);
-  await assignBatch(SHIFT.id, shiftUsers, SHIFT.pool);
-  await bulk("many licenses", manyIds.map((id) => ({ method: "POST", path: `/v1/accounts/${id}/licenses:batch`, token: server.token, body: { assign: manyUsers.map((user_id) => ({ user_id, pool: MANY_POOL })), revoke: [] }, expect: 200 })));
-  const shiftAgents = await mintTokens(shiftUsers.map((u) => [SHIFT.id, u]));
-  const manyAgents = await mintTokens(manyIds.flatMap((id) => manyUsers.map((u) => [id, u])));
-  const namedAgents = await mintTokens(namedUsers.map((u) => [NAMED.id, u]));
-  log(`  agent tokens: ${shiftAgents.length + manyAgents.length + namedAgents.length}`);
-  const shiftPool0 = await pool(SHIFT.id, SHIFT.pool);
-  if (shiftPool0.members !== SHIFT_AGENTS || shiftPool0.active !== 0) throw new Error(`setup: shift pool is ${JSON.stringify(shiftPool0)}`);
+  if (want("shift")) await createAccounts([SHIFT.id], [[SHIFT.pool, SHIFT_QUANTITY]]);
+  if (want("named")) await createAccounts([NAMED.id], [[NAMED.pool, NAMED_USERS]]);
+  if (want("batch")) await createAccounts([BATCH.id], [[BATCH.a, BATCH_USERS], [BATCH.b, BATCH_USERS]]);
+  if (want("many")) await createAccounts(manyIds, [[MANY_POOL, MANY_AGENTS]]);
+  if (want("shift")) await createUsers(SHIFT.id, shiftUsers);
+  if (want("named")) await createUsers(NAMED.id, namedUsers);
+  if (want("batch")) await createUsers(BATCH.id, batchUsers);
+  if (want("many")) await bulk("many users", manyIds.flatMap((id) => manyUsers.map((u) => ({ method: "PUT", path: `/v1/accounts/${id}/users/${u}`, token: server.token, body: {}, expect: 200 }))));
+  if (want("shift")) await assignBatch(SHIFT.id, shiftUsers, SHIFT.pool);
+  if (want("many")) await bulk("many licenses", manyIds.map((id) => ({ method: "POST", path: `/v1/accounts/${id}/licenses:batch`, token: server.token, body: { assign: manyUsers.map((user_id) => ({ user_id, pool: MANY_POOL })), revoke: [] }, expect: 200 })));
+  const shiftAgents = want("shift") ? await mintTokens(shiftUsers.map((u) => [SHIFT.id, u])) : [];
+  const manyAgents = want("many") ? await mintTokens(manyIds.flatMap((id) => manyUsers.map((u) => [id, u]))) : [];
+  const namedAgents = want("named") ? await mintTokens(namedUsers.map((u) => [NAMED.id, u])) : [];
+  log(`  agent tokens: ${shiftAgents.length + manyAgents.length + namedAgents.length} (phases: ${PHASES.join(", ")})`);
+  if (want("shift")) {
+    const shiftPool0 = await pool(SHIFT.id, SHIFT.pool);
+    if (shiftPool0.members !== SHIFT_AGENTS || shiftPool0.active !== 0) throw new Error(`setup: shift pool is ${JSON.stringify(shiftPool0)}`);
+  }
   log(`  setup took ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 
   const phases = {};
@@ -211,21 +218,26 @@ async function main() {
     return res;
   };
 
+  const sid = (a) => `desk-${a.userId}`;
+  let p;
+
   // ------------------------------------------------------------------ 1. baseline
+  if (want("baseline")) {
   log(`\n1. Baseline: GET /healthz ×${BASELINE_REQUESTS} at concurrency ${CONCURRENCY}`);
   await bulk("warm-up", Array.from({ length: 1000 }, () => ({ method: "GET", path: "/healthz", expect: 200 })));
   const baseline = record("baseline", "GET /healthz", await runLoad(server.baseUrl, Array.from({ length: BASELINE_REQUESTS }, () => ({ method: "GET", path: "/healthz", expect: 200 })), { concurrency: CONCURRENCY, deadlineMs: PHASE_DEADLINE_MS }));
   checkLoad("baseline", baseline);
+  }
 
   // ------------------------------------------------------------------ 2. shift change
+  if (want("shift")) {
   log(`\n2. Shift change: ${SHIFT_AGENTS} agents of one account, pool quantity ${SHIFT_QUANTITY}`);
-  const sid = (a) => `desk-${a.userId}`;
   const co = record("shift_checkout", "checkout (one account)", await runLoad(server.baseUrl, seatCall("checkout", shiftAgents, sid, 200), { concurrency: CONCURRENCY, deadlineMs: PHASE_DEADLINE_MS, keepBodies: true }));
   checkLoad("shift checkout", co);
   check(exactSequence(co.bodies, SHIFT_AGENTS), `checkout replies report active = 1…${SHIFT_AGENTS}, each exactly once`);
   const overLimitReplies = co.bodies.filter((b) => b?.over_limit === true).length;
   check(overLimitReplies === SHIFT_AGENTS - SHIFT_QUANTITY, `exactly ${SHIFT_AGENTS - SHIFT_QUANTITY} replies say over_limit`, `got ${overLimitReplies}`);
-  let p = await pool(SHIFT.id, SHIFT.pool);
+  p = await pool(SHIFT.id, SHIFT.pool);
   check(p.active === SHIFT_AGENTS && p.over_limit === true, `GET pools: active ${SHIFT_AGENTS}, over_limit true`, JSON.stringify(p));
   let ov = await overages(SHIFT.id);
   check(ov.length === 1 && ov[0].ended_at === null && ov[0].peak_overage === SHIFT_AGENTS - SHIFT_QUANTITY && ov[0].peak_active === SHIFT_AGENTS && ov[0].pool === SHIFT.pool, `GET overages: one open interval, peak_active ${SHIFT_AGENTS}, peak_overage ${SHIFT_AGENTS - SHIFT_QUANTITY}`, JSON.stringify(ov));
@@ -250,7 +262,10 @@ async function main() {
     JSON.stringify(ov),
   );
 
+  }
+
   // ------------------------------------------------------------------ 3. many accounts
+  if (want("many")) {
   log(`\n3. Many accounts: ${MANY_ACCOUNTS} accounts × ${MANY_AGENTS} agents`);
   // Interleave accounts so the 64 workers hit many objects at once, as sign-ins across tenants would.
   const interleaved = manyUsers.flatMap((_, j) => manyIds.map((_, i) => manyAgents[i * MANY_AGENTS + j]));
@@ -267,7 +282,10 @@ async function main() {
   const ovMany = await bulk("GET overages ×200", manyIds.map((id) => ({ method: "GET", path: `/v1/accounts/${id}/overages`, token: server.token, expect: 200 })), { keepBodies: true });
   check(ovMany.bodies.every((b) => b.items.length === 0), "GET overages: none in any of the 200 accounts (each at exactly its quantity)");
 
+  }
+
   // ------------------------------------------------------------------ 4. named licenses
+  if (want("named")) {
   log(`\n4. Named-license path: ${NAMED.pool} quantity ${NAMED_USERS}`);
   const lic = record("named_put_license", "PUT license (named pool)", await runLoad(server.baseUrl, namedUsers.map((u) => ({ method: "PUT", path: `/v1/accounts/${NAMED.id}/users/${u}/license`, token: server.token, body: { pool: NAMED.pool }, expect: 200 })), { concurrency: CONCURRENCY, deadlineMs: PHASE_DEADLINE_MS }));
   checkLoad("PUT license", lic);
@@ -284,6 +302,9 @@ async function main() {
   check(p.active === 0, "GET pools after release: active 0", JSON.stringify(p));
   check((await overages(NAMED.id)).length === 0, "GET overages: none for a named pool");
 
+  }
+
+  if (want("batch")) {
   log(`\n   licenses:batch of ${BATCH_USERS} users, ${BATCH_ROUNDS} sequential batches`);
   const rounds = [
     { label: `assign ${BATCH_USERS} → ${BATCH.a}`, body: { assign: batchUsers.map((user_id) => ({ user_id, pool: BATCH.a })), revoke: [] }, result: { assigned: BATCH_USERS, revoked: 0 }, counts: { [BATCH.a]: BATCH_USERS, [BATCH.b]: 0 } },
@@ -307,18 +328,32 @@ async function main() {
   const bt = batchTimes.map((b) => b.ms).sort((a, b) => a - b);
   phases.licenses_batch = { label: `licenses:batch (${BATCH_USERS} users)`, requests: bt.length, rps: (bt.length / bt.reduce((a, b) => a + b, 0)) * 1000, p50_ms: bt[Math.floor(bt.length / 2)], p95_ms: bt[bt.length - 1], p99_ms: bt[bt.length - 1], max_ms: bt[bt.length - 1], batches: batchTimes, users_per_second: (BATCH_USERS * bt.length * 1000) / bt.reduce((a, b) => a + b, 0) };
 
+  }
+
+  // ------------------------------------------------------------------ 5. presence
+  let presence = null;
+  if (want("presence")) {
+    log(`\n5. Presence: ${PRESENCE.desktops} desktops, HTTP heartbeats vs WebSocket pings every ${PRESENCE.pingEverySeconds} s for ${PRESENCE.seconds} s`);
+    presence = await presencePhase({ baseUrl: server.baseUrl, token: server.token, log, check, bulk, mintTokens });
+  }
+
   // ------------------------------------------------------------------ ratios and report
   const ratios = {};
   for (const key of ["shift_checkout", "many_checkout", "named_checkout"]) {
+    if (!phases[key] || !phases.baseline) continue;
     ratios[key] = { throughput_ratio: phases[key].rps / phases.baseline.rps, p99_ratio: phases[key].p99_ms / phases.baseline.p99_ms };
   }
-  const targets = {
-    shift_throughput: ratios.shift_checkout.throughput_ratio >= 0.5,
-    shift_p99: ratios.shift_checkout.p99_ratio <= 3,
-    many_throughput: ratios.many_checkout.throughput_ratio >= 0.5,
-    many_p99: ratios.many_checkout.p99_ratio <= 3,
-    shift_exact: !failures.some((f) => f.startsWith("shift") || f.includes("overages") || f.includes("checkout replies")),
-  };
+  const targets = {};
+  if (ratios.shift_checkout) {
+    targets.shift_throughput = ratios.shift_checkout.throughput_ratio >= 0.5;
+    targets.shift_p99 = ratios.shift_checkout.p99_ratio <= 3;
+    targets.shift_exact = !failures.some((f) => f.startsWith("shift") || f.includes("overages") || f.includes("checkout replies"));
+  }
+  if (ratios.many_checkout) {
+    targets.many_throughput = ratios.many_checkout.throughput_ratio >= 0.5;
+    targets.many_p99 = ratios.many_checkout.p99_ratio <= 3;
+  }
+  if (presence) targets.presence_keepalives_free = presence.websocket.object.socket_messages === 0;
 
   const f = (x, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : "–");
   const rows = Object.values(phases).map((ph) => `| ${ph.label} | ${ph.requests} | ${f(ph.rps, 0)} | ${f(ph.p50_ms)} | ${f(ph.p95_ms)} | ${f(ph.p99_ms)} |`);
@@ -332,7 +367,21 @@ async function main() {
     ...Object.entries(ratios).map(([k, r]) => `| ${phases[k].label} | ${f(r.throughput_ratio, 2)} | ${f(r.p99_ratio, 2)} |`),
   ].join("\n");
   log(`\n${table}\n`);
-  log(`licenses:batch of ${BATCH_USERS}: ${batchTimes.map((b) => `${b.ms.toFixed(0)} ms`).join(", ")} (${f(phases.licenses_batch.users_per_second, 0)} users/s)`);
+  if (phases.licenses_batch) log(`licenses:batch of ${BATCH_USERS}: ${phases.licenses_batch.batches.map((b) => `${b.ms.toFixed(0)} ms`).join(", ")} (${f(phases.licenses_batch.users_per_second, 0)} users/s)`);
+  const presenceTable = presence
+    ? [
+        "",
+        `| presence (${presence.desktops} desktops, keep-alive every ${presence.ping_every_seconds} s, ${presence.seconds} s) | keep-alives | object invocations | per keep-alive |`,
+        "|---|---:|---:|---:|",
+        `| HTTP heartbeats | ${presence.http.heartbeats} | ${presence.http.object.invocations} | ${f(presence.http.invocations_per_keepalive, 3)} |`,
+        `| WebSocket pings (auto-answered) | ${presence.websocket.pings} | ${presence.websocket.object.invocations} | ${f(presence.websocket.invocations_per_keepalive, 4)} |`,
+        "",
+        `| socket closed → pool active drops (reconnect grace 0, ${presence.close_to_free_ms.samples} samples) | p50 ms | p99 ms | max ms |`,
+        "|---|---:|---:|---:|",
+        `| measured by polling GET pools (one poll ≈ ${f(presence.close_to_free_ms.poll_p50_ms)} ms) | ${f(presence.close_to_free_ms.p50)} | ${f(presence.close_to_free_ms.p99)} | ${f(presence.close_to_free_ms.max)} |`,
+      ].join("\n")
+    : "";
+  if (presenceTable) log(presenceTable);
   log(`Targets: ${Object.entries(targets).map(([k, v]) => `${k} ${v ? "met" : "MISSED"}`).join(", ")}`);
 
   const out = {
@@ -342,6 +391,7 @@ async function main() {
     target_url: server.baseUrl,
     via_wrangler_proxy: viaProxy,
     phases,
+    presence,
     ratios,
     targets,
     verification: { ok: failures.length === 0, failures },
@@ -350,7 +400,7 @@ async function main() {
   const file = join(root, "bench", "out", `bench-${started.toISOString().replace(/[:.]/g, "-")}.json`);
   writeFileSync(file, JSON.stringify(out, null, 2));
   writeFileSync(join(root, "bench", "out", "latest.json"), JSON.stringify(out, null, 2));
-  writeFileSync(join(root, "bench", "out", "latest.md"), `${table}\n`);
+  writeFileSync(join(root, "bench", "out", "latest.md"), `${table}\n${presenceTable}\n`);
   log(`Results: ${file}`);
   return out;
 }

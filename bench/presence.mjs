@@ -1,0 +1,214 @@
+// The presence phase of `npm run bench` (issue 13): desktops holding seats on WebSockets that ping
+// every 10 s, against the same desktops heartbeating over HTTP at the same pace, counted by the
+// account's Durable Object itself (GET /v1/accounts/{id}/stats). Then the time from a socket
+// closing (reconnect grace 0) to the pool's active count dropping.
+import { performance } from "node:perf_hooks";
+import WebSocket from "ws";
+import { call, runLoad, stats } from "./load.mjs";
+
+export const PRESENCE = {
+  id: "bench-presence",
+  pool: "premium-concurrent",
+  desktops: Number(process.env.BENCH_PRESENCE_DESKTOPS ?? 2000),
+  seconds: Number(process.env.BENCH_PRESENCE_SECONDS ?? 60),
+  pingEverySeconds: 10,
+  closeSamples: Number(process.env.BENCH_PRESENCE_CLOSE_SAMPLES ?? 200),
+};
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * @param {{ baseUrl: string, token: string, log: Function, check: Function, bulk: Function, mintTokens: Function }} ctx
+ */
+export async function presencePhase({ baseUrl, token, log, check, bulk, mintTokens }) {
+  const { id, pool, desktops, seconds, pingEverySeconds } = PRESENCE;
+  const A = `/v1/accounts/${id}`;
+  const op = (method, path, body) => call(baseUrl, method, path, token, body);
+  const must = async (method, path, body, status) => {
+    const res = await op(method, path, body);
+    if (res.status !== status) throw new Error(`${method} ${path} → ${res.status}: ${JSON.stringify(res.body).slice(0, 300)}`);
+    return res.body;
+  };
+  const statsNow = () => must("GET", `${A}/stats`, undefined, 200);
+  const active = async () => (await must("GET", `${A}/pools`, undefined, 200)).items.find((p) => p.id === pool).active;
+  const delta = (a, b) => Object.fromEntries(Object.keys(b).filter((k) => typeof b[k] === "number").map((k) => [k, b[k] - (a[k] ?? 0)]));
+
+  // ---- setup (not timed): a lease long enough that HTTP desktops need no extra beats, grace 0.
+  await must("POST", "/v1/accounts", { id, name: "Bench presence", lease_ttl_seconds: 120, grace_seconds: 3600, reconnect_grace_seconds: 0 }, 201);
+  await must("PUT", `${A}/pools/${pool}`, { quantity: desktops }, 200);
+  const users = Array.from({ length: desktops }, (_, i) => `desk${String(i).padStart(5, "0")}`);
+  await bulk("presence users", users.map((u) => ({ method: "PUT", path: `${A}/users/${u}`, token, body: {}, expect: 200 })));
+  for (let i = 0; i < users.length; i += 1000) {
+    await must("POST", `${A}/licenses:batch`, { assign: users.slice(i, i + 1000).map((user_id) => ({ user_id, pool })), revoke: [] }, 200);
+  }
+  const agents = await mintTokens(users.map((u) => [id, u]));
+  const rounds = Math.floor(seconds / pingEverySeconds);
+
+  // ---- HTTP: every desktop checks out, then heartbeats every 10 s for the phase, then releases.
+  log(`   HTTP: ${desktops} desktops heartbeating every ${pingEverySeconds} s for ${seconds} s`);
+  const sid = (a) => `http-${a.userId}`;
+  const seat = (kind, expect) => agents.map((a) => ({ method: "POST", path: `/v1/seats/${kind}`, token: a.token, body: { session_id: sid(a) }, expect }));
+  const httpCheckout = await runLoad(baseUrl, seat("checkout", 200), { concurrency: 64, deadlineMs: 180_000 });
+  check(httpCheckout.unexpected === 0, `presence/HTTP: ${desktops} checkouts 200`, JSON.stringify(httpCheckout.statusCounts));
+  const httpBefore = await statsNow();
+  const httpStart = performance.now();
+  let httpBeats = 0;
+  const beatLatencies = [];
+  for (let r = 0; r < rounds; r++) {
+    const roundStart = performance.now();
+    const res = await runLoad(baseUrl, seat("heartbeat", 200), { concurrency: 64, deadlineMs: pingEverySeconds * 1000 * 3 });
+    check(res.unexpected === 0, `presence/HTTP round ${r + 1}: ${desktops} heartbeats 200`, JSON.stringify(res.statusCounts));
+    httpBeats += res.completed;
+    beatLatencies.push(res.p50);
+    const wait = pingEverySeconds * 1000 - (performance.now() - roundStart);
+    if (wait > 0) await sleep(wait);
+  }
+  const httpElapsed = (performance.now() - httpStart) / 1000;
+  const httpDelta = delta(httpBefore, await statsNow());
+  check(httpDelta.heartbeats === httpBeats, `presence/HTTP: the object counted ${httpBeats} heartbeats`, JSON.stringify(httpDelta));
+  const httpRelease = await runLoad(baseUrl, seat("release", 204), { concurrency: 64, deadlineMs: 180_000 });
+  check(httpRelease.unexpected === 0 && (await active()) === 0, "presence/HTTP: all released, active 0");
+
+  // ---- WebSocket: every desktop gets a ticket, connects, and pings every 10 s (spread over the period).
+  log(`   WebSocket: ${desktops} desktops on sockets pinging every ${pingEverySeconds} s for ${seconds} s`);
+  const wsBase = baseUrl.replace(/^http/, "ws");
+  const sockets = new Array(desktops);
+  const connectLatencies = [];
+  let granted = 0;
+  let refused = 0;
+  let pongs = 0;
+  let ticketFailures = 0;
+  const openOne = async (i) => {
+    // A ticket lives 60 s: each desktop gets its own just before it connects.
+    const ticket = await call(baseUrl, "POST", "/v1/seats/connect-ticket", agents[i].token, { session_id: `ws-${agents[i].userId}` });
+    if (ticket.status !== 201) {
+      ticketFailures++;
+      return;
+    }
+    await new Promise((resolve) => {
+      const t0 = performance.now();
+      const ws = new WebSocket(`${wsBase}/v1/seats/connect?ticket=${encodeURIComponent(ticket.body.ticket)}`);
+      const s = { ws, closedAt: null, closed: false };
+      sockets[i] = s;
+      ws.on("message", (data) => {
+        const text = String(data);
+        if (text === "pong") return void pongs++;
+        const msg = JSON.parse(text);
+        if (msg.type === "seat.granted") {
+          granted++;
+          connectLatencies.push(performance.now() - t0);
+          resolve();
+        } else if (msg.type === "seat.denied") {
+          refused++;
+          resolve();
+        }
+      });
+      ws.on("close", () => {
+        s.closed = true;
+        resolve();
+      });
+      ws.on("error", () => resolve());
+    });
+  };
+  const connectStart = performance.now();
+  for (let i = 0; i < desktops; i += 100) await Promise.all(Array.from({ length: Math.min(100, desktops - i) }, (_, k) => openOne(i + k)));
+  const connectElapsed = (performance.now() - connectStart) / 1000;
+  check(granted === desktops && refused === 0, `presence/WebSocket: ${desktops} sockets granted a seat`, `granted ${granted}, refused ${refused}, ticket failures ${ticketFailures}`);
+  check((await active()) === desktops, `presence/WebSocket: GET pools active ${desktops}`);
+
+  const wsBefore = await statsNow();
+  check(wsBefore.open_sockets === desktops, `presence/WebSocket: the object holds ${desktops} open sockets`, String(wsBefore.open_sockets));
+  const wsStart = performance.now();
+  let pings = 0;
+  const timers = [];
+  for (let i = 0; i < desktops; i++) {
+    // Spread: desktop i pings at offset i/desktops of the period, then every period.
+    const offset = (i / desktops) * pingEverySeconds * 1000;
+    timers.push(
+      setTimeout(function tick() {
+        const s = sockets[i];
+        if (!s || s.closed || performance.now() - wsStart >= seconds * 1000) return;
+        s.ws.send("ping");
+        pings++;
+        timers.push(setTimeout(tick, pingEverySeconds * 1000));
+      }, offset),
+    );
+  }
+  await sleep(seconds * 1000 + 500);
+  for (const t of timers) clearTimeout(t);
+  await sleep(1000); // last pongs
+  const wsElapsed = (performance.now() - wsStart) / 1000;
+  const wsAfter = await statsNow();
+  const wsDelta = delta(wsBefore, wsAfter);
+  const stillOpen = sockets.filter((s) => s && !s.closed).length;
+  check(stillOpen === desktops && wsAfter.open_sockets === desktops, `presence/WebSocket: all ${desktops} sockets stayed open for ${seconds} s`, `client ${stillOpen}, object ${wsAfter.open_sockets}`);
+  check(pongs === pings && pings >= desktops * rounds, `presence/WebSocket: ${pings} pings, ${pongs} pongs`);
+  check(wsDelta.socket_messages === 0, "presence/WebSocket: no ping reached the object's code (socket_messages +0)", JSON.stringify(wsDelta));
+  check((await active()) === desktops, `presence/WebSocket: GET pools active still ${desktops}`);
+
+  // ---- close → seat freed, reconnect grace 0: close one socket, poll the pool until active drops.
+  const samples = Math.min(PRESENCE.closeSamples, desktops);
+  log(`   Close latency: ${samples} sockets closed one at a time (reconnect grace 0)`);
+  const closeLatencies = [];
+  let expected = await active();
+  for (let i = 0; i < samples; i++) {
+    const s = sockets[i];
+    const t0 = performance.now();
+    s.ws.close(1000, "bench");
+    expected -= 1;
+    for (;;) {
+      const a = await active();
+      if (a <= expected) break;
+      if (performance.now() - t0 > 10_000) {
+        check(false, `presence/close: socket ${i} still holds its seat after 10 s`);
+        break;
+      }
+    }
+    closeLatencies.push(performance.now() - t0);
+  }
+  const close = stats(closeLatencies, 1);
+  // The poll itself: what one GET pools costs, so the figure can be read net of it.
+  const pollCost = [];
+  for (let i = 0; i < 50; i++) {
+    const t0 = performance.now();
+    await active();
+    pollCost.push(performance.now() - t0);
+  }
+  const poll = stats(pollCost, 1);
+
+  // ---- the rest leave; every seat is free at the end.
+  for (const s of sockets.slice(samples)) s?.ws.close(1000, "bench done");
+  const drained = await (async () => {
+    const deadline = performance.now() + 30_000;
+    while (performance.now() < deadline) {
+      if ((await active()) === 0) return true;
+      await sleep(200);
+    }
+    return false;
+  })();
+  check(drained, "presence: every socket closed, active 0");
+
+  const perHttpBeat = httpDelta.invocations / Math.max(1, httpBeats);
+  const perPing = wsDelta.invocations / Math.max(1, pings);
+  const out = {
+    desktops,
+    seconds,
+    ping_every_seconds: pingEverySeconds,
+    http: { heartbeats: httpBeats, elapsed_s: httpElapsed, object: httpDelta, invocations_per_keepalive: perHttpBeat, round_p50_ms: beatLatencies },
+    websocket: {
+      connect_elapsed_s: connectElapsed,
+      connect_p50_ms: stats(connectLatencies, 1).p50,
+      connect_p99_ms: stats(connectLatencies, 1).p99,
+      pings,
+      pongs,
+      elapsed_s: wsElapsed,
+      object: wsDelta,
+      invocations_per_keepalive: perPing,
+    },
+    close_to_free_ms: { samples, p50: close.p50, p99: close.p99, max: close.max, poll_p50_ms: poll.p50 },
+  };
+  log(`   HTTP heartbeats: ${httpBeats} in ${httpElapsed.toFixed(0)} s → object invocations +${httpDelta.invocations} (${perHttpBeat.toFixed(3)} per keep-alive)`);
+  log(`   Socket pings:    ${pings} in ${wsElapsed.toFixed(0)} s → object invocations +${wsDelta.invocations} (${perPing.toFixed(4)} per keep-alive; socket_messages +${wsDelta.socket_messages}, alarms +${wsDelta.alarms})`);
+  log(`   Close → active drops: p50 ${close.p50.toFixed(1)} ms, p99 ${close.p99.toFixed(1)} ms, max ${close.max.toFixed(1)} ms (one GET pools poll: p50 ${poll.p50.toFixed(1)} ms)`);
+  return out;
+}
