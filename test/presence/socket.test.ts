@@ -217,6 +217,23 @@ describe("push", () => {
     expect(await activeIn(f, "premium-concurrent")).toBe(0);
   });
 
+  it("tokens revoked: tokens_revoked, close 4410; the old token gets no ticket, its unused tickets are void; a new token connects", async () => {
+    const { f, user, token } = await oneAgent();
+    const socket = await connect(token, "desk-1");
+    const spare = await ticketFor(token, "desk-2");
+    expect((await call("POST", `${base(f)}/users/${user}/agent-tokens:revoke`, f.key)).status).toBe(204);
+    expect(await socket.next("seat.revoked")).toMatchObject({ reason: "tokens_revoked" });
+    expect((await socket.closing()).code).toBe(4410);
+    expect(await activeIn(f, "premium-concurrent")).toBe(0);
+    expectProblem(await call("POST", "/v1/seats/connect-ticket", token, { session_id: "desk-1" }), 401, "unauthorized");
+    const stale = await openSocket(spare);
+    expect((await stale.next("seat.denied")).problem.code).toBe("unauthorized");
+    expect((await stale.closing()).code).toBe(4401);
+    const fresh = await connect(await agentToken(f, user), "desk-1");
+    expect((await fresh.next("seat.granted")).active).toBe(1);
+    fresh.ws.close(1000);
+  });
+
   it("entitlements.changed when an add-on is granted or removed, only to the user it concerns", async () => {
     const f = await newAccount();
     await putPool(f, "premium-concurrent", 5);
