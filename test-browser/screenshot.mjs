@@ -48,7 +48,8 @@ try {
   // The user search at work: surname "Lov…" among the elite pool's agents (searched on the server).
   await page.getByLabel("Pool", { exact: true }).selectOption("elite-concurrent");
   await page.getByLabel("Search users").fill("lov");
-  await page.locator("#users-count").filter({ hasText: /match/ }).waitFor({ timeout: 10_000 });
+  // The search's own answer ("7 users match."), not the pool's first page ("Showing the first 50 users that match").
+  await page.locator("#users-count").filter({ hasText: /^\d+ users? match(es)?\.$/ }).waitFor({ timeout: 10_000 });
   await sleep(300);
   await page.evaluate(() => document.activeElement?.blur());
   await page.screenshot({ path: out, fullPage: true });
