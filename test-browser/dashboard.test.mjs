@@ -470,8 +470,7 @@ try {
       return (performance.now() - t0) / 5;
     });
     console.log(`       30 d: first load ${full} ms for all charts; one redraw of 43,200 points ${redraw.toFixed(1)} ms`);
-    assert.ok(full < 10_000, `first load took ${full} ms`);
-    assert.ok(redraw < 250, `a redraw took ${redraw} ms`);
+    // Printed for the reader, not asserted: speed is measured by benchmarks, never by a timed test.
     // The next refresh asks only for the newest buckets.
     const requests = [];
     const listener = (req) => req.url().includes("/usage?") && requests.push(req.url());
