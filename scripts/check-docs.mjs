@@ -5,6 +5,7 @@
 // 2. Every `docs/….md#anchor` cited in code, tests, scripts and the dashboard resolves the same way.
 // 3. Nothing cites the spec that lived outside the repository: the rules are in docs/.
 // 4. Decision records are named NNN-kebab-title.md, and no number is used twice.
+// 5. A repository path written in code style in the markdown (`src/seats/roster.ts`) exists.
 // Exits non-zero with one line per problem.
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
@@ -106,6 +107,11 @@ for (const file of markdown) {
       if (target.startsWith("/")) continue; // a route of the running service, e.g. /docs
       if (target.startsWith("#")) checkTarget(`${file.split("/").pop()}${target}`, dirname(abs), `${file}:${i + 1}`);
       else checkTarget(target, dirname(abs), `${file}:${i + 1}`);
+    }
+    // A repository path named in code style must exist (generated output under bench/out aside).
+    for (const m of line.matchAll(/`((?:src|test|test-browser|scripts|bench|public|migrations|sdk|docs)\/[\w./-]*)`/g)) {
+      if (m[1].startsWith("bench/out/")) continue;
+      if (!existsSync(join(root, m[1]))) problems.push(`${file}:${i + 1}: \`${m[1]}\` does not exist`);
     }
   });
 }
