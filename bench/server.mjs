@@ -44,11 +44,12 @@ function prebundle(dir, env) {
   } catch {}
 }
 
-export async function startService({ port, inspectorPort, readyTimeoutMs = 120_000, log = console.log, extraArgs = [], source = null }) {
+export async function startService({ port, inspectorPort, readyTimeoutMs = 120_000, log = console.log, extraArgs = [], source = null, state = null }) {
+  // `state` ({ persistDir, token }) restarts on the state of an earlier run: every object wakes cold.
   const workDir = mkdtempSync(join(tmpdir(), "seatkeeper-bench-"));
   const appDir = source ?? snapshot(join(workDir));
-  const persistDir = join(workDir, ".state");
-  const token = `op_${randomBytes(24).toString("base64url")}`;
+  const persistDir = state?.persistDir ?? join(workDir, ".state");
+  const token = state?.token ?? `op_${randomBytes(24).toString("base64url")}`;
   const env = { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false", NO_COLOR: "1" };
 
   log(`  snapshot: ${appDir}, state: ${persistDir}`);

@@ -9,6 +9,7 @@ export interface AccountView {
   name: string;
   billing_day: number;
   grace_seconds: number;
+  grace_policy: "per_overrun" | "cumulative";
   lease_ttl_seconds: number;
   reconnect_grace_seconds: number;
   webhook_url: string | null;
@@ -20,6 +21,7 @@ export const accountView = (row: AccountRow): AccountView => ({
   name: row.name,
   billing_day: row.billingDay,
   grace_seconds: row.graceSeconds,
+  grace_policy: row.gracePolicy === "cumulative" ? "cumulative" : "per_overrun",
   lease_ttl_seconds: row.leaseTtlSeconds,
   reconnect_grace_seconds: row.reconnectGraceSeconds,
   webhook_url: row.webhookUrl,

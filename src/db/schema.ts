@@ -15,6 +15,8 @@ export const accounts = sqliteTable("accounts", {
   graceSeconds: integer("grace_seconds").notNull().default(ACCOUNT_DEFAULTS.graceSeconds),
   leaseTtlSeconds: integer("lease_ttl_seconds").notNull().default(ACCOUNT_DEFAULTS.leaseTtlSeconds),
   reconnectGraceSeconds: integer("reconnect_grace_seconds").notNull().default(ACCOUNT_DEFAULTS.reconnectGraceSeconds),
+  /** "per_overrun" or "cumulative" (src/domain/overage.ts GracePolicy). */
+  gracePolicy: text("grace_policy").notNull().default(ACCOUNT_DEFAULTS.gracePolicy),
   webhookUrl: text("webhook_url"),
   /** Sealed (src/billing/secret-box.ts), never plain. */
   webhookSecret: text("webhook_secret"),

@@ -8,4 +8,6 @@ export const ACCOUNT_DEFAULTS = {
   leaseTtlSeconds: 120,
   /** How long a closed presence socket keeps its seat for the same session to reconnect. */
   reconnectGraceSeconds: 15,
+  /** How grace is counted (docs/licensing.md#grace-policies). */
+  gracePolicy: "per_overrun",
 } as const;

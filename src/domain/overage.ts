@@ -664,7 +664,8 @@ export class OverageEngine {
     while (this.above.length) this.popIdle("above");
     this.billable = 0;
     this.heap = new RunHeap();
-    if (lo !== undefined && hi !== undefined) this.pushRun("top", { lo, hi, start: r, billable: false });
+    // With no grace, places stay billable across the cycle start (nothing to announce).
+    if (lo !== undefined && hi !== undefined) this.pushRun("top", { lo, hi, start: r, billable: this.rules.grace === 0 });
   }
 
   /** Accounts time up to x (exclusive): grace crossings and cycle starts before x, in order. */

@@ -95,6 +95,7 @@ export const accountRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHo
       name: input.name,
       billingDay: input.billing_day ?? ACCOUNT_DEFAULTS.billingDay,
       graceSeconds: input.grace_seconds ?? ACCOUNT_DEFAULTS.graceSeconds,
+      gracePolicy: input.grace_policy ?? ACCOUNT_DEFAULTS.gracePolicy,
       leaseTtlSeconds: input.lease_ttl_seconds ?? ACCOUNT_DEFAULTS.leaseTtlSeconds,
       reconnectGraceSeconds: input.reconnect_grace_seconds ?? ACCOUNT_DEFAULTS.reconnectGraceSeconds,
       webhookUrl: null,

@@ -83,6 +83,7 @@ export const Account = z
     name: z.string(),
     billing_day: z.number().int(),
     grace_seconds: z.number().int(),
+    grace_policy: z.enum(["per_overrun", "cumulative"]),
     lease_ttl_seconds: z.number().int(),
     reconnect_grace_seconds: z.number().int(),
     webhook_url: z.string().nullable(),
@@ -93,6 +94,10 @@ export const Account = z
 export const AccountSettings = z.object({
   billing_day: z.number().int().min(1).max(28).optional(),
   grace_seconds: z.number().int().min(0).max(86_400).optional(),
+  grace_policy: z
+    .enum(["per_overrun", "cumulative"])
+    .optional()
+    .openapi({ description: "per_overrun (default): each over-run of a place gets its own grace. cumulative: a place is billable once its over-limit time in the cycle, summed over its over-runs, reaches the grace." }),
   lease_ttl_seconds: z.number().int().min(5).max(3_600).optional(),
   reconnect_grace_seconds: z
     .number()

@@ -3,7 +3,7 @@ import type { AddonProduct, PerSeatProduct, PoolId } from "../domain/catalog";
 import { parsePoolId } from "../domain/catalog";
 import { addonReport, assignOutcome, checkAssign, checkPurchase, grantSource, type AddonReportRow, type GrantSource } from "../domain/addons";
 import { refuseAssignment, refuseBatch, refusePoolQuantity, refuseSeat, type LicenseBatch } from "../domain/licenses";
-import type { Window } from "../domain/overage";
+import type { GracePolicy, Window } from "../domain/overage";
 import { usageColumns } from "../domain/overage";
 import { entitlements, type Entitlements } from "../domain/entitlements";
 import { database, type Db } from "../db/client";
@@ -36,6 +36,7 @@ export interface SettingsPatch {
   name?: string;
   billing_day?: number;
   grace_seconds?: number;
+  grace_policy?: GracePolicy;
   lease_ttl_seconds?: number;
   reconnect_grace_seconds?: number;
 }
@@ -320,14 +321,15 @@ export class AccountSeats extends DurableObject<Env> {
   async updateSettings(patch: SettingsPatch, actor: string): Promise<Result<null>> {
     return this.admin.run(actor, () => {
       if (Object.values(patch).every((v) => v === undefined)) return ok(null);
-      const { name, billing_day: billingDay, grace_seconds: graceSeconds, lease_ttl_seconds: leaseTtlSeconds, reconnect_grace_seconds: reconnectGraceSeconds } = patch;
+      const { name, billing_day: billingDay, grace_seconds: graceSeconds, grace_policy: gracePolicy, lease_ttl_seconds: leaseTtlSeconds, reconnect_grace_seconds: reconnectGraceSeconds } = patch;
       return {
-        writes: [writes.updateAccountSettings(this.db, this.accountId, { name, billingDay, graceSeconds, leaseTtlSeconds, reconnectGraceSeconds })],
+        writes: [writes.updateAccountSettings(this.db, this.accountId, { name, billingDay, graceSeconds, gracePolicy, leaseTtlSeconds, reconnectGraceSeconds })],
         audit: [{ action: "account.update", target: this.accountId, detail: { ...patch } }],
         apply: () => {
           const s = this.roster.settings;
           s.billingDay = billingDay ?? s.billingDay;
           s.graceSeconds = graceSeconds ?? s.graceSeconds;
+          s.gracePolicy = gracePolicy ?? s.gracePolicy;
           s.leaseTtlSeconds = leaseTtlSeconds ?? s.leaseTtlSeconds;
           s.reconnectGraceSeconds = reconnectGraceSeconds ?? s.reconnectGraceSeconds;
           return null;

@@ -2,6 +2,7 @@ import { and, eq, sql } from "drizzle-orm";
 import type { AddonProduct, PerSeatProduct, PoolId } from "../domain/catalog";
 import { isAddonProduct, isPerSeatProduct, isPoolId } from "../domain/catalog";
 import type { Db } from "../db/client";
+import type { GracePolicy } from "../domain/overage";
 import { ACCOUNT_DEFAULTS } from "../domain/account-defaults";
 import { accounts, addonAssignments, addonPurchases, licenses, pools, users } from "../db/schema";
 
@@ -12,6 +13,7 @@ export interface PoolSettings {
 
 export interface AccountSettings {
   graceSeconds: number;
+  gracePolicy: GracePolicy;
   leaseTtlSeconds: number;
   /** How long a closed presence socket keeps its seat for the same session to reconnect. */
   reconnectGraceSeconds: number;
@@ -61,6 +63,7 @@ export class Roster {
       roster.exists = true;
       roster.settings = {
         graceSeconds: row.graceSeconds,
+        gracePolicy: row.gracePolicy === "cumulative" ? "cumulative" : "per_overrun",
         leaseTtlSeconds: row.leaseTtlSeconds,
         reconnectGraceSeconds: row.reconnectGraceSeconds,
         billingDay: row.billingDay,

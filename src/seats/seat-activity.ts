@@ -61,7 +61,7 @@ export class SeatActivity {
   /** The account's grace rules for the over-limit engine. */
   graceRules(): GraceRules {
     const s = this.c.roster().settings;
-    return { graceSeconds: s.graceSeconds, policy: "per_overrun", nextCycleStart: (t) => cycleContaining(t, s.billingDay).end };
+    return { graceSeconds: s.graceSeconds, policy: s.gracePolicy, nextCycleStart: (t) => cycleContaining(t, s.billingDay).end };
   }
 
   /** Frees the seats of leases that ended, each at its own expiry time; then decides what overage has due. */

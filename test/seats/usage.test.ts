@@ -108,3 +108,35 @@ describe("the step log", () => {
     expect(usage.body.items[0]).toEqual({ t: iso(T0 + 499 * DAY), max_active: 0, limit: 2 });
   });
 });
+
+describe("grace_policy", () => {
+  it("cumulative: 29 min over, 1 under, 29 over bills the place for 28 minutes; per_overrun would bill nothing", async () => {
+    const f = await newAccount({ lease_ttl_seconds: 3600, grace_seconds: 1800, grace_policy: "cumulative" });
+    expect((await call("GET", base(f), f.key)).body).toMatchObject({ grace_policy: "cumulative", grace_seconds: 1800 });
+    await setClock(f, T0 - MIN);
+    await putPool(f, "premium-concurrent", 1);
+    const [holder, extra] = await agentTokens(f, await licensedUsers(f, "premium-concurrent", 2));
+    await checkout(holder);
+    await setClock(f, T0);
+    await checkout(extra);
+    await setClock(f, T0 + 29 * MIN);
+    await release(extra);
+    await setClock(f, T0 + 30 * MIN);
+    const again = await checkout(extra);
+    // 29 minutes gathered: the grace ends after one more minute over.
+    expect(again.body).toMatchObject({ over_limit: true, grace_ends_at: iso(T0 + 31 * MIN) });
+    await passTime(f, T0 + 31 * MIN + 1);
+    const seats = await call("GET", `${base(f)}/pools/premium-concurrent/seats`, f.key);
+    expect(seats.body.interval).toMatchObject({ started_at: iso(T0 + 30 * MIN), billable: true, billable_overage_seats: 1 });
+    await setClock(f, T0 + 59 * MIN);
+    await release(extra);
+    await passTime(f, T0 + 59 * MIN + 1);
+    const intervals = await closedIntervals(f, 2);
+    expect(intervals.map((i: { billable_seat_seconds: number }) => i.billable_seat_seconds)).toEqual([28 * 60, 0]);
+
+    // The same history under per_overrun bills nothing.
+    expect((await call("PATCH", base(f), f.key, { grace_policy: "per_overrun" })).status).toBe(200);
+    expect((await call("GET", base(f), f.key)).body.grace_policy).toBe("per_overrun");
+    expect((await call("PATCH", base(f), f.key, { grace_policy: "sometimes" })).status).toBe(400);
+  });
+});

@@ -1,0 +1,353 @@
+#!/usr/bin/env node
+// `npm run bench:scale`: how Seatkeeper's costs grow with the size of an account (issue 12).
+// A benchmark, not a timed test: it prints tables and writes bench/out/scale.json; nothing fails
+// on a slow figure. Two parts:
+//  1. the over-limit engine's pure functions under Node (src/domain/overage.ts bundled with
+//     esbuild): summary time and heap for a busy pool's month (up to 600,000 steps), and for
+//     over-limit seats arriving one by one;
+//  2. a private `wrangler dev` on 127.0.0.1 (bench/server.mjs, fresh state): mean checkout latency
+//     with 0, 1,000 and 10,000 seats over the limit; the billing preview's time and the workerd
+//     RSS growth as the step log grows; the first checkout after a cold wake (a restart on the
+//     same state) for accounts of 1 to 50,000 users; user search latency at 5,000 to 50,000 users.
+// BENCH_SCALE_PART=pure|service runs one part only.
+import { execFileSync, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { runLoad } from "./load.mjs";
+import { root, startService } from "./server.mjs";
+
+const out = join(root, "bench", "out");
+mkdirSync(out, { recursive: true });
+const log = (...a) => console.log(...a);
+const f1 = (x) => (x === null || x === undefined || Number.isNaN(x) ? "–" : x.toFixed(1));
+const f0 = (x) => (x === null || x === undefined || Number.isNaN(x) ? "–" : x.toFixed(0));
+const MB = 1024 * 1024;
+const DAY = 86_400_000;
+
+// ---------------------------------------------------------------------------------------------
+// Part 1: pure functions under Node, one child process per size (so heaps do not mix)
+
+function bundleEngine() {
+  const file = join(out, "overage.bundle.mjs");
+  execFileSync(join(root, "node_modules", ".bin", "esbuild"), [join(root, "src/domain/overage.ts"), "--bundle", "--format=esm", "--platform=node", `--outfile=${file}`], { stdio: "pipe" });
+  return file;
+}
+
+/** A busy pool's month: `n` steps over 30 days, 10,000 agents against a quantity of 9,500. */
+function* busyMonth(n, t0) {
+  let active = 9_400;
+  let seed = 12345;
+  const rand = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+  for (let i = 0; i < n; i++) {
+    active = Math.max(9_000, Math.min(10_000, active + (rand() < 0.5 ? -1 : 1) * (rand() < 0.9 ? 1 : 25)));
+    yield { t: t0 + Math.floor((i * 30 * DAY) / n), active, limit: 9_500 };
+  }
+}
+
+/** Over-limit seats arriving one by one (each its own over-run), held an hour, then released. */
+function* oneByOne(seats, t0) {
+  for (let i = 1; i <= 100 + seats; i++) yield { t: t0 + i * 1000, active: i, limit: 100 };
+  yield { t: t0 + (100 + seats) * 1000 + 3_600_000, active: 0, limit: 100 };
+}
+
+async function pureChild(kind, n) {
+  const mod = await import(process.env.BENCH_ENGINE);
+  const t0 = Date.UTC(2030, 0, 1);
+  const window = { from: t0, to: t0 + 30 * DAY };
+  const gen = () => (kind === "busy" ? busyMonth(n, t0) : oneByOne(n, t0));
+  globalThis.gc();
+  const base = process.memoryUsage().heapUsed;
+  let peak = base;
+  const sampled = function* (it) {
+    let i = 0;
+    for (const s of it) {
+      if (++i % 2000 === 0) peak = Math.max(peak, process.memoryUsage().heapUsed);
+      yield s;
+    }
+  };
+  const time = (fn) => {
+    const a = performance.now();
+    const r = fn();
+    return [performance.now() - a, r];
+  };
+  const [summaryMs, figures] = time(() => mod.summarize(sampled(gen()), window, 1800));
+  const [intervalsMs] = time(() => mod.overLimitIntervals(sampled(gen()), window, 1800));
+  const [bucketsMs, cols] = time(() => mod.usageColumns(sampled(gen()), window, 60));
+  peak = Math.max(peak, process.memoryUsage().heapUsed);
+  const columnarBytes = JSON.stringify({ from: new Date(window.from).toISOString(), step_seconds: 60, max_active: cols.max_active, limit: cols.limit }).length;
+  process.stdout.write(
+    JSON.stringify({ kind, n, summary_ms: summaryMs, intervals_ms: intervalsMs, buckets_ms: bucketsMs, heap_growth_mb: (peak - base) / MB, columnar_bytes: columnarBytes, billable_overage_seats: figures.billable_overage_seats }),
+  );
+}
+
+function runPure(engine, kind, n) {
+  const r = spawnSync(process.execPath, ["--expose-gc", "--max-old-space-size=512", join(root, "bench", "scale.mjs"), "--pure-child", kind, String(n)], {
+    env: { ...process.env, BENCH_ENGINE: engine },
+    encoding: "utf8",
+    timeout: 300_000,
+  });
+  if (r.status !== 0) throw new Error(`pure child ${kind} ${n} failed: ${r.stderr}`);
+  return JSON.parse(r.stdout);
+}
+
+function partPure(results) {
+  log("\n## Part 1: the over-limit engine under Node (esbuild bundle of src/domain/overage.ts)");
+  const engine = bundleEngine();
+  results.pure_busy = [150_000, 300_000, 600_000].map((n) => runPure(engine, "busy", n));
+  results.pure_one_by_one = [2_000, 4_000, 10_000].map((n) => runPure(engine, "one", n));
+  log("\nA busy pool's month (10,000 agents around a quantity of 9,500, 30 days), steps streamed:");
+  log("| steps | summarize ms | overLimitIntervals ms | usage (43,200 minute buckets) ms | heap growth MB | columnar JSON KB |");
+  log("|---:|---:|---:|---:|---:|---:|");
+  for (const r of results.pure_busy) log(`| ${r.n.toLocaleString("en")} | ${f0(r.summary_ms)} | ${f0(r.intervals_ms)} | ${f0(r.buckets_ms)} | ${f1(r.heap_growth_mb)} | ${f0(r.columnar_bytes / 1024)} |`);
+  log("\nOver-limit seats arriving one by one (each its own over-run), summarized:");
+  log("| seats over | summarize ms | overLimitIntervals ms | heap growth MB |");
+  log("|---:|---:|---:|---:|");
+  for (const r of results.pure_one_by_one) log(`| ${r.n.toLocaleString("en")} | ${f0(r.summary_ms)} | ${f0(r.intervals_ms)} | ${f1(r.heap_growth_mb)} |`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Part 2: the service
+
+let server = null;
+const op = async (method, path, body, token = server.token) => {
+  const res = await fetch(server.baseUrl + path, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { "content-type": "application/json" } : {}) },
+    body: body !== undefined ? JSON.stringify(body) : undefined,
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : null };
+};
+const must = async (method, path, body, status, token) => {
+  const r = await op(method, path, body, token);
+  if (r.status !== status) throw new Error(`${method} ${path} → ${r.status}: ${JSON.stringify(r.body).slice(0, 300)}`);
+  return r.body;
+};
+/**
+ * Untimed setup through the load runner. Requests that met a dev-server restart (503, network
+ * error, not sent) are sent again, up to 5 times; they are all idempotent or expected to succeed.
+ */
+async function bulk(name, requests, opts = {}) {
+  const bodies = new Array(requests.length);
+  let todo = requests.map((r, i) => i);
+  for (let attempt = 0; attempt < 6 && todo.length; attempt++) {
+    if (attempt > 0) await new Promise((r) => setTimeout(r, 2000));
+    const batch = todo.map((i) => requests[i]);
+    const res = await runLoad(server.baseUrl, batch, { concurrency: 16, deadlineMs: 600_000, keepBodies: true, ...opts });
+    const again = [];
+    batch.forEach((r, k) => {
+      const status = res.statuses[k];
+      const expected = Array.isArray(r.expect) ? r.expect : [r.expect];
+      if (expected.includes(status)) bodies[todo[k]] = res.bodies?.[k];
+      else if (status === 503 || status === -1 || status === 0) again.push(todo[k]);
+      else throw new Error(`${name}: ${r.method} ${r.path} → ${status}: ${JSON.stringify(res.bodies?.[k]).slice(0, 300)}`);
+    });
+    if (again.length) log(`  ${name}: ${again.length} requests met a restart; sending them again`);
+    todo = again;
+  }
+  if (todo.length) throw new Error(`${name}: ${todo.length} requests failed after retries`);
+  return { bodies };
+}
+const timed = async (fn) => {
+  const a = performance.now();
+  const r = await fn();
+  return [performance.now() - a, r];
+};
+const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+async function account(id, pools, settings = {}) {
+  await must("POST", "/v1/accounts", { id, name: id, lease_ttl_seconds: 3600, grace_seconds: 3600, ...settings }, 201);
+  for (const [pool, quantity] of pools) await must("PUT", `/v1/accounts/${id}/pools/${pool}`, { quantity }, 200);
+}
+async function users(id, count, prefix, pool) {
+  const ids = Array.from({ length: count }, (_, i) => `${prefix}-${String(i).padStart(6, "0")}`);
+  await bulk(`users ${id}`, ids.map((u) => ({ method: "PUT", path: `/v1/accounts/${id}/users/${u}`, token: server.token, body: { display_name: `Agent ${u}`, email: `${u}@example.com` }, expect: 200 })));
+  for (let i = 0; i < ids.length; i += 1000) {
+    await must("POST", `/v1/accounts/${id}/licenses:batch`, { assign: ids.slice(i, i + 1000).map((user_id) => ({ user_id, pool })), revoke: [] }, 200);
+  }
+  return ids;
+}
+async function tokens(id, ids) {
+  const res = await bulk(`tokens ${id}`, ids.map((u) => ({ method: "POST", path: `/v1/accounts/${id}/users/${u}/agent-token`, token: server.token, body: { ttl_seconds: 7200 }, expect: 201 })), { keepBodies: true });
+  return res.bodies.map((b) => b.token);
+}
+
+/** RSS (MB) of the workerd processes under the wrangler process group. */
+function workerdRss() {
+  const lines = execFileSync("ps", ["-o", "rss=,comm=", "-g", String(server.pid)], { encoding: "utf8" }).trim().split("\n");
+  return lines.filter((l) => /workerd/.test(l)).reduce((a, l) => a + Number(l.trim().split(/\s+/)[0]), 0) / 1024;
+}
+
+const OVER = [
+  { id: "scale-over-0", over: 0, quantity: 20_000 },
+  { id: "scale-over-1k", over: 1_000, quantity: 9_001 },
+  { id: "scale-over-10k", over: 10_000, quantity: 1 },
+];
+const HOLDERS = 10_001;
+const PROBES = 50;
+const WAKE = [1, 5_000, 20_000, 50_000];
+const SEARCH = [5_000, 20_000, 50_000];
+
+async function partService(results, state) {
+  log("\n## Part 2: the service (wrangler dev on 127.0.0.1, fresh state)");
+  const port = Number(process.env.BENCH_PORT ?? 8791);
+  server = await startService({ port, inspectorPort: port + 500, state, log });
+  log(`  up: ${server.baseUrl}`);
+  const pool = "premium-concurrent";
+
+  // --- checkout latency against seats over the limit (setup untimed)
+  const probeTokens = {};
+  for (const a of OVER) {
+    await account(a.id, [[pool, a.quantity]]);
+    const holders = await users(a.id, HOLDERS, "h", pool);
+    const probes = await users(a.id, PROBES, "p", pool).then(() => Array.from({ length: PROBES }, (_, i) => `p-${String(i).padStart(6, "0")}`));
+    const ht = await tokens(a.id, holders);
+    // Holders arrive one by one in time (each seat over the limit starts its own over-run).
+    await bulk(`holders ${a.id}`, ht.map((t) => ({ method: "POST", path: "/v1/seats/checkout", token: t, body: { session_id: "d" }, expect: 200 })), { concurrency: 8 });
+    probeTokens[a.id] = await tokens(a.id, probes);
+    const p = (await must("GET", `/v1/accounts/${a.id}/pools`, undefined, 200)).items[0];
+    log(`  ${a.id}: ${p.active} active on ${p.quantity}: ${Math.max(0, p.active - p.quantity)} over`);
+  }
+  const lat = Object.fromEntries(OVER.map((a) => [a.id, []]));
+  for (let round = 0; round < 4; round++) {
+    for (let i = 0; i < PROBES; i++) {
+      for (const a of OVER) {
+        const t = probeTokens[a.id][i];
+        const [ms, r] = await timed(() => op("POST", "/v1/seats/checkout", { session_id: "probe" }, t));
+        if (r.status !== 200) throw new Error(`probe checkout ${r.status}`);
+        lat[a.id].push(ms);
+        await op("POST", "/v1/seats/release", { session_id: "probe" }, t);
+      }
+    }
+  }
+  results.checkout = OVER.map((a) => ({ over: a.over, mean_ms: mean(lat[a.id]), n: lat[a.id].length }));
+  const base = results.checkout[0].mean_ms;
+  for (const r of results.checkout) r.ratio = r.mean_ms / base;
+
+  // --- billing preview as the step log grows (the 10k-over account)
+  const big = OVER[2];
+  results.preview = [];
+  const previewAt = async () => {
+    const before = workerdRss();
+    const [ms, body] = await timed(() => must("GET", `/v1/accounts/${big.id}/billing/preview`, undefined, 200));
+    const [usageMs, usage] = await timed(() => must("GET", `/v1/accounts/${big.id}/pools/${pool}/usage?step_seconds=60&format=columnar&from=${new Date(Date.now() - 30 * DAY).toISOString()}`, undefined, 200));
+    const after = workerdRss();
+    return { preview_ms: ms, usage_ms: usageMs, usage_kb: JSON.stringify(usage).length / 1024, rss_before_mb: before, rss_growth_mb: after - before, peak_active: body.pools[0]?.peak_active };
+  };
+  let steps = HOLDERS + 1 + 2 * 4 * PROBES;
+  results.preview.push({ steps, ...(await previewAt()) });
+  const churn = probeTokens[big.id];
+  for (const extra of [20_000, 40_000]) {
+    const pairs = (extra - (steps - HOLDERS)) / 2;
+    // Each pair is two steps: a probe agent checks out (one more over the limit) and releases.
+    const ordered = [];
+    for (let i = 0; i < pairs; i++) {
+      const t = churn[i % churn.length];
+      ordered.push({ method: "POST", path: "/v1/seats/checkout", token: t, body: { session_id: "churn" }, expect: 200 });
+      ordered.push({ method: "POST", path: "/v1/seats/release", token: t, body: { session_id: "churn" }, expect: 204 });
+    }
+    await bulk("churn", ordered, { concurrency: 1 });
+    steps += 2 * pairs;
+    results.preview.push({ steps, ...(await previewAt()) });
+  }
+
+  // --- user search at 5k / 20k / 50k users, then the cold wake after a restart
+  for (const n of WAKE) {
+    await account(`scale-users-${n}`, [["premium-named", n]]);
+    await users(`scale-users-${n}`, n, "u", "premium-named");
+  }
+  const wakeTokens = {};
+  for (const n of WAKE) wakeTokens[n] = (await tokens(`scale-users-${n}`, ["u-000000"]))[0];
+  results.search = [];
+  for (const n of SEARCH) {
+    const id = `scale-users-${n}`;
+    const probe = await op("GET", `/v1/accounts/${id}/users?q=u-0001&limit=50`);
+    const supported = probe.status === 200;
+    const ms = [];
+    if (supported) {
+      for (let i = 0; i < 20; i++) {
+        const q = `u-00${String((i * 37) % 100).padStart(2, "0")}`;
+        const [t] = await timed(() => must("GET", `/v1/accounts/${id}/users?q=${q}&limit=50`, undefined, 200));
+        ms.push(t);
+      }
+    }
+    results.search.push({ users: n, supported, mean_ms: supported ? mean(ms) : null });
+  }
+
+  results.wake = { rounds: [] };
+  for (let round = 0; round < 2; round++) {
+    await server.stop();
+    server = await startService({ port, inspectorPort: port + 500, state, log: () => {} });
+    await must("GET", "/v1/accounts/scale-over-0/pools", undefined, 200); // the worker itself is warm
+    const order = round % 2 ? [...WAKE].reverse() : WAKE;
+    const row = {};
+    for (const n of order) {
+      const [ms, r] = await timed(() => op("POST", "/v1/seats/checkout", { session_id: `wake-${round}` }, wakeTokens[n]));
+      if (r.status !== 200) throw new Error(`wake checkout ${n}: ${r.status} ${JSON.stringify(r.body)}`);
+      row[n] = ms;
+    }
+    results.wake.rounds.push(row);
+  }
+  results.wake.median = Object.fromEntries(WAKE.map((n) => [n, mean(results.wake.rounds.map((r) => r[n]))]));
+}
+
+function printService(results) {
+  log("\nMean checkout latency (sequential, 200 checkouts per account, interleaved) against seats already over the limit, 10,001 holders each:");
+  log("| seats over the limit | mean checkout ms | ratio to 0 over |");
+  log("|---:|---:|---:|");
+  for (const r of results.checkout) log(`| ${r.over.toLocaleString("en")} | ${f1(r.mean_ms)} | ${r.ratio.toFixed(2)} |`);
+  log("\nBilling preview and 30-day minute usage (columnar) of the 10,000-over pool as its step log grows; workerd RSS growth across the two reads:");
+  log("| steps in the cycle | preview ms | usage ms | usage KB | workerd RSS before MB | RSS growth MB |");
+  log("|---:|---:|---:|---:|---:|---:|");
+  for (const r of results.preview) log(`| ${r.steps.toLocaleString("en")} | ${f0(r.preview_ms)} | ${f0(r.usage_ms)} | ${f0(r.usage_kb)} | ${f0(r.rss_before_mb)} | ${f1(r.rss_growth_mb)} |`);
+  log("\nFirst checkout after a cold wake (wrangler restarted on the same state), mean of 2 rounds (order alternated):");
+  log("| users in the account | first checkout ms | ratio to 1 user |");
+  log("|---:|---:|---:|");
+  for (const n of WAKE) log(`| ${n.toLocaleString("en")} | ${f1(results.wake.median[n])} | ${(results.wake.median[n] / results.wake.median[1]).toFixed(2)} |`);
+  log("\nUser search (`GET …/users?q=<prefix>&limit=50`), mean of 20 sequential queries:");
+  log("| users | mean ms |");
+  log("|---:|---:|");
+  for (const r of results.search) log(`| ${r.users.toLocaleString("en")} | ${r.supported ? f1(r.mean_ms) : "not on main"} |`);
+}
+
+async function main() {
+  if (process.argv[2] === "--pure-child") return pureChild(process.argv[3], Number(process.argv[4]));
+  const part = process.env.BENCH_SCALE_PART ?? "all";
+  const results = { started_at: new Date().toISOString(), machine: { cpus: cpus().length, loadavg_1m: loadavg()[0] }, commit: execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: root, encoding: "utf8" }).trim() };
+  log(`bench:scale at ${results.commit}, ${results.machine.cpus} CPUs, load ${results.machine.loadavg_1m.toFixed(2)}`);
+  if (part !== "service") partPure(results);
+  if (part !== "pure") {
+    const stateDir = mkdtempSync(join(tmpdir(), "seatkeeper-scale-"));
+    const state = { persistDir: join(stateDir, ".state"), token: `op_${randomBytes(24).toString("base64url")}` };
+    try {
+      await partService(results, state);
+      printService(results);
+    } finally {
+      if (server) await server.stop();
+      rmSync(stateDir, { recursive: true, force: true });
+    }
+  }
+  writeFileSync(join(out, "scale.json"), JSON.stringify(results, null, 2));
+  log(`\nresults: bench/out/scale.json`);
+}
+
+const watchdog = setTimeout(async () => {
+  console.error("bench:scale: watchdog (40 min) expired");
+  if (server) await server.stop();
+  process.exit(2);
+}, 40 * 60_000);
+watchdog.unref();
+for (const signal of ["SIGINT", "SIGTERM"]) {
+  process.on(signal, async () => {
+    if (server) await server.stop();
+    process.exit(130);
+  });
+}
+main().catch(async (err) => {
+  console.error(`bench:scale failed: ${err?.stack ?? err}`);
+  if (server) await server.stop();
+  process.exit(1);
+});
