@@ -77,7 +77,7 @@ export interface Fixture {
 }
 
 /** An account with one API key. */
-export async function newAccount(settings: { billing_day?: number; grace_seconds?: number; lease_ttl_seconds?: number; reconnect_grace_seconds?: number } = {}): Promise<Fixture> {
+export async function newAccount(settings: { billing_day?: number; grace_seconds?: number; grace_policy?: "per_overrun" | "cumulative"; lease_ttl_seconds?: number; reconnect_grace_seconds?: number } = {}): Promise<Fixture> {
   const accountId = uniqueId("acct");
   const created = await replyOf(api(OPERATOR).accounts.$post({ json: { id: accountId, name: `Test ${accountId}`, ...settings } }));
   if (created.status !== 201) throw new Error(`account create failed: ${JSON.stringify(created.body)}`);
