@@ -31,6 +31,8 @@ const CODES = {
   rate_limited: { status: 429, title: "Too many requests" },
   internal: { status: 500, title: "Internal error" },
   not_configured: { status: 503, title: "Not configured" },
+  // A D1 write reported an error: it may have landed. The object re-reads its roster; the client reads back.
+  outcome_unknown: { status: 503, title: "Outcome unknown" },
 } as const satisfies Record<string, { status: ContentfulStatusCode; title: string }>;
 
 export type ErrorCode = keyof typeof CODES;

@@ -22,7 +22,9 @@ import { Mutex } from "./mutex";
 import { Outbox } from "./outbox";
 import { CLOSE, closeCodeFor, parseClientMessage, PING, PONG, Presence, refuseUpgrade, type RevokeReason } from "./presence";
 import { refusalError } from "./refusal";
-import { Roster } from "./roster";
+import type { Roster } from "./roster";
+import { RosterSync } from "./roster-sync";
+import { reconcileWithRoster } from "./reconcile";
 import { SeatBook } from "./seat-book";
 import { SeatActivity } from "./seat-activity";
 import { TokenGenerations } from "./token-generations";
@@ -62,9 +64,7 @@ export class AccountSeats extends DurableObject<Env> {
   private readonly tickets: ConnectTickets;
   private readonly calls: InvocationStats;
   private accountId = "";
-  private roster = new Roster();
-  private loading: Promise<void> | null = null;
-  private loaded = false;
+  private readonly sync: RosterSync;
   /** Tests set this object's clock (through runInDurableObject); null in production: the real clock. */
   testClock: number | null = null;
 
@@ -80,7 +80,17 @@ export class AccountSeats extends DurableObject<Env> {
     this.tokens = new TokenGenerations(this.sql);
     const outbox = new Outbox(this.sql, env.DB, env.EVENTS_QUEUE, () => this.accountId);
     const lock = new Mutex();
-    this.admin = new AdminWriter({ lock, d1: env.DB, db: this.db, accountId: () => this.accountId, now: () => this.now(), fresh: () => this.fresh() });
+    this.sync = new RosterSync({ db: this.db, accountId: () => this.accountId, onLoad: (roster) => this.onRosterLoaded(roster) });
+    this.admin = new AdminWriter({
+      lock,
+      d1: env.DB,
+      db: this.db,
+      accountId: () => this.accountId,
+      now: () => this.now(),
+      fresh: () => this.fresh(),
+      // The write may or may not have landed: decide nothing more until the roster is read again.
+      stale: () => this.sync.markStale(),
+    });
     this.presence = new Presence(ctx);
     this.tickets = new ConnectTickets(this.sql);
     this.calls = new InvocationStats(this.sql);
@@ -107,40 +117,25 @@ export class AccountSeats extends DurableObject<Env> {
     return this.testClock ?? Date.now();
   }
 
-  /** Loads the roster from D1 once (and again after a failed attempt). */
+  /** A roster just read from D1: take its token generations, and heal what reached D1 but not this object. */
+  private onRosterLoaded(roster: Roster): void {
+    this.tokens.merge(roster.tokenGenerations);
+    reconcileWithRoster(roster, this.seats, this.ledger, {
+      endSessions: (userId, reason) => this.endSessionsOf(userId, this.now(), reason),
+      logQuantity: (pool) => this.activity.record(pool, this.now()),
+    });
+  }
+
+  private get roster(): Roster {
+    return this.sync.roster;
+  }
+
   private ready(): Promise<void> {
-    if (this.loaded) return Promise.resolve();
-    this.loading ??= Roster.load(this.db, this.accountId)
-      .then((roster) => {
-        this.roster = roster;
-        this.tokens.merge(roster.tokenGenerations);
-        this.loaded = true;
-        this.endOrphanedSeats();
-      })
-      .finally(() => {
-        this.loading = null;
-      });
-    return this.loading;
+    return this.sync.ready();
   }
 
-  /**
-   * A license revoked or moved in D1 just before a crash may have left its holder's sessions
-   * behind: end them, so the seats always match the roster D1 holds.
-   */
-  private endOrphanedSeats(): void {
-    const now = this.now();
-    for (const [userId, holder] of [...this.seats.holders]) {
-      if (this.roster.licenses.get(userId) !== holder.pool) this.endSessionsOf(userId, now, this.roster.licenses.has(userId) ? "license_moved" : "license_revoked");
-    }
-  }
-
-  /** Re-reads the roster from D1: for an account created after this object first woke. */
-  private async fresh(): Promise<void> {
-    await this.ready();
-    if (!this.roster.exists) {
-      this.loaded = false;
-      await this.ready();
-    }
+  private fresh(): Promise<void> {
+    return this.sync.fresh();
   }
 
   // ---------------------------------------------------------------- agent desktop
@@ -154,7 +149,7 @@ export class AccountSeats extends DurableObject<Env> {
   /** The checkout rules, shared by HTTP checkout and the WebSocket upgrade. */
   private async takeSeat(userId: string, sessionId: string): Promise<Result<CheckoutView>> {
     this.calls.bump("checkouts");
-    if (!this.loaded) await this.ready();
+    if (!this.sync.loaded) await this.ready();
     const now = this.now();
     this.activity.expireDue(now);
     const pool = this.roster.licenses.get(userId);
@@ -178,7 +173,7 @@ export class AccountSeats extends DurableObject<Env> {
     this.calls.bump("requests");
     this.calls.bump("heartbeats");
     if (!this.tokens.accepts(userId, generation)) return fail(revoked());
-    if (!this.loaded) await this.ready();
+    if (!this.sync.loaded) await this.ready();
     const now = this.now();
     this.activity.expireDue(now);
     const expiresAt = now + this.roster.settings.leaseTtlSeconds * 1000;
@@ -192,7 +187,7 @@ export class AccountSeats extends DurableObject<Env> {
     this.calls.bump("requests");
     this.calls.bump("releases");
     if (!this.tokens.accepts(userId, generation)) return fail(revoked());
-    if (!this.loaded) await this.ready();
+    if (!this.sync.loaded) await this.ready();
     const now = this.now();
     this.activity.expireDue(now);
     this.activity.endSession(userId, sessionId, now);
@@ -222,7 +217,7 @@ export class AccountSeats extends DurableObject<Env> {
   /** What the user may use, from memory: the admin's entitlements read. */
   async entitlements(userId: string): Promise<Entitlements> {
     this.calls.bump("requests");
-    if (!this.loaded) await this.ready();
+    if (!this.sync.loaded) await this.ready();
     return this.entitlementsOf(userId);
   }
 
@@ -563,7 +558,7 @@ export class AccountSeats extends DurableObject<Env> {
   async issueTicket(userId: string, generation: number, sessionId: string): Promise<Result<{ ticket: string; expires_at: string }>> {
     this.calls.bump("requests");
     this.calls.bump("tickets");
-    if (!this.loaded) await this.ready();
+    if (!this.sync.loaded) await this.ready();
     if (!this.tokens.accepts(userId, generation)) return fail(revoked());
     const { secret, expiresAt } = await this.tickets.issue(userId, sessionId, this.now());
     return ok({ ticket: formatTicket(secret, this.accountId), expires_at: iso(expiresAt) });
@@ -603,7 +598,7 @@ export class AccountSeats extends DurableObject<Env> {
     if (message === PING) return ws.send(PONG);
     const info = this.presence.info(ws);
     if (!info || parseClientMessage(message)?.type !== "release") return this.presence.close(ws, CLOSE.badMessage, "unknown message");
-    if (!this.loaded) await this.ready();
+    if (!this.sync.loaded) await this.ready();
     this.activity.expireDue(now);
     this.activity.endSession(info.userId, info.sessionId, now);
     for (const other of this.presence.ofSession(info.userId, info.sessionId)) this.presence.close(other, CLOSE.normal, "released");
@@ -626,7 +621,7 @@ export class AccountSeats extends DurableObject<Env> {
   private async socketGone(ws: WebSocket): Promise<void> {
     const info = this.presence.info(ws);
     if (!info || this.presence.ofSession(info.userId, info.sessionId, ws).length > 0) return;
-    if (!this.loaded) await this.ready();
+    if (!this.sync.loaded) await this.ready();
     const now = this.now();
     const graceMs = this.roster.settings.reconnectGraceSeconds * 1000;
     if (graceMs === 0) {

@@ -1,7 +1,7 @@
 import { auditInsertMany, type AuditEntry } from "../db/audit";
 import { writeBatch, type Statement } from "../db/batch";
 import type { Db } from "../db/client";
-import { ok, type Result } from "../errors";
+import { ApiError, fail, ok, type Result } from "../errors";
 import { iso } from "../time";
 import type { Mutex } from "./mutex";
 
@@ -23,12 +23,16 @@ export interface AdminWriteContext {
   now: () => number;
   /** Brings the roster up to date before a decision. */
   fresh: () => Promise<void>;
+  /** Marks the roster stale after a D1 write error. */
+  stale: () => void;
 }
 
 /**
  * The one sequence of every admin write: under the lock, against a fresh roster, `decide` answers
  * without writing or returns a change; its statements and audit entries land in D1 as one batch,
  * and only then does memory change. Checks and their write can then never interleave with another's.
+ * A D1 error leaves memory unchanged, marks the roster stale (the next decision reads D1 again) and
+ * answers 503 `outcome_unknown` (docs/decisions/022-a-failed-d1-write-has-an-unknown-outcome.md).
  */
 export class AdminWriter {
   constructor(private readonly c: AdminWriteContext) {}
@@ -41,8 +45,18 @@ export class AdminWriter {
       const decision = await decide(now, at);
       if (!("writes" in decision)) return decision;
       const audit = auditInsertMany(this.c.db, this.c.accountId(), at, actor, decision.audit);
-      await writeBatch(this.c.d1, [...decision.writes, audit]);
+      try {
+        await writeBatch(this.c.d1, [...decision.writes, audit]);
+      } catch (err) {
+        // D1 can report an error for a batch that committed: never claim that nothing changed.
+        console.warn(`D1 write failed for ${this.c.accountId()}; roster marked stale`, err);
+        this.c.stale();
+        return fail(outcomeUnknown());
+      }
       return ok(decision.apply());
     });
   }
 }
+
+const outcomeUnknown = () =>
+  new ApiError("outcome_unknown", "The change may or may not have been applied; read it back before trying again.");
