@@ -16,6 +16,8 @@ import { problem } from "./routes/schemas";
 import { CONNECT_PATH, presenceRoutes } from "./routes/presence";
 import { userRoutes } from "./routes/users";
 import { whoamiRoutes } from "./routes/whoami";
+import { provisioningRoutes } from "./routes/provisioning";
+import { scimRoutes } from "./scim/routes";
 
 const base = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
@@ -69,7 +71,11 @@ export const app = base
   .route("/", adviceRoutes)
   .route("/", agentRoutes)
   .route("/", whoamiRoutes)
-  .route("/", presenceRoutes);
+  .route("/", presenceRoutes)
+  .route("/", provisioningRoutes);
+
+// SCIM 2.0 speaks its own protocol (application/scim+json, its own errors): outside the OpenAPI document.
+base.route("/", scimRoutes);
 
 const openApiConfig = {
   openapi: "3.1.0",

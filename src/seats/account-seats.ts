@@ -3,6 +3,7 @@ import type { AddonProduct, PerSeatProduct, PoolId } from "../domain/catalog";
 import { parsePoolId } from "../domain/catalog";
 import { addonReport, assignOutcome, checkAssign, checkPurchase, grantSource, type AddonReportRow, type GrantSource } from "../domain/addons";
 import { refuseAssignment, refuseBatch, refusePoolQuantity, refuseSeat, type LicenseBatch } from "../domain/licenses";
+import { emptyPlan, planProvisioning, type ProvisioningChange, type ProvisioningPlan } from "../domain/provisioning";
 import type { GracePolicy, Window } from "../domain/overage";
 import { usageColumns } from "../domain/overage";
 import { entitlements, type Entitlements } from "../domain/entitlements";
@@ -395,6 +396,56 @@ export class AccountSeats extends DurableObject<Env> {
           this.roster.revokeLicense(userId);
           this.endSessionsOf(userId, now, "license_revoked");
           return null;
+        },
+      };
+    });
+  }
+
+  /**
+   * Provisioning (SCIM, group rules) as one step: license and add-on changes for many users,
+   * judged together by domain/provisioning.ts with the admin API's rules, written in one D1 batch
+   * with the caller's own rows (`statements`: the SCIM records) and audit entries. All or nothing.
+   * `creates` are users the statements insert, so they need not exist yet.
+   */
+  async applyProvisioning(
+    input: { changes: ProvisioningChange[]; statements: { sql: string; params: unknown[] }[]; audit: { action: string; target: string; detail?: Record<string, unknown> }[]; creates: string[] },
+    actor: string,
+  ): Promise<Result<ProvisioningPlan>> {
+    return this.admin.run(actor, async (now, at) => {
+      const creates = new Set(input.creates);
+      const ids = input.changes.map((c) => c.user_id).filter((id) => !creates.has(id));
+      const known = await writes.existingUsers(this.db, this.accountId, ids);
+      const unknown = ids.find((id) => !known.has(id));
+      if (unknown !== undefined) return fail(new ApiError("not_found", `User ${unknown} was not found.`, { user_id: unknown }));
+      const decided = planProvisioning(this.roster, input.changes);
+      if ("refusal" in decided) return fail(refusalError(decided.refusal, {}, decided.refusal.code === "no_license" ? 409 : undefined));
+      const plan = decided.plan;
+      if (emptyPlan(plan) && input.statements.length === 0) return ok(plan);
+      const seqs = plan.addonsAdd.map(() => this.roster.nextSeq(now));
+      const held = new Map(this.roster.licenses);
+      return {
+        writes: [
+          ...input.statements.map((s) => ({ toSQL: () => s })),
+          ...(plan.revoke.length ? writes.deleteLicenses(this.db, this.accountId, plan.revoke) : []),
+          ...(plan.assign.length ? [writes.upsertLicenses(this.db, this.accountId, plan.assign, at)] : []),
+          ...plan.addonsRemove.map((a) => writes.deleteAddonAssignment(this.db, this.accountId, a.user_id, a.product)),
+          ...plan.addonsAdd.map((a, i) => writes.insertAddonAssignment(this.db, this.accountId, a.user_id, a.product, seqs[i], at)),
+        ],
+        audit: [
+          ...input.audit,
+          ...plan.revoke.map((id) => ({ action: "license.revoke", target: id, detail: { pool: held.get(id) } })),
+          ...plan.assign.map((a) => ({ action: "license.assign", target: a.user_id, detail: { pool: a.pool, previous: a.previous } })),
+          ...plan.addonsRemove.map((a) => ({ action: "addon.unassign", target: a.user_id, detail: { product: a.product } })),
+          ...plan.addonsAdd.map((a) => ({ action: "addon.assign", target: a.user_id, detail: { product: a.product } })),
+        ],
+        apply: () => {
+          for (const id of plan.revoke) this.roster.revokeLicense(id);
+          for (const a of plan.assign) this.roster.setLicense(a.user_id, a.pool);
+          for (const a of plan.addonsRemove) this.roster.unassign(a.user_id, a.product);
+          plan.addonsAdd.forEach((a, i) => this.roster.assign(a.user_id, a.product, seqs[i]));
+          // A revoked or moved user's desktop checks out again (and lands in the new pool, or nowhere).
+          for (const id of [...plan.revoke, ...plan.assign.filter((a) => a.previous !== null).map((a) => a.user_id)]) this.activity.endSessionsOf(id, now);
+          return plan;
         },
       };
     });
