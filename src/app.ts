@@ -17,6 +17,7 @@ import { CONNECT_PATH, presenceRoutes } from "./routes/presence";
 import { userRoutes } from "./routes/users";
 import { whoamiRoutes } from "./routes/whoami";
 import { provisioningRoutes } from "./routes/provisioning";
+import { registerScimPaths } from "./scim/openapi";
 import { scimRoutes } from "./scim/routes";
 
 const base = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
@@ -76,6 +77,7 @@ export const app = base
 
 // SCIM 2.0 speaks its own protocol (application/scim+json, its own errors): outside the OpenAPI document.
 base.route("/", scimRoutes);
+registerScimPaths(base);
 
 const openApiConfig = {
   openapi: "3.1.0",
