@@ -12,6 +12,7 @@ export interface AccountView {
   grace_policy: "per_overrun" | "cumulative";
   lease_ttl_seconds: number;
   reconnect_grace_seconds: number;
+  max_sessions_per_user: number;
   webhook_url: string | null;
   created_at: string;
 }
@@ -24,6 +25,7 @@ export const accountView = (row: AccountRow): AccountView => ({
   grace_policy: row.gracePolicy === "cumulative" ? "cumulative" : "per_overrun",
   lease_ttl_seconds: row.leaseTtlSeconds,
   reconnect_grace_seconds: row.reconnectGraceSeconds,
+  max_sessions_per_user: row.maxSessionsPerUser,
   webhook_url: row.webhookUrl,
   created_at: row.createdAt,
 });

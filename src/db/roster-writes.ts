@@ -80,7 +80,7 @@ export async function userExists(db: Db, accountId: string, userId: string): Pro
 export function updateAccountSettings(
   db: Db,
   accountId: string,
-  patch: Partial<{ name: string; billingDay: number; graceSeconds: number; gracePolicy: string; leaseTtlSeconds: number; reconnectGraceSeconds: number }>,
+  patch: Partial<{ name: string; billingDay: number; graceSeconds: number; gracePolicy: string; leaseTtlSeconds: number; reconnectGraceSeconds: number; maxSessionsPerUser: number }>,
 ) {
   return db.update(accounts).set(patch).where(eq(accounts.id, accountId));
 }

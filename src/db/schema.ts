@@ -15,6 +15,7 @@ export const accounts = sqliteTable("accounts", {
   graceSeconds: integer("grace_seconds").notNull().default(ACCOUNT_DEFAULTS.graceSeconds),
   leaseTtlSeconds: integer("lease_ttl_seconds").notNull().default(ACCOUNT_DEFAULTS.leaseTtlSeconds),
   reconnectGraceSeconds: integer("reconnect_grace_seconds").notNull().default(ACCOUNT_DEFAULTS.reconnectGraceSeconds),
+  maxSessionsPerUser: integer("max_sessions_per_user").notNull().default(ACCOUNT_DEFAULTS.maxSessionsPerUser),
   /** "per_overrun" or "cumulative" (src/domain/overage.ts GracePolicy). */
   gracePolicy: text("grace_policy").notNull().default(ACCOUNT_DEFAULTS.gracePolicy),
   webhookUrl: text("webhook_url"),

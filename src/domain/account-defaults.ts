@@ -8,6 +8,8 @@ export const ACCOUNT_DEFAULTS = {
   leaseTtlSeconds: 120,
   /** How long a closed presence socket keeps its seat for the same session to reconnect. */
   reconnectGraceSeconds: 15,
+  /** Sessions one user may hold at once; a new one beyond it ends their least recently renewed. */
+  maxSessionsPerUser: 5,
   /** How grace is counted (docs/licensing.md#grace-policies). */
   gracePolicy: "per_overrun",
 } as const;

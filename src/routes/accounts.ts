@@ -98,6 +98,7 @@ export const accountRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHo
       gracePolicy: input.grace_policy ?? ACCOUNT_DEFAULTS.gracePolicy,
       leaseTtlSeconds: input.lease_ttl_seconds ?? ACCOUNT_DEFAULTS.leaseTtlSeconds,
       reconnectGraceSeconds: input.reconnect_grace_seconds ?? ACCOUNT_DEFAULTS.reconnectGraceSeconds,
+      maxSessionsPerUser: input.max_sessions_per_user ?? ACCOUNT_DEFAULTS.maxSessionsPerUser,
       webhookUrl: null,
       webhookSecret: null,
       webhookSecretPlain: null,

@@ -86,6 +86,7 @@ export const Account = z
     grace_policy: z.enum(["per_overrun", "cumulative"]),
     lease_ttl_seconds: z.number().int(),
     reconnect_grace_seconds: z.number().int(),
+    max_sessions_per_user: z.number().int(),
     webhook_url: z.string().nullable(),
     created_at: Timestamp,
   })
@@ -106,6 +107,13 @@ export const AccountSettings = z.object({
     .max(300)
     .optional()
     .openapi({ description: "Seconds a closed presence socket keeps its seat so the same session can reconnect (default 15)" }),
+  max_sessions_per_user: z
+    .number()
+    .int()
+    .min(1)
+    .max(50)
+    .optional()
+    .openapi({ description: "Sessions one user may hold at once (default 5); a checkout with a new session id beyond it ends the user's least recently renewed session" }),
 });
 
 export const Pool = z

@@ -42,6 +42,7 @@ export interface SettingsPatch {
   grace_policy?: GracePolicy;
   lease_ttl_seconds?: number;
   reconnect_grace_seconds?: number;
+  max_sessions_per_user?: number;
 }
 
 /**
@@ -164,10 +165,23 @@ export class AccountSeats extends DurableObject<Env> {
         if (refusal) return fail(refusalError(refusal));
       }
       if (this.seats.open(userId, sessionId, pool, now, expiresAt)) this.activity.record(pool, now);
+      else this.evictBeyondCap(userId, sessionId, now);
     }
     this.activity.arm(expiresAt);
     const live = parsePoolId(pool)!.model === "concurrent" ? this.ledger.live(pool, now, this.activity.graceRules()) : null;
     return ok(checkoutView({ userId, sessionId, pool, expiresAt, roster: this.roster, active: this.seats.active(pool), live }));
+  }
+
+  /**
+   * A new session beyond max_sessions_per_user ends the user's least recently renewed ones (the
+   * new one is open already, so the seat never frees in between): a new device always works and
+   * an abandoned one loses out.
+   */
+  private evictBeyondCap(userId: string, keep: string, now: number): void {
+    for (const sessionId of this.seats.beyondCap(userId, this.roster.settings.maxSessionsPerUser, keep)) {
+      this.activity.endSession(userId, sessionId, now);
+      this.presence.revoke(this.presence.ofSession(userId, sessionId), "session_evicted");
+    }
   }
 
   async heartbeat(userId: string, generation: number, sessionId: string): Promise<Result<{ expires_at: string }>> {
@@ -317,9 +331,9 @@ export class AccountSeats extends DurableObject<Env> {
   async updateSettings(patch: SettingsPatch, actor: string): Promise<Result<null>> {
     return this.admin.run(actor, () => {
       if (Object.values(patch).every((v) => v === undefined)) return ok(null);
-      const { name, billing_day: billingDay, grace_seconds: graceSeconds, grace_policy: gracePolicy, lease_ttl_seconds: leaseTtlSeconds, reconnect_grace_seconds: reconnectGraceSeconds } = patch;
+      const { name, billing_day: billingDay, grace_seconds: graceSeconds, grace_policy: gracePolicy, lease_ttl_seconds: leaseTtlSeconds, reconnect_grace_seconds: reconnectGraceSeconds, max_sessions_per_user: maxSessionsPerUser } = patch;
       return {
-        writes: [writes.updateAccountSettings(this.db, this.accountId, { name, billingDay, graceSeconds, gracePolicy, leaseTtlSeconds, reconnectGraceSeconds })],
+        writes: [writes.updateAccountSettings(this.db, this.accountId, { name, billingDay, graceSeconds, gracePolicy, leaseTtlSeconds, reconnectGraceSeconds, maxSessionsPerUser })],
         audit: [{ action: "account.update", target: this.accountId, detail: { ...patch } }],
         apply: () => {
           const s = this.roster.settings;
@@ -328,6 +342,7 @@ export class AccountSeats extends DurableObject<Env> {
           s.gracePolicy = gracePolicy ?? s.gracePolicy;
           s.leaseTtlSeconds = leaseTtlSeconds ?? s.leaseTtlSeconds;
           s.reconnectGraceSeconds = reconnectGraceSeconds ?? s.reconnectGraceSeconds;
+          s.maxSessionsPerUser = maxSessionsPerUser ?? s.maxSessionsPerUser;
           return null;
         },
       };

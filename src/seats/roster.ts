@@ -17,6 +17,7 @@ export interface AccountSettings {
   leaseTtlSeconds: number;
   /** How long a closed presence socket keeps its seat for the same session to reconnect. */
   reconnectGraceSeconds: number;
+  maxSessionsPerUser: number;
   billingDay: number;
   createdAt: number;
 }
@@ -66,6 +67,7 @@ export class Roster {
         gracePolicy: row.gracePolicy === "cumulative" ? "cumulative" : "per_overrun",
         leaseTtlSeconds: row.leaseTtlSeconds,
         reconnectGraceSeconds: row.reconnectGraceSeconds,
+        maxSessionsPerUser: row.maxSessionsPerUser,
         billingDay: row.billingDay,
         createdAt: Date.parse(row.createdAt),
       };

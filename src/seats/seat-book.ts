@@ -93,6 +93,24 @@ export class SeatBook {
     return pool;
   }
 
+  /**
+   * The user's sessions beyond `cap`, least recently renewed first (the earliest lease end), never
+   * `keep`: the ones a new session pushes out.
+   */
+  beyondCap(userId: string, cap: number, keep: string): string[] {
+    const holder = this.holders.get(userId);
+    if (!holder || holder.sessions <= cap) return [];
+    return this.sql
+      .exec<{ session_id: string }>(
+        "SELECT session_id FROM sessions WHERE user_id = ? AND session_id <> ? ORDER BY expires_at, session_id LIMIT ?",
+        userId,
+        keep,
+        holder.sessions - cap,
+      )
+      .toArray()
+      .map((r) => r.session_id);
+  }
+
   /** Sessions whose lease ended at or before `now`, oldest first; empty (and no query) most of the time. */
   due(now: number): { user_id: string; session_id: string; expires_at: number }[] {
     if (this.earliestExpiry === null || now < this.earliestExpiry) return [];
