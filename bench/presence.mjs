@@ -34,13 +34,28 @@ export async function presencePhase({ baseUrl, token, log, check, bulk, mintToke
   const delta = (a, b) => Object.fromEntries(Object.keys(b).filter((k) => typeof b[k] === "number").map((k) => [k, b[k] - (a[k] ?? 0)]));
 
   // ---- setup (not timed): a lease long enough that HTTP desktops need no extra beats, grace 0.
-  await must("POST", "/v1/accounts", { id, name: "Bench presence", lease_ttl_seconds: 120, grace_seconds: 3600, reconnect_grace_seconds: 0 }, 201);
-  await must("PUT", `${A}/pools/${pool}`, { quantity: desktops }, 200);
+  // Setup requests are idempotent; on a loaded machine wrangler dev may restart the worker under
+  // them (503 "restarted mid-request"), so they are retried until they land (timed phases never are).
+  const settle = async (name, requests) => {
+    let left = requests;
+    for (let attempt = 1; left.length > 0; attempt++) {
+      const res = await runLoad(baseUrl, left, { concurrency: 32, deadlineMs: 180_000 });
+      const failed = left.filter((_, i) => ![].concat(left[i].expect).includes(res.statuses[i]));
+      if (failed.length === 0) return;
+      if (attempt >= 6) throw new Error(`setup "${name}": ${failed.length} requests still failing: ${res.errors.slice(0, 3).join(" | ")}`);
+      log(`   (setup "${name}": retrying ${failed.length} request(s))`);
+      await sleep(2000);
+      left = failed;
+    }
+  };
+  await settle("presence account", [{ method: "POST", path: "/v1/accounts", token, body: { id, name: "Bench presence", lease_ttl_seconds: 120, grace_seconds: 3600, reconnect_grace_seconds: 0 }, expect: [201, 409] }]);
+  await settle("presence pool", [{ method: "PUT", path: `${A}/pools/${pool}`, token, body: { quantity: desktops }, expect: 200 }]);
   const users = Array.from({ length: desktops }, (_, i) => `desk${String(i).padStart(5, "0")}`);
-  await bulk("presence users", users.map((u) => ({ method: "PUT", path: `${A}/users/${u}`, token, body: {}, expect: 200 })));
-  for (let i = 0; i < users.length; i += 1000) {
-    await must("POST", `${A}/licenses:batch`, { assign: users.slice(i, i + 1000).map((user_id) => ({ user_id, pool })), revoke: [] }, 200);
-  }
+  await settle("presence users", users.map((u) => ({ method: "PUT", path: `${A}/users/${u}`, token, body: {}, expect: 200 })));
+  await settle(
+    "presence licenses",
+    Array.from({ length: Math.ceil(users.length / 1000) }, (_, k) => ({ method: "POST", path: `${A}/licenses:batch`, token, body: { assign: users.slice(k * 1000, k * 1000 + 1000).map((user_id) => ({ user_id, pool })), revoke: [] }, expect: 200 })),
+  );
   const agents = await mintTokens(users.map((u) => [id, u]));
   const rounds = Math.floor(seconds / pingEverySeconds);
 
