@@ -1,7 +1,9 @@
 import { swaggerUI } from "@hono/swagger-ui";
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { authenticate, type AppEnv } from "./auth/caller";
+import { rateLimit } from "./auth/rate-limits";
 import { configProblems, isConfigured, notConfigured, requireConfigured } from "./auth/configured";
 import { ApiError, fromHttpException, problemResponse, validationHook } from "./errors";
 import { describeScopes, enforceScopes, SCOPES_DESCRIPTION } from "./auth/scopes";
@@ -12,6 +14,7 @@ import { adviceRoutes } from "./routes/advice";
 import { agentRoutes } from "./routes/agent";
 import { billingRoutes } from "./routes/billing";
 import { poolRoutes } from "./routes/pools";
+import { describeEdge } from "./openapi-edge";
 import { problem } from "./routes/schemas";
 import { CONNECT_PATH, presenceRoutes } from "./routes/presence";
 import { userRoutes } from "./routes/users";
@@ -22,10 +25,23 @@ import { scimRoutes } from "./scim/routes";
 
 const base = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
+/** The largest request body read: larger ones are refused from Content-Length or while streaming, before parsing. */
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+base.use(
+  "*",
+  bodyLimit({
+    maxSize: MAX_BODY_BYTES,
+    onError: () => {
+      throw new ApiError("payload_too_large", `The request body is over ${MAX_BODY_BYTES} bytes (1 MiB); nothing was read or changed.`);
+    },
+  }),
+);
 // Order matters: refuse everything while unconfigured, then identify the caller, then its scopes.
 base.use("/v1/*", requireConfigured);
 // The presence socket's credential is its one-time ticket (browsers cannot send Authorization there).
 base.use("/v1/*", (c, next) => (c.req.method === "GET" && c.req.path === CONNECT_PATH ? next() : authenticate(c, next)));
+base.use("/v1/*", rateLimit);
 base.use("/v1/*", enforceScopes);
 
 base.onError((err, c) => {
@@ -90,7 +106,7 @@ const openApiConfig = {
 };
 
 // The document, with each account route's API key scopes (x-required-scopes) from src/auth/scopes.ts.
-base.get("/openapi.json", (c) => c.json(describeScopes(base.getOpenAPI31Document(openApiConfig))));
+base.get("/openapi.json", (c) => c.json(describeEdge(describeScopes(base.getOpenAPI31Document(openApiConfig)))));
 
 base.get("/docs", swaggerUI({ url: "/openapi.json" }));
 

@@ -7,6 +7,10 @@ export interface Env {
   SEATS: DurableObjectNamespace<AccountSeats>;
   BILLING_QUEUE: Queue<BillingMessage>;
   EVENTS_QUEUE: Queue<EventMessage>;
+  /** Per agent (account + user) on /v1/seats/*: wrangler.toml [[ratelimits]]. */
+  AGENT_RATE_LIMITER: RateLimit;
+  /** Per API key on admin writes: wrangler.toml [[ratelimits]]. */
+  ADMIN_WRITE_RATE_LIMITER: RateLimit;
   /** The deployment's one secret: the operator's bearer token, and the root other keys derive from. */
   OPERATOR_TOKEN: string;
   /** Optional: signs agent tokens instead of a key derived from OPERATOR_TOKEN. */

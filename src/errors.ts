@@ -128,10 +128,12 @@ export function fromHttpException(err: { status: number; message: string }): Api
 
 /** Zod issues as `{ path, message }` fields, the `errors` member of a 400. */
 export function fieldErrors(error: z.ZodError): FieldError[] {
-  return error.issues.map((issue) => ({
-    path: issue.path.map(String).join(".") || "(body)",
-    message: issue.message,
-  }));
+  return error.issues.flatMap((issue) => {
+    const at = issue.path.map(String);
+    // A strict object's unknown fields: one entry per field, named by its own path.
+    if (issue.code === "unrecognized_keys") return issue.keys.map((key) => ({ path: [...at, key].join("."), message: "unknown field" }));
+    return [{ path: at.join(".") || "(body)", message: issue.message }];
+  });
 }
 
 /** The validation hook of every route: a zod failure becomes 400 invalid_request with the fields. */

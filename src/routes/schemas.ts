@@ -68,9 +68,14 @@ export const json = <T extends z.ZodType>(schema: T, description = "OK") => ({
   content: { "application/json": { schema } },
 });
 
+/**
+ * A JSON request body. Its top-level object is strict: an unknown field is 400 `invalid_request`
+ * naming it (a misspelt setting must not answer 200 and change nothing). Nested objects are
+ * declared with `z.strictObject` where they are defined.
+ */
 export const body = <T extends z.ZodType>(schema: T) => ({
   required: true,
-  content: { "application/json": { schema } },
+  content: { "application/json": { schema: (schema instanceof z.ZodObject ? schema.strict() : schema) as T } },
 });
 
 export const noContent = { description: "Done" } as const;

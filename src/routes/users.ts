@@ -32,14 +32,18 @@ const PutUser = z.object({
   email: z.string().trim().email().max(320).nullable().optional(),
 });
 
+/** The most assignments plus revocations in one batch. */
+const MAX_BATCH = 1000;
+
 const License = z.object({ user_id: UserId, pool: PoolIdOut }).openapi("License");
 
 const LicenseBatch = z
   .object({
-    assign: z.array(z.object({ user_id: UserId, pool: PoolIdSchema })).default([]),
-    revoke: z.array(UserId).default([]),
+    // Each list is bounded on its own, so a 100,000-item batch is refused by its length alone.
+    assign: z.array(z.strictObject({ user_id: UserId, pool: PoolIdSchema })).max(MAX_BATCH).default([]),
+    revoke: z.array(UserId).max(MAX_BATCH).default([]),
   })
-  .refine((b) => b.assign.length + b.revoke.length <= 1000, { message: "at most 1000 assignments and revocations in all" });
+  .refine((b) => b.assign.length + b.revoke.length <= MAX_BATCH, { message: `at most ${MAX_BATCH} assignments and revocations in all` });
 
 const AgentToken = z.object({ token: z.string(), expires_at: z.string() }).openapi("AgentToken");
 
