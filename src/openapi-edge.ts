@@ -21,7 +21,7 @@ export function describeEdge<D extends { paths?: object }>(doc: D): D {
         add("413", "payload_too_large: the body is over 1 MiB");
         add("415", "unsupported_media_type: the body is not application/json");
       }
-      const agentRoute = path.startsWith("/v1/seats/");
+      const agentRoute = path.startsWith("/v1/seats/") && method === "post"; // the presence upgrade is bounded by its ticket
       const adminWrite = path.startsWith("/v1/accounts/{account_id}") && (WRITES as readonly string[]).includes(method);
       if (agentRoute || adminWrite) add("429", "rate_limited: over the rate limit of this agent or API key; see Retry-After");
       if (path.startsWith("/v1/")) add("503", "not_configured: the deployment's secrets are missing or too short");
