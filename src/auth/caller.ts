@@ -1,10 +1,11 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { database } from "../db/client";
-import { findAccount, findApiKey } from "../db/accounts";
+import { findAccount, findApiKey, touchApiKey } from "../db/accounts";
 import type { Env } from "../env";
 import { ApiError, notFound } from "../errors";
 import { verifyAgentToken } from "./agent-tokens";
-import { API_KEY_PATTERN, hashApiKey } from "./api-keys";
+import { iso } from "../time";
+import { API_KEY_PATTERN, hashApiKey, LAST_USED_RESOLUTION_MS } from "./api-keys";
 import { constantTimeEqual } from "./crypto";
 import { parseScopes, type Scope } from "./scopes";
 
@@ -26,15 +27,20 @@ export const authenticate: MiddlewareHandler<AppEnv> = async (c, next) => {
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
   if (!match) throw unauthorized("Send a credential as `Authorization: Bearer <token>`.");
   const token = match[1];
-  c.set("caller", await identify(c.env, token));
+  c.set("caller", await identify(c.env, token, (work) => c.executionCtx.waitUntil(work)));
   await next();
 };
 
-async function identify(env: Env, token: string): Promise<Caller> {
+async function identify(env: Env, token: string, later: (work: Promise<unknown>) => void): Promise<Caller> {
   if (token.startsWith("sk_")) {
     if (!API_KEY_PATTERN.test(token)) throw unauthorized("The API key is malformed.");
     const key = await findApiKey(database(env.DB), await hashApiKey(token));
     if (!key) throw unauthorized("The API key is unknown or revoked.");
+    const now = Date.now();
+    if (key.lastUsedAt === null || now - Date.parse(key.lastUsedAt) >= LAST_USED_RESOLUTION_MS) {
+      // Off the request's path; a lost write only makes last_used_at a minute older.
+      later(touchApiKey(database(env.DB), key.id, iso(now)).catch((err) => console.warn("api key last_used_at not written", err)));
+    }
     return { kind: "admin", accountId: key.accountId, keyId: key.id, scopes: parseScopes(key.scopes) };
   }
   if (token.split(".").length === 3) {

@@ -1,4 +1,4 @@
-import { and, eq, isNull } from "drizzle-orm";
+import { and, eq, isNull, lt, or } from "drizzle-orm";
 import type { Db } from "./client";
 import { accounts, apiKeys } from "./schema";
 
@@ -35,9 +35,9 @@ export async function findAccount(db: Db, id: string): Promise<AccountRow | unde
 }
 
 /** The account an unrevoked API key belongs to. */
-export async function findApiKey(db: Db, keyHash: string): Promise<{ id: string; accountId: string; scopes: string } | undefined> {
+export async function findApiKey(db: Db, keyHash: string): Promise<{ id: string; accountId: string; scopes: string; lastUsedAt: string | null } | undefined> {
   return db
-    .select({ id: apiKeys.id, accountId: apiKeys.accountId, scopes: apiKeys.scopes })
+    .select({ id: apiKeys.id, accountId: apiKeys.accountId, scopes: apiKeys.scopes, lastUsedAt: apiKeys.lastUsedAt })
     .from(apiKeys)
     .where(and(eq(apiKeys.keyHash, keyHash), isNull(apiKeys.revokedAt)))
     .get();
@@ -58,6 +58,29 @@ export async function findAccountKey(db: Db, accountId: string, keyId: string): 
     .from(apiKeys)
     .where(and(eq(apiKeys.accountId, accountId), eq(apiKeys.id, keyId)))
     .get();
+}
+
+/** Records a use of the key, unless a later one is recorded already. */
+export async function touchApiKey(db: Db, keyId: string, at: string): Promise<void> {
+  await db.update(apiKeys).set({ lastUsedAt: at }).where(and(eq(apiKeys.id, keyId), or(isNull(apiKeys.lastUsedAt), lt(apiKeys.lastUsedAt, at))));
+}
+
+/** The account's keys, oldest first: what an admin may see of them (never the key or its hash). */
+export async function listApiKeys(db: Db, accountId: string) {
+  return db
+    .select({
+      id: apiKeys.id,
+      name: apiKeys.name,
+      prefix: apiKeys.prefix,
+      scopes: apiKeys.scopes,
+      createdAt: apiKeys.createdAt,
+      lastUsedAt: apiKeys.lastUsedAt,
+      revokedAt: apiKeys.revokedAt,
+    })
+    .from(apiKeys)
+    .where(eq(apiKeys.accountId, accountId))
+    .orderBy(apiKeys.createdAt, apiKeys.id)
+    .all();
 }
 
 export function revokeApiKey(db: Db, accountId: string, keyId: string, at: string) {

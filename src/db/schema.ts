@@ -43,8 +43,12 @@ export const apiKeys = sqliteTable(
     keyHash: text("key_hash").notNull(),
     /** Space-separated scopes (src/auth/scopes.ts); keys made before scopes are `admin`. */
     scopes: text("scopes").notNull().default("admin"),
+    /** The key's first characters (`sk_` + 8), to tell keys apart in a list; null for keys made before it was kept. */
+    prefix: text("prefix"),
     createdAt: text("created_at").notNull(),
     revokedAt: text("revoked_at"),
+    /** Updated at most once a minute per key, off the request's path. */
+    lastUsedAt: text("last_used_at"),
   },
   (t) => [uniqueIndex("api_keys_hash").on(t.keyHash), index("api_keys_account").on(t.accountId)],
 );

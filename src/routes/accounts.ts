@@ -1,7 +1,7 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { newApiKey } from "../auth/api-keys";
 import { actorOf, requireAccountAdmin, requireOperator, type AppEnv } from "../auth/caller";
-import { accountView, findAccount, findAccountKey, insertAccount, insertApiKey, revokeApiKey } from "../db/accounts";
+import { accountView, findAccount, findAccountKey, insertAccount, insertApiKey, listApiKeys, revokeApiKey } from "../db/accounts";
 import { writeBatch } from "../db/batch";
 import { auditInsert } from "../db/audit";
 import { database } from "../db/client";
@@ -35,8 +35,29 @@ const CreateKey = z
   .strict();
 
 const ApiKeyCreated = z
-  .object({ id: z.string(), name: z.string(), key: z.string(), scopes: z.array(ScopeSchema), created_at: z.string() })
+  .object({ id: z.string(), name: z.string(), key: z.string(), prefix: z.string(), scopes: z.array(ScopeSchema), created_at: z.string() })
   .openapi("ApiKeyCreated");
+
+const ApiKeyListed = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    prefix: z.string().nullable().openapi({ description: "The key's first 11 characters (`sk_` + 8); null for keys made before prefixes were kept" }),
+    scopes: z.array(ScopeSchema),
+    created_at: z.string(),
+    last_used_at: z.string().nullable().openapi({ description: "To the minute: written at most once a minute per key" }),
+    revoked_at: z.string().nullable(),
+  })
+  .openapi("ApiKey");
+
+const listKeys = createRoute({
+  method: "get",
+  path: "/v1/accounts/{account_id}/api-keys",
+  tags: ["account"],
+  summary: "The account's API keys, oldest first: never the key or its hash",
+  request: { params: AccountParams },
+  responses: { 200: json(z.object({ items: z.array(ApiKeyListed) })), ...commonErrors },
+});
 
 const createAccount = createRoute({
   method: "post",
@@ -145,10 +166,25 @@ export const accountRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHo
     const keyName = name ?? "api key";
     const scopes = parseScopes(formatScopes(asked ?? ["admin"]));
     await writeBatch(c.env.DB, [
-      insertApiKey(db, { id: key.id, accountId: account_id, name: keyName, keyHash: key.hash, scopes: formatScopes(scopes), createdAt }),
+      insertApiKey(db, { id: key.id, accountId: account_id, name: keyName, keyHash: key.hash, prefix: key.prefix, scopes: formatScopes(scopes), createdAt }),
       auditInsert(db, account_id, createdAt, { actor: actorOf(c.get("caller")), action: "api_key.create", target: key.id, detail: { name: keyName, scopes } }),
     ]);
-    return c.json({ id: key.id, name: keyName, key: key.key, scopes, created_at: createdAt }, 201);
+    return c.json({ id: key.id, name: keyName, key: key.key, prefix: key.prefix, scopes, created_at: createdAt }, 201);
+  })
+  .openapi(listKeys, async (c) => {
+    const { account_id } = c.req.valid("param");
+    await requireAccountAdmin(c, account_id);
+    const rows = await listApiKeys(database(c.env.DB), account_id);
+    const items = rows.map((k) => ({
+      id: k.id,
+      name: k.name,
+      prefix: k.prefix,
+      scopes: parseScopes(k.scopes),
+      created_at: k.createdAt,
+      last_used_at: k.lastUsedAt,
+      revoked_at: k.revokedAt,
+    }));
+    return c.json({ items }, 200);
   })
   .openapi(revokeKey, async (c) => {
     const { account_id, key_id } = c.req.valid("param");
