@@ -140,16 +140,19 @@ export async function presencePhase({ baseUrl, token, log, check, bulk, mintToke
     // Spread: desktop i pings at offset i/desktops of the period, then every period.
     const offset = (i / desktops) * pingEverySeconds * 1000;
     timers.push(
-      setTimeout(function tick() {
+      setTimeout(function tick(sent = 0) {
         const s = sockets[i];
-        if (!s || s.closed || performance.now() - wsStart >= seconds * 1000) return;
+        // Exactly `rounds` pings per desktop: under load a timer fires late, and a cut-off by the
+        // clock would drop the last round of the late ones.
+        if (!s || s.closed || sent >= rounds) return;
         s.ws.send("ping");
         pings++;
-        timers.push(setTimeout(tick, pingEverySeconds * 1000));
+        timers.push(setTimeout(() => tick(sent + 1), pingEverySeconds * 1000));
       }, offset),
     );
   }
   await sleep(seconds * 1000 + 500);
+  for (let waited = 0; pings < desktops * rounds && waited < 30_000; waited += 250) await sleep(250); // late timers
   for (const t of timers) clearTimeout(t);
   await sleep(1000); // last pongs
   const wsElapsed = (performance.now() - wsStart) / 1000;
@@ -157,7 +160,7 @@ export async function presencePhase({ baseUrl, token, log, check, bulk, mintToke
   const wsDelta = delta(wsBefore, wsAfter);
   const stillOpen = sockets.filter((s) => s && !s.closed).length;
   check(stillOpen === desktops && wsAfter.open_sockets === desktops, `presence/WebSocket: all ${desktops} sockets stayed open for ${seconds} s`, `client ${stillOpen}, object ${wsAfter.open_sockets}`);
-  check(pongs === pings && pings >= desktops * rounds, `presence/WebSocket: ${pings} pings, ${pongs} pongs`);
+  check(pongs === pings && pings === desktops * rounds, `presence/WebSocket: ${pings} pings, ${pongs} pongs`);
   check(wsDelta.socket_messages === 0, "presence/WebSocket: no ping reached the object's code (socket_messages +0)", JSON.stringify(wsDelta));
   check((await active()) === desktops, `presence/WebSocket: GET pools active still ${desktops}`);
 
