@@ -38,8 +38,11 @@ export function planProvisioning(state: LicenseState, changes: readonly Provisio
   const assign = changes.filter((c) => c.pool != null && held.get(c.user_id) !== c.pool).map((c) => ({ user_id: c.user_id, pool: c.pool! }));
   const revoke = changes.filter((c) => c.pool === null && held.has(c.user_id)).map((c) => c.user_id);
   const batch = { assign, revoke };
+  // Named pools are judged here; add-on seats below, on the real end state: the batch alone would
+  // wake a dormant assignment that this same request removes (a move out of elite-concurrent that
+  // drops ai_expert_assist must not be refused for it).
   const batchRefusal = refuseBatch(state, batch);
-  if (batchRefusal) return { refusal: withoutIndex(batchRefusal, assign) };
+  if (batchRefusal && batchRefusal.code !== "addon_seats_exhausted") return { refusal: withoutIndex(batchRefusal, assign) };
   const end = batchEndState(state, batch);
   if ("unknownPool" in end) return { refusal: { code: "not_found", detail: `Pool ${assign[end.unknownPool].pool} was not found.` } };
 

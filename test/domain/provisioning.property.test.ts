@@ -119,4 +119,15 @@ describe("planProvisioning against a plain reference", () => {
     expect("refusal" in qm && qm.refusal.code).toBe("addon_seats_exhausted");
     expect(planProvisioning(before, [{ user_id: "c", addons_add: ["quality_management"] }])).toMatchObject({ refusal: { code: "no_license" } });
   });
+
+  it("a move that would wake a dormant add-on is fine when the same request removes that add-on", () => {
+    // Found by the property above: AI Expert Assist is dormant under elite-concurrent (included) and
+    // would need a purchased seat under essentials-named, but the request drops it.
+    const before = stateOf({ quantities: { "essentials-named": 1, "elite-concurrent": 0 }, licenses: { u0: "elite-concurrent" }, assignments: { u0: ["ai_expert_assist"] }, purchased: {} });
+    const plan = planProvisioning(before, [{ user_id: "u0", pool: "essentials-named", addons_remove: ["ai_expert_assist"] }]);
+    expect("plan" in plan && plan.plan).toMatchObject({ assign: [{ user_id: "u0", pool: "essentials-named" }], addonsRemove: [{ user_id: "u0", product: "ai_expert_assist" }] });
+    // Keeping it is refused: it would consume a seat nobody bought.
+    const keep = planProvisioning(before, [{ user_id: "u0", pool: "essentials-named" }]);
+    expect("refusal" in keep && keep.refusal.code).toBe("addon_seats_exhausted");
+  });
 });
