@@ -5,23 +5,12 @@
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { client, launchBrowser, must, root, sleep, startServer } from "./harness.mjs";
+import { client, launchBrowser, must, root, sleep, startServer, testRunner } from "./harness.mjs";
 
 const PORT = Number(process.env.BROWSER_TEST_PORT ?? 8789);
 const ACCOUNT = "browser-test";
 
-const results = [];
-async function test(name, fn) {
-  const started = Date.now();
-  try {
-    await fn();
-    results.push({ name, ok: true });
-    console.log(`ok   - ${name} (${Date.now() - started} ms)`);
-  } catch (err) {
-    results.push({ name, ok: false });
-    console.log(`FAIL - ${name}\n       ${String(err?.stack ?? err).split("\n").slice(0, 6).join("\n       ")}`);
-  }
-}
+const { test, results, summary } = testRunner();
 
 let server;
 let browser;
@@ -640,6 +629,5 @@ try {
   await browser?.close();
   server?.stop();
 }
-const passed = results.filter((r) => r.ok).length;
-console.log(`\n${passed} passed, ${results.length - passed} failed`);
+summary();
 process.exit(exitCode);

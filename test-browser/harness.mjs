@@ -131,3 +131,27 @@ export async function launchBrowser() {
     },
   };
 }
+
+/**
+ * The browser tests' runner: `test(name, fn)` runs one check and prints `ok`/`FAIL`; `summary()`
+ * prints the closing `N passed, N failed` line that CI reads.
+ */
+export function testRunner() {
+  const results = [];
+  async function test(name, fn) {
+    const started = Date.now();
+    try {
+      await fn();
+      results.push({ name, ok: true });
+      console.log(`ok   - ${name} (${Date.now() - started} ms)`);
+    } catch (err) {
+      results.push({ name, ok: false });
+      console.log(`FAIL - ${name}\n       ${String(err?.stack ?? err).split("\n").slice(0, 6).join("\n       ")}`);
+    }
+  }
+  function summary() {
+    const passed = results.filter((r) => r.ok).length;
+    console.log(`\n${passed} passed, ${results.length - passed} failed`);
+  }
+  return { test, results, summary };
+}

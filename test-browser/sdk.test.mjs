@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { build } from "esbuild";
-import { client, launchBrowser, must, root, sleep, startServer } from "./harness.mjs";
+import { client, launchBrowser, must, root, sleep, startServer, testRunner } from "./harness.mjs";
 
 const PORT = Number(process.env.SDK_TEST_PORT ?? 8791);
 const ACCOUNT = "sdk-test";
@@ -16,18 +16,7 @@ const A = `/v1/accounts/${ACCOUNT}`;
 const POOL = "premium-concurrent";
 const GRACE_SECONDS = 3;
 
-const results = [];
-async function test(name, fn) {
-  const started = Date.now();
-  try {
-    await fn();
-    results.push({ name, ok: true });
-    console.log(`ok   - ${name} (${Date.now() - started} ms)`);
-  } catch (err) {
-    results.push({ name, ok: false });
-    console.log(`FAIL - ${name}\n       ${String(err?.stack ?? err).split("\n").slice(0, 6).join("\n       ")}`);
-  }
-}
+const { test, results, summary } = testRunner();
 
 /** Polls `fn` until it returns a truthy value; returns it, or throws after `ms`. */
 async function until(what, fn, ms = 10_000, every = 50) {
@@ -189,7 +178,6 @@ try {
 } finally {
   await browser?.close();
   server?.stop();
-  const passed = results.filter((r) => r.ok).length;
-  console.log(`\n${passed} passed, ${results.length - passed} failed`);
+  summary();
   process.exit(exitCode);
 }
