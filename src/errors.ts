@@ -18,6 +18,8 @@ const CODES = {
   named_pool_full: { status: 409, title: "Named pool is full" },
   quantity_below_assigned: { status: 409, title: "Quantity below what is assigned" },
   pool_at_ceiling: { status: 409, title: "Pool at its ceiling" },
+  // The user's team holds as many seats in the pool as its cap allows (docs/licensing.md#teams).
+  team_at_ceiling: { status: 409, title: "Team at its ceiling" },
   // 403 at checkout (the agent may not take a seat); add-on assignment overrides it to 409.
   no_license: { status: 403, title: "No license" },
   addon_seats_exhausted: { status: 409, title: "Add-on seats exhausted" },

@@ -35,6 +35,7 @@ export function closeCodeFor(code: string): number {
     case "unauthorized":
       return CLOSE.unauthorized;
     case "pool_at_ceiling":
+    case "team_at_ceiling":
       return CLOSE.poolAtCeiling;
     case "invalid_request":
       return CLOSE.badMessage;
