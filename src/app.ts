@@ -64,6 +64,7 @@ base.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
 const healthz = createRoute({
   method: "get",
   path: "/healthz",
+  operationId: "getHealth",
   tags: ["service"],
   summary: "Liveness and configuration, without credentials",
   security: [],
@@ -101,7 +102,11 @@ const openApiConfig = {
     title: "Seatkeeper API",
     version: "1.0.0",
     description: "Seat licensing for contact centers: named and concurrent pools, add-ons, overage with a grace period, billing.",
+    // The package is private (all rights reserved); an SPDX LicenseRef names it (docs/decisions/120).
+    license: { name: "Proprietary", identifier: "LicenseRef-Seatkeeper-Proprietary" },
   },
+  // Relative: the Worker that serves this document is the server, whatever its hostname.
+  servers: [{ url: "/", description: "The Seatkeeper deployment that serves this document" }],
   security: [{ bearer: [] }],
 };
 

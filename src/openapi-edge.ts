@@ -1,22 +1,56 @@
 /**
  * The refusals the edge middleware gives (src/app.ts), added to the OpenAPI document where they
- * can occur: 413 and 415 on every operation with a body, 429 where a rate limit applies, 503 on
+ * can occur: 401 on every operation that needs a credential, 403 `insufficient_scope` where API key
+ * scopes apply, 413 and 415 on every operation with a body, 429 where a rate limit applies, 503 on
  * every /v1 operation (fail closed on secrets). Routes declare only their own answers.
+ * test/routes/openapi-refusals.test.ts checks these against what the app really answers.
  */
 const WRITES = ["post", "put", "patch", "delete"] as const;
 const ref = { $ref: "#/components/schemas/Problem" };
 const problem = (description: string) => ({ description, content: { "application/problem+json": { schema: ref } } });
 
-type Operation = { requestBody?: unknown; responses?: Record<string, unknown> };
+type Response = { description?: string; content?: Record<string, unknown> };
+type Operation = {
+  operationId?: string;
+  requestBody?: { content?: Record<string, unknown> };
+  responses?: Record<string, Response>;
+  security?: unknown[];
+  "x-required-scopes"?: string[];
+};
 
-export function describeEdge<D extends { paths?: object }>(doc: D): D {
+const INSUFFICIENT_SCOPE = "insufficient_scope: the API key holds none of the scopes in `x-required-scopes`";
+
+/**
+ * A readable operationId for an operation whose route does not name one (every route should:
+ * generated clients take their method names from it): the method and the path's words, e.g.
+ * `get /v1/accounts/{account_id}/teams/{team_id}/members` → `getTeamsMembers`.
+ */
+export function derivedOperationId(method: string, path: string): string {
+  const words = path
+    .replace(/^\/v1\/accounts\/\{account_id\}/, "")
+    .replace(/^\/v1\//, "/")
+    .split(/[/:_-]+/)
+    .filter((w) => w && !w.startsWith("{"));
+  return method + words.map((w) => w[0].toUpperCase() + w.slice(1)).join("");
+}
+
+export function describeEdge<D extends { paths?: object; security?: unknown[] }>(doc: D): D {
   for (const [path, item] of Object.entries((doc.paths ?? {}) as Record<string, Record<string, Operation>>)) {
     for (const [method, op] of Object.entries(item)) {
       if (!op || typeof op !== "object" || !("responses" in op)) continue;
+      op.operationId ??= derivedOperationId(method, path);
       const responses = (op.responses ??= {});
       const add = (status: string, description: string) => {
         if (!(status in responses)) responses[status] = problem(description);
       };
+      const v1 = path.startsWith("/v1/");
+      const authenticated = (op.security ?? doc.security ?? []).length > 0;
+      if (v1 && authenticated) add("401", "unauthorized: missing or bad credential");
+      if (v1 && op["x-required-scopes"]) {
+        const forbidden = responses["403"];
+        if (!forbidden) add("403", INSUFFICIENT_SCOPE);
+        else if (!forbidden.description?.includes("insufficient_scope")) forbidden.description = `${forbidden.description}; ${INSUFFICIENT_SCOPE}`;
+      }
       if (op.requestBody) {
         add("413", "payload_too_large: the body is over 1 MiB");
         add("415", "unsupported_media_type: the body is not application/json");
@@ -24,7 +58,7 @@ export function describeEdge<D extends { paths?: object }>(doc: D): D {
       const agentRoute = path.startsWith("/v1/seats/") && method === "post"; // the presence upgrade is bounded by its ticket
       const adminWrite = path.startsWith("/v1/accounts/{account_id}") && (WRITES as readonly string[]).includes(method);
       if (agentRoute || adminWrite) add("429", "rate_limited: over the rate limit of this agent or API key; see Retry-After");
-      if (path.startsWith("/v1/")) add("503", "not_configured: the deployment's secrets are missing or too short");
+      if (v1) add("503", "not_configured: the deployment's secrets are missing or too short");
     }
   }
   return doc;

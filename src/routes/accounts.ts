@@ -53,6 +53,7 @@ const ApiKeyListed = z
 const listKeys = createRoute({
   method: "get",
   path: "/v1/accounts/{account_id}/api-keys",
+  operationId: "listApiKeys",
   tags: ["account"],
   summary: "The account's API keys, oldest first: never the key or its hash",
   request: { params: AccountParams },
@@ -62,6 +63,7 @@ const listKeys = createRoute({
 const createAccount = createRoute({
   method: "post",
   path: "/v1/accounts",
+  operationId: "createAccount",
   tags: ["operator"],
   summary: "Create an account (operator only)",
   request: { body: body(CreateAccount) },
@@ -71,6 +73,7 @@ const createAccount = createRoute({
 const getAccount = createRoute({
   method: "get",
   path: "/v1/accounts/{account_id}",
+  operationId: "getAccount",
   tags: ["account"],
   summary: "Read the account and its settings",
   request: { params: AccountParams },
@@ -80,6 +83,7 @@ const getAccount = createRoute({
 const patchAccount = createRoute({
   method: "patch",
   path: "/v1/accounts/{account_id}",
+  operationId: "updateAccount",
   tags: ["account"],
   summary: "Change the account's name or settings",
   request: { params: AccountParams, body: body(PatchAccount) },
@@ -89,6 +93,7 @@ const patchAccount = createRoute({
 const createKey = createRoute({
   method: "post",
   path: "/v1/accounts/{account_id}/api-keys",
+  operationId: "createApiKey",
   tags: ["account"],
   summary: "Create an API key; the key is shown only in this reply",
   request: { params: AccountParams, body: { ...body(CreateKey), required: false } },
@@ -98,6 +103,7 @@ const createKey = createRoute({
 const revokeKey = createRoute({
   method: "delete",
   path: "/v1/accounts/{account_id}/api-keys/{key_id}",
+  operationId: "revokeApiKey",
   tags: ["account"],
   summary: "Revoke an API key; it stops working at once",
   request: { params: AccountParams.extend({ key_id: z.string().regex(/^key_[A-Za-z0-9_-]{1,64}$/) }) },

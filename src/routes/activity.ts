@@ -16,6 +16,7 @@ const AuditEntry = z
 const audit = createRoute({
   method: "get",
   path: "/v1/accounts/{account_id}/audit",
+  operationId: "listAudit",
   tags: ["account"],
   summary: "The audit log, newest first",
   request: { params: AccountParams, query: Page.extend({ format: CsvFormat }) },
@@ -25,6 +26,7 @@ const audit = createRoute({
 const overages = createRoute({
   method: "get",
   path: "/v1/accounts/{account_id}/overages",
+  operationId: "listOverages",
   tags: ["seats"],
   summary: "Over-limit intervals (open ones with live figures), newest first",
   request: {

@@ -49,6 +49,7 @@ const Compliance = z
 const putAddon = createRoute({
   method: "put",
   path: "/v1/accounts/{account_id}/addons/{product}",
+  operationId: "putAddon",
   tags: ["add-ons"],
   summary: "Set an add-on's purchased quantity (virtual_agent: 0 or 1)",
   request: { params: ProductParams, body: body(z.object({ quantity: Quantity })) },
@@ -58,6 +59,7 @@ const putAddon = createRoute({
 const listAddons = createRoute({
   method: "get",
   path: "/v1/accounts/{account_id}/addons",
+  operationId: "listAddons",
   tags: ["add-ons"],
   summary: "Every add-on product: purchased, bundled, consumed, available",
   request: { params: AccountParams },
@@ -67,6 +69,7 @@ const listAddons = createRoute({
 const assignAddon = createRoute({
   method: "put",
   path: "/v1/accounts/{account_id}/users/{user_id}/addons/{product}",
+  operationId: "assignAddon",
   tags: ["add-ons"],
   summary: "Grant a per-seat add-on to a user",
   request: { params: UserProductParams },
@@ -80,6 +83,7 @@ const assignAddon = createRoute({
 const unassignAddon = createRoute({
   method: "delete",
   path: "/v1/accounts/{account_id}/users/{user_id}/addons/{product}",
+  operationId: "unassignAddon",
   tags: ["add-ons"],
   summary: "Take a per-seat add-on away from a user",
   request: { params: UserProductParams },
@@ -89,6 +93,7 @@ const unassignAddon = createRoute({
 const userEntitlements = createRoute({
   method: "get",
   path: "/v1/accounts/{account_id}/users/{user_id}/entitlements",
+  operationId: "getUserEntitlements",
   tags: ["add-ons"],
   summary: "Everything the user may use: 18 features, per-seat add-ons with their source, account add-ons",
   request: { params: UserParams },
@@ -98,6 +103,7 @@ const userEntitlements = createRoute({
 const complianceRoute = createRoute({
   method: "get",
   path: "/v1/accounts/{account_id}/compliance",
+  operationId: "getCompliance",
   tags: ["add-ons"],
   summary: "Add-on shortfall, over-assigned named pools, open overages, and what to do",
   request: { params: AccountParams },

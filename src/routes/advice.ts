@@ -69,6 +69,7 @@ const Advice = z
 const putPrices = createRoute({
   method: "put",
   path: "/v1/accounts/{account_id}/prices",
+  operationId: "putPrices",
   tags: ["billing"],
   summary: "Set the account's price list (one currency, integer minor units)",
   request: { params: AccountParams, body: body(Prices) },
@@ -78,6 +79,7 @@ const putPrices = createRoute({
 const getPrices = createRoute({
   method: "get",
   path: "/v1/accounts/{account_id}/prices",
+  operationId: "getPrices",
   tags: ["billing"],
   summary: "The account's price list",
   request: { params: AccountParams },
@@ -87,6 +89,7 @@ const getPrices = createRoute({
 const removePrices = createRoute({
   method: "delete",
   path: "/v1/accounts/{account_id}/prices",
+  operationId: "deletePrices",
   tags: ["billing"],
   summary: "Remove the price list: summaries and advice carry no amounts",
   request: { params: AccountParams },
@@ -96,6 +99,7 @@ const removePrices = createRoute({
 const getAdvice = createRoute({
   method: "get",
   path: "/v1/accounts/{account_id}/advice",
+  operationId: "getAdvice",
   tags: ["billing"],
   summary: "Right-sizing: per pool the quantity that would have billed no overage and the cheapest one over the last cycles",
   request: {

@@ -25,6 +25,7 @@ const Checkout = z
 const checkout = createRoute({
   method: "post",
   path: "/v1/seats/checkout",
+  operationId: "checkoutSeat",
   tags: ["agent"],
   summary: "Take (or renew) a seat for this desktop session",
   request: { body: body(SessionBody) },
@@ -39,6 +40,7 @@ const checkout = createRoute({
 const heartbeat = createRoute({
   method: "post",
   path: "/v1/seats/heartbeat",
+  operationId: "heartbeatSeat",
   tags: ["agent"],
   summary: "Renew the session's lease",
   request: { body: body(SessionBody) },
@@ -48,6 +50,7 @@ const heartbeat = createRoute({
 const release = createRoute({
   method: "post",
   path: "/v1/seats/release",
+  operationId: "releaseSeat",
   tags: ["agent"],
   summary: "End the session (idempotent)",
   request: { body: body(SessionBody) },
@@ -57,6 +60,7 @@ const release = createRoute({
 const me = createRoute({
   method: "get",
   path: "/v1/me",
+  operationId: "getMe",
   tags: ["agent"],
   summary: "The calling agent's entitlements",
   responses: { 200: json(Entitlements), ...commonErrors },

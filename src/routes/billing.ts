@@ -123,6 +123,7 @@ const EventParams = AccountParams.extend({ event_id: z.string().min(1).max(256).
 const preview = createRoute({
   method: "get",
   path: "/v1/accounts/{account_id}/billing/preview",
+  operationId: "previewBilling",
   tags: ["billing"],
   summary: "The current cycle's summary so far (final: false)",
   request: { params: AccountParams },
@@ -132,6 +133,7 @@ const preview = createRoute({
 const summaries = createRoute({
   method: "get",
   path: "/v1/accounts/{account_id}/billing/summaries",
+  operationId: "listBillingSummaries",
   tags: ["billing"],
   summary: "Finalized summaries, newest cycle first",
   description: "With `format=csv` (or `Accept: text/csv`): one row per cycle and pool, with the pool's amounts when the summary has them.",
@@ -142,6 +144,7 @@ const summaries = createRoute({
 const putWebhook = createRoute({
   method: "put",
   path: "/v1/accounts/{account_id}/webhook",
+  operationId: "putWebhook",
   tags: ["billing"],
   summary: "Set the webhook that receives signed events (https to a public host; see README Webhooks)",
   request: { params: AccountParams, body: body(PutWebhook) },
@@ -151,6 +154,7 @@ const putWebhook = createRoute({
 const getWebhook = createRoute({
   method: "get",
   path: "/v1/accounts/{account_id}/webhook",
+  operationId: "getWebhook",
   tags: ["billing"],
   summary: "The webhook (never its secret); 404 when none is set",
   request: { params: AccountParams },
@@ -160,6 +164,7 @@ const getWebhook = createRoute({
 const deleteWebhook = createRoute({
   method: "delete",
   path: "/v1/accounts/{account_id}/webhook",
+  operationId: "deleteWebhook",
   tags: ["billing"],
   summary: "Remove the webhook; events are still stored",
   request: { params: AccountParams },
@@ -169,6 +174,7 @@ const deleteWebhook = createRoute({
 const deliveries = createRoute({
   method: "get",
   path: "/v1/accounts/{account_id}/webhook/deliveries",
+  operationId: "listWebhookDeliveries",
   tags: ["billing"],
   summary: "Events and their delivery state, newest first (status=dead lists the dead letters)",
   request: {
@@ -181,6 +187,7 @@ const deliveries = createRoute({
 const redeliver = createRoute({
   method: "post",
   path: "/v1/accounts/{account_id}/webhook/deliveries/{event_id}/redeliver",
+  operationId: "redeliverWebhookEvent",
   tags: ["billing"],
   summary: "Queue a dead or no_endpoint event again, with a fresh set of attempts",
   request: { params: EventParams },

@@ -50,6 +50,7 @@ const UsageColumns = z
 const putPool = createRoute({
   method: "put",
   path: "/v1/accounts/{account_id}/pools/{pool_id}",
+  operationId: "putPool",
   tags: ["pools"],
   summary: "Create a pool or change its quantity and ceiling",
   request: { params: PoolParams, body: body(PutPool) },
@@ -59,6 +60,7 @@ const putPool = createRoute({
 const listPools = createRoute({
   method: "get",
   path: "/v1/accounts/{account_id}/pools",
+  operationId: "listPools",
   tags: ["pools"],
   summary: "The account's pools with live counts",
   request: { params: AccountParams },
@@ -68,6 +70,7 @@ const listPools = createRoute({
 const poolSeats = createRoute({
   method: "get",
   path: "/v1/accounts/{account_id}/pools/{pool_id}/seats",
+  operationId: "listPoolSeats",
   tags: ["seats"],
   summary: "Who holds a seat in the pool now",
   request: { params: PoolParams },
@@ -77,6 +80,7 @@ const poolSeats = createRoute({
 const forceRelease = createRoute({
   method: "delete",
   path: "/v1/accounts/{account_id}/pools/{pool_id}/seats/{user_id}",
+  operationId: "forceReleaseSeat",
   tags: ["seats"],
   summary: "Force-release a user's seat (ends all their sessions)",
   request: { params: UserParams.extend({ pool_id: PoolIdSchema.openapi({ param: { name: "pool_id", in: "path" } }) }) },
@@ -86,6 +90,7 @@ const forceRelease = createRoute({
 const usage = createRoute({
   method: "get",
   path: "/v1/accounts/{account_id}/pools/{pool_id}/usage",
+  operationId: "getPoolUsage",
   tags: ["seats"],
   summary: "Seats in use over time: max active and the limit per bucket (rows, or columns with format=columnar)",
   request: { params: PoolParams, query: UsageQuery },

@@ -21,6 +21,7 @@ const Ticket = z
 const connectTicket = createRoute({
   method: "post",
   path: "/v1/seats/connect-ticket",
+  operationId: "createConnectTicket",
   tags: ["agent"],
   summary: "A one-time ticket for the presence WebSocket (browsers cannot send Authorization on a socket)",
   request: { body: body(z.object({ session_id: SessionId })) },
@@ -42,6 +43,7 @@ Close codes: 1000 released or ended; 4400 bad message; 4401 ticket unknown, used
 const connect = createRoute({
   method: "get",
   path: CONNECT_PATH,
+  operationId: "connectPresence",
   tags: ["agent"],
   summary: "WebSocket presence: hold a seat for as long as the socket is open",
   description: CONNECT_DESCRIPTION,
@@ -75,6 +77,7 @@ const Stats = z
 const stats = createRoute({
   method: "get",
   path: "/v1/accounts/{account_id}/stats",
+  operationId: "getAccountStats",
   tags: ["operator"],
   summary: "What woke the account's Durable Object, counted by the object (operator only)",
   request: { params: AccountParams },

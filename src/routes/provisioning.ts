@@ -25,6 +25,7 @@ const RulesApplied = RulesView.extend({
 const getRulesRoute = createRoute({
   method: "get",
   path: "/v1/accounts/{account_id}/provisioning/rules",
+  operationId: "getProvisioningRules",
   tags: ["provisioning"],
   summary: "Read the group rules of SCIM provisioning",
   request: { params: AccountParams },
@@ -34,6 +35,7 @@ const getRulesRoute = createRoute({
 const putRulesRoute = createRoute({
   method: "put",
   path: "/v1/accounts/{account_id}/provisioning/rules",
+  operationId: "putProvisioningRules",
   tags: ["provisioning"],
   summary: "Replace the group rules; current members are assigned or revoked at once, all or nothing",
   description:

@@ -50,6 +50,7 @@ const AgentToken = z.object({ token: z.string(), expires_at: z.string() }).opena
 const putUser = createRoute({
   method: "put",
   path: "/v1/accounts/{account_id}/users/{user_id}",
+  operationId: "putUser",
   tags: ["users"],
   summary: "Create or replace a user",
   request: { params: UserParams, body: { ...body(PutUser), required: false } },
@@ -77,6 +78,7 @@ const UserSearch = Page.extend({
 const listUsersRoute = createRoute({
   method: "get",
   path: "/v1/accounts/{account_id}/users",
+  operationId: "listUsers",
   tags: ["users"],
   summary: "List or search users with their license and add-ons",
   description:
@@ -88,6 +90,7 @@ const listUsersRoute = createRoute({
 const getUserRoute = createRoute({
   method: "get",
   path: "/v1/accounts/{account_id}/users/{user_id}",
+  operationId: "getUser",
   tags: ["users"],
   summary: "Read a user",
   request: { params: UserParams },
@@ -97,6 +100,7 @@ const getUserRoute = createRoute({
 const deleteUserRoute = createRoute({
   method: "delete",
   path: "/v1/accounts/{account_id}/users/{user_id}",
+  operationId: "deleteUser",
   tags: ["users"],
   summary: "Delete a user: revokes the license and add-ons, ends the sessions",
   request: { params: UserParams },
@@ -106,6 +110,7 @@ const deleteUserRoute = createRoute({
 const putLicense = createRoute({
   method: "put",
   path: "/v1/accounts/{account_id}/users/{user_id}/license",
+  operationId: "assignLicense",
   tags: ["licenses"],
   summary: "Assign (or move) the user's contact-center license",
   request: { params: UserParams, body: body(z.object({ pool: PoolIdSchema })) },
@@ -119,6 +124,7 @@ const putLicense = createRoute({
 const deleteLicense = createRoute({
   method: "delete",
   path: "/v1/accounts/{account_id}/users/{user_id}/license",
+  operationId: "revokeLicense",
   tags: ["licenses"],
   summary: "Revoke the user's license (and add-ons); ends their sessions",
   request: { params: UserParams },
@@ -128,19 +134,21 @@ const deleteLicense = createRoute({
 const batchLicenses = createRoute({
   method: "post",
   path: "/v1/accounts/{account_id}/licenses:batch",
+  operationId: "batchLicenses",
   tags: ["licenses"],
   summary: "Assign and revoke up to 1000 licenses, all or nothing",
   request: { params: AccountParams, body: body(LicenseBatch) },
   responses: {
     200: json(z.object({ assigned: z.number().int(), revoked: z.number().int() })),
     ...commonErrors,
-    409: problem("the first refused item, named by index; nothing was applied"),
+    409: problem("named_pool_full or addon_seats_exhausted for the first refused item, named by index; nothing was applied"),
   },
 });
 
 const agentToken = createRoute({
   method: "post",
   path: "/v1/accounts/{account_id}/users/{user_id}/agent-token",
+  operationId: "mintAgentToken",
   tags: ["users"],
   summary: "Mint an agent token for the user's desktop",
   request: {
@@ -153,6 +161,7 @@ const agentToken = createRoute({
 const revokeAgentTokens = createRoute({
   method: "post",
   path: "/v1/accounts/{account_id}/users/{user_id}/agent-tokens:revoke",
+  operationId: "revokeAgentTokens",
   tags: ["users"],
   summary: "Revoke every agent token minted for the user so far, and end the user's sessions",
   request: { params: UserParams },

@@ -18,6 +18,7 @@ const Whoami = z
 const whoami = createRoute({
   method: "get",
   path: "/v1/whoami",
+  operationId: "whoami",
   tags: ["account"],
   summary: "The calling credential: its kind, account and (for an API key) its scopes",
   description: "Any credential may call it. For an API key it answers the key's scopes, so a client can hide the actions they do not allow.",
