@@ -1,0 +1,63 @@
+import type { PoolId } from "../domain/catalog";
+import { refusePoolQuantity } from "../domain/licenses";
+import type { GracePolicy } from "../domain/overage";
+import * as writes from "../db/roster-writes";
+import { fail, ok, type Result } from "../errors";
+import { poolViewOf, type House } from "./house";
+import { refusalError } from "./refusal";
+import type { PoolView } from "./views";
+
+/* The account's own admin writes: its settings and its pools (each through the one admin sequence, ./admin-write.ts). */
+
+export interface SettingsPatch {
+  name?: string;
+  billing_day?: number;
+  grace_seconds?: number;
+  grace_policy?: GracePolicy;
+  lease_ttl_seconds?: number;
+  reconnect_grace_seconds?: number;
+  max_sessions_per_user?: number;
+}
+
+export function updateSettings(h: House, patch: SettingsPatch, actor: string): Promise<Result<null>> {
+  return h.admin.run(actor, () => {
+    if (Object.values(patch).every((v) => v === undefined)) return ok(null);
+    const { name, billing_day: billingDay, grace_seconds: graceSeconds, grace_policy: gracePolicy, lease_ttl_seconds: leaseTtlSeconds, reconnect_grace_seconds: reconnectGraceSeconds, max_sessions_per_user: maxSessionsPerUser } = patch;
+    return {
+      writes: [writes.updateAccountSettings(h.db, h.accountId, { name, billingDay, graceSeconds, gracePolicy, leaseTtlSeconds, reconnectGraceSeconds, maxSessionsPerUser })],
+      audit: [{ action: "account.update", target: h.accountId, detail: { ...patch } }],
+      apply: () => {
+        const s = h.roster.settings;
+        s.billingDay = billingDay ?? s.billingDay;
+        s.graceSeconds = graceSeconds ?? s.graceSeconds;
+        s.gracePolicy = gracePolicy ?? s.gracePolicy;
+        s.leaseTtlSeconds = leaseTtlSeconds ?? s.leaseTtlSeconds;
+        s.reconnectGraceSeconds = reconnectGraceSeconds ?? s.reconnectGraceSeconds;
+        s.maxSessionsPerUser = maxSessionsPerUser ?? s.maxSessionsPerUser;
+        return null;
+      },
+    };
+  });
+}
+
+/** `maxActive` undefined keeps the pool's ceiling; null removes it. */
+export function putPool(h: House, pool: PoolId, quantity: number, requestedMaxActive: number | null | undefined, actor: string): Promise<Result<PoolView>> {
+  return h.admin.run(actor, (now, at) => {
+    const before = h.roster.pools.get(pool);
+    const maxActive = requestedMaxActive === undefined ? (before?.maxActive ?? null) : requestedMaxActive;
+    const refusal = refusePoolQuantity(h.roster, pool, quantity, maxActive);
+    if (refusal) return fail(refusalError(refusal));
+    return {
+      writes: [writes.upsertPool(h.db, h.accountId, pool, quantity, maxActive, at)],
+      audit: [{ action: before ? "pool.update" : "pool.create", target: pool, detail: { quantity, max_active: maxActive, previous_quantity: before?.quantity ?? null } }],
+      apply: () => {
+        h.roster.setPool(pool, { quantity, maxActive });
+        if (before?.quantity !== quantity) {
+          h.activity.expireDue(now);
+          h.activity.record(pool, now);
+        }
+        return poolViewOf(h, pool);
+      },
+    };
+  });
+}
