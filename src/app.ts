@@ -4,6 +4,7 @@ import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { authenticate, type AppEnv } from "./auth/caller";
 import { rateLimit } from "./auth/rate-limits";
+import { idempotency } from "./middleware/idempotency";
 import { configProblems, isConfigured, notConfigured, requireConfigured } from "./auth/configured";
 import { ApiError, fromHttpException, problemResponse, validationHook } from "./errors";
 import { describeScopes, enforceScopes, SCOPES_DESCRIPTION } from "./auth/scopes";
@@ -43,6 +44,8 @@ base.use("/v1/*", requireConfigured);
 base.use("/v1/*", (c, next) => (c.req.method === "GET" && c.req.path === CONNECT_PATH ? next() : authenticate(c, next)));
 base.use("/v1/*", rateLimit);
 base.use("/v1/*", enforceScopes);
+// Last: only a request that may run spends its Idempotency-Key.
+base.use("/v1/*", idempotency);
 
 base.onError((err, c) => {
   if (err instanceof ApiError) return problemResponse(c, err);

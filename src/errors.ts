@@ -30,6 +30,7 @@ const CODES = {
   payload_too_large: { status: 413, title: "Payload too large" },
   unsupported_media_type: { status: 415, title: "Unsupported media type" },
   idempotency_key_reused: { status: 422, title: "Idempotency key reused" },
+  idempotency_key_in_use: { status: 409, title: "Idempotency key in use" },
   rate_limited: { status: 429, title: "Too many requests" },
   internal: { status: 500, title: "Internal error" },
   not_configured: { status: 503, title: "Not configured" },

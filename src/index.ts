@@ -3,6 +3,7 @@ import { handleBillingBatch, handleEventsBatch } from "./billing/consumers";
 import { findDueCycles } from "./billing/scheduler";
 import { resealWebhookSecrets } from "./billing/webhook-secrets";
 import type { Env } from "./env";
+import { cleanExpiredIdempotencyKeys } from "./middleware/idempotency";
 
 export { AccountSeats } from "./seats/account-seats";
 
@@ -18,6 +19,8 @@ export default {
     ctx.waitUntil(findDueCycles(env, controller.scheduledTime));
     // Seals plain webhook secrets left from before migration 0003; reseals after a key rotation.
     ctx.waitUntil(resealWebhookSecrets(env));
+    // Idempotency keys and their answers live 24 h.
+    ctx.waitUntil(cleanExpiredIdempotencyKeys(env.DB, controller.scheduledTime));
   },
 
   async queue(batch, env) {

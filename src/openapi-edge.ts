@@ -16,6 +16,17 @@ type Operation = {
   responses?: Record<string, Response>;
   security?: unknown[];
   "x-required-scopes"?: string[];
+  parameters?: unknown[];
+};
+
+/** src/middleware/idempotency.ts: every admin or operator write under /v1 (not the agent routes). */
+const idempotencyKey = {
+  name: "Idempotency-Key",
+  in: "header",
+  required: false,
+  description:
+    "1-255 printable ASCII characters. The same key with the same request (method, path, body) within 24 h gets the first answer again (with `Idempotent-Replayed: true`) and writes nothing; see docs/api.md#idempotency.",
+  schema: { type: "string", minLength: 1, maxLength: 255 },
 };
 
 const INSUFFICIENT_SCOPE = "insufficient_scope: the API key holds none of the scopes in `x-required-scopes`";
@@ -57,6 +68,15 @@ export function describeEdge<D extends { paths?: object; security?: unknown[] }>
       }
       const agentRoute = path.startsWith("/v1/seats/") && method === "post"; // the presence upgrade is bounded by its ticket
       const adminWrite = path.startsWith("/v1/accounts/{account_id}") && (WRITES as readonly string[]).includes(method);
+      if (path.startsWith("/v1/") && !path.startsWith("/v1/seats/") && (WRITES as readonly string[]).includes(method)) {
+        // A new array: the registry's own is not changed (the document is built on every request).
+        op.parameters = [...(op.parameters ?? []).filter((p) => (p as { name?: string }).name !== idempotencyKey.name), idempotencyKey];
+        const conflict = responses["409"];
+        const IN_USE = "idempotency_key_in_use: a request with this Idempotency-Key is still running";
+        if (!conflict) add("409", IN_USE);
+        else if (!conflict.description?.includes("idempotency_key_in_use")) conflict.description = `${conflict.description}; ${IN_USE}`;
+        add("422", "idempotency_key_reused: the Idempotency-Key was used for another request in the last 24 h");
+      }
       if (agentRoute || adminWrite) add("429", "rate_limited: over the rate limit of this agent or API key; see Retry-After");
       if (v1) add("503", "not_configured: the deployment's secrets are missing or too short");
     }

@@ -267,3 +267,26 @@ export const accountPrices = sqliteTable("account_prices", {
   prices: text("prices", { mode: "json" }).notNull(),
   updatedAt: text("updated_at").notNull(),
 });
+
+/**
+ * Idempotency-Key on admin writes (migration 0011): per scope (`account:<id>` or `operator`) and
+ * key (its SHA-256 only), the request it was first used for and, once answered, that answer
+ * sealed. `status` null: the first request is still running.
+ */
+export const idempotencyKeys = sqliteTable(
+  "idempotency_keys",
+  {
+    scope: text("scope").notNull(),
+    keyHash: text("key_hash").notNull(),
+    /** The account the request was about, for offboarding; null for operator requests outside an account. */
+    accountId: text("account_id"),
+    requestHash: text("request_hash").notNull(),
+    status: integer("status"),
+    contentType: text("content_type"),
+    /** The first answer's body, sealed (src/billing/secret-box.ts): it may carry a new API key. */
+    body: text("body"),
+    createdAt: text("created_at").notNull(),
+    expiresAt: text("expires_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.scope, t.keyHash] }), index("idempotency_keys_expires").on(t.expiresAt), index("idempotency_keys_account").on(t.accountId)],
+);
