@@ -18,7 +18,7 @@ afterEach(() => {
   idempotencyClock.now = realNow;
 });
 
-async function send(method: string, path: string, token: string, key: string | null, body?: unknown, environment: Env = env): Promise<Reply> {
+async function send(method: string, path: string, token: string, key: string | null, body?: unknown, environment: Cloudflare.Env = env): Promise<Reply> {
   const headers: Record<string, string> = { authorization: `Bearer ${token}` };
   if (key !== null) headers["idempotency-key"] = key;
   let payload: string | undefined;

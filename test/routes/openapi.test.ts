@@ -68,7 +68,7 @@ describe("GET /openapi.json", () => {
   it("documents parameters, request bodies and error replies", async () => {
     const doc = (await call("GET", "/openapi.json")).body;
     const putPool = doc.paths["/v1/accounts/{account_id}/pools/{pool_id}"].put;
-    expect(putPool.parameters.map((p: { name: string; in: string }) => `${p.in}:${p.name}`).sort()).toEqual(["path:account_id", "path:pool_id"]);
+    expect(putPool.parameters.map((p: { name: string; in: string }) => `${p.in}:${p.name}`).sort()).toEqual(["header:Idempotency-Key", "path:account_id", "path:pool_id"]);
     expect(putPool.requestBody.content["application/json"].schema).toBeDefined();
     expect(Object.keys(putPool.responses)).toEqual(expect.arrayContaining(["200", "400", "401", "403", "404", "409"]));
     expect(putPool.responses["409"].content["application/problem+json"]).toBeDefined();
