@@ -55,7 +55,11 @@ async function openAgentPage(context, base, token, sessionId, extra = {}) {
       const { createSeatClient } = await import("/sdk-test/seat-client.js");
       window.__events = [];
       window.__token = token;
-      const client = createSeatClient({ baseUrl: location.origin, getToken: () => window.__token, sessionId, backoff: { initialMs: 200, maxMs: 1000 }, ...extra });
+      // blockSockets: sockets go to a closed port (they never open) while window.__blockSockets is set.
+      const { blockSockets, ...options } = extra;
+      window.__blockSockets = blockSockets === true;
+      const WebSocketOf = (url) => new WebSocket(window.__blockSockets ? "ws://127.0.0.1:9/" : url);
+      const client = createSeatClient({ baseUrl: location.origin, getToken: () => window.__token, sessionId, backoff: { initialMs: 200, maxMs: 1000 }, ...(blockSockets === undefined ? {} : { WebSocket: WebSocketOf }), ...options });
       for (const type of ["granted", "denied", "revoked", "entitlements", "connection", "error"]) {
         client.on(type, (payload) => {
           window.__events.push({ type, payload: type === "error" ? String(payload) : payload, t: Date.now() });
@@ -82,7 +86,7 @@ try {
   const { key } = must(await op("POST", `${A}/api-keys`, { name: "sdk" }));
   let admin = client(server.base, key);
   must(await admin("PUT", `${A}/pools/${POOL}`, { quantity: 5 }));
-  const users = ["ada", "bob", "cy"];
+  const users = ["ada", "bob", "cy", "dee"];
   for (const u of users) must(await admin("PUT", `${A}/users/${u}`, {}));
   must(await admin("POST", `${A}/licenses:batch`, { assign: users.map((user_id) => ({ user_id, pool: POOL })) }));
   const tokens = {};
@@ -169,6 +173,33 @@ try {
   await test("stop() releases the seat at once", async () => {
     await ada.page.evaluate(() => window.__client.stop());
     await until("ada's seat freed", async () => (await active()) === 0, 3_000);
+  });
+
+  await test("sockets that cannot open: HTTP heartbeats hold the seat; once they can, the page goes back to the socket on the same session and seat", async () => {
+    assert.equal(await active(), 0);
+    const dee = await openAgentPage(browser.context, server.base, tokens.dee, "dee-desk", { blockSockets: true });
+    const onHttp = await until("connected over http", async () => (await dee.events()).find((e) => e.type === "connection" && e.payload.state === "connected" && e.payload.transport === "http"));
+    assert.ok(onHttp);
+    assert.equal(await dee.count("granted"), 1);
+    assert.equal(await active(), 1);
+    const since = (await seatsOf())[0].since;
+    assert.equal(must(await op("GET", `${A}/stats`)).open_sockets, 0);
+    const switchStart = Date.now();
+    await dee.page.evaluate(() => {
+      window.__blockSockets = false;
+    });
+    // The next try comes within the backoff cap (1 s here) and is granted.
+    const back = await until("connected over websocket", async () => (await dee.events()).find((e) => e.type === "connection" && e.payload.state === "connected" && e.payload.transport === "websocket"), 10_000);
+    console.log(`       back on the socket ${back.t - switchStart} ms after sockets could open again`);
+    assert.equal(await dee.page.evaluate(() => window.__client.transport), "websocket");
+    assert.equal(await dee.count("granted"), 1, "the seat did not change: no second granted");
+    assert.equal(await dee.count("revoked"), 0);
+    assert.equal(await active(), 1);
+    // One session (the same id over both protocols), held since the HTTP checkout.
+    assert.deepEqual((await seatsOf()).map((s) => [s.user_id, s.sessions, s.since]), [["dee", 1, since]]);
+    assert.equal(must(await op("GET", `${A}/stats`)).open_sockets, 1);
+    await dee.page.evaluate(() => window.__client.stop());
+    await until("dee's seat freed", async () => (await active()) === 0, 3_000);
   });
 
   exitCode = results.every((r) => r.ok) ? 0 : 1;

@@ -113,6 +113,12 @@ export interface SeatClientOptions {
   backoff?: { initialMs?: number; maxMs?: number };
   /** Failed socket attempts (never opened) before `auto` falls back to HTTP. Default 2. */
   socketFailuresBeforeHttp?: number;
+  /**
+   * How long a socket tried while on HTTP (`auto`) may take to be granted before it counts as
+   * failed. Default 15 s. Those tries back off like reconnects (`backoff`), from the point the
+   * fallback was reached.
+   */
+  socketProbeTimeoutMs?: number;
   /** Release the seat when the page goes away (`pagehide`), with `fetch(…, { keepalive: true })`. Default true. */
   releaseOnPageHide?: boolean;
   /** Where `pagehide`/`pageshow` come from; the page's `window` by default (none outside a page). */
@@ -191,6 +197,10 @@ class Client implements SeatClient {
   private socketFailures = 0;
   private unauthorizedInARow = 0;
   private socket: WebSocketLike | null = null;
+  /** A socket tried while heartbeats hold the seat over HTTP (auto): it takes over once granted. */
+  private probe: WebSocketLike | null = null;
+  private probeTimer: unknown = null;
+  private probeFailures = 0;
   private timer: unknown = null;
   private pingTimer: unknown = null;
   private lastHeard = 0;
@@ -233,6 +243,7 @@ class Client implements SeatClient {
     this.running = true;
     this.failures = 0;
     this.socketFailures = 0;
+    this.probeFailures = 0;
     this.unauthorizedInARow = 0;
     this.transport = this.options.transport === "http" || !this.socketFactory ? "http" : "websocket";
     this.installPageHooks();
@@ -276,6 +287,19 @@ class Client implements SeatClient {
     if (entitlements) this.setEntitlements(entitlements);
   }
 
+  /**
+   * The socket took over from HTTP heartbeats. The same session held the seat all along, so a
+   * seat already reported is not reported again: only the connection (and changed entitlements).
+   */
+  private tookOver(seat: Seat, entitlements?: Entitlements): void {
+    if (this.seat === null) return this.granted(seat, entitlements);
+    this.seat = seat;
+    this.failures = 0;
+    this.unauthorizedInARow = 0;
+    this.emit("connection", { state: "connected", transport: "websocket", attempt: 0 });
+    if (entitlements && JSON.stringify(entitlements) !== JSON.stringify(this.entitlements)) this.setEntitlements(entitlements);
+  }
+
   private setEntitlements(e: Entitlements): void {
     this.entitlements = e;
     this.emit("entitlements", e);
@@ -306,6 +330,7 @@ class Client implements SeatClient {
     const socket = this.socket;
     this.socket = null;
     if (socket) detach(socket);
+    this.dropProbe();
     this.seat = null;
     return socket;
   }
@@ -313,8 +338,10 @@ class Client implements SeatClient {
   private clear(): void {
     if (this.timer !== null) this.clearTimer(this.timer);
     if (this.pingTimer !== null) this.clearTimer(this.pingTimer);
+    if (this.probeTimer !== null) this.clearTimer(this.probeTimer);
     this.timer = null;
     this.pingTimer = null;
+    this.probeTimer = null;
   }
 
   // ------------------------------------------------------------------ scheduling
@@ -405,7 +432,8 @@ class Client implements SeatClient {
   private async checkout(): Promise<void> {
     const run = this.run;
     const res = await this.call("/v1/seats/checkout", { session_id: this.sessionId });
-    if (run !== this.run) return;
+    // A socket may have taken over while this was in flight: it holds the same session.
+    if (run !== this.run || this.transport !== "http") return;
     if (res.status === 200) {
       const first = this.seat === null;
       this.granted(res.body as Seat);
@@ -440,7 +468,7 @@ class Client implements SeatClient {
   }
 
   private heartbeatFailed(err: unknown): void {
-    if (!this.running) return;
+    if (!this.running || this.transport !== "http") return;
     this.emit("error", asError(err));
     // Keep trying at the heartbeat pace: the lease outlives two missed beats.
     this.emit("connection", { state: "reconnecting", transport: "http", attempt: ++this.failures });
@@ -450,7 +478,7 @@ class Client implements SeatClient {
   private async heartbeat(): Promise<void> {
     const run = this.run;
     const res = await this.call("/v1/seats/heartbeat", { session_id: this.sessionId });
-    if (run !== this.run) return;
+    if (run !== this.run || this.transport !== "http") return;
     if (res.status === 200) {
       if (this.seat) this.seat = { ...this.seat, expires_at: res.body.expires_at };
       if (this.failures > 0) {
@@ -478,25 +506,45 @@ class Client implements SeatClient {
 
   // ------------------------------------------------------------------ WebSocket
 
-  private async openSocket(): Promise<void> {
+  /**
+   * Gets a ticket and opens the socket. `probe`: tried while heartbeats hold the seat over HTTP;
+   * until it is granted, its failures only count towards the next try.
+   */
+  private async openSocket(probe = false): Promise<void> {
     const run = this.run;
     const res = await this.call("/v1/seats/connect-ticket", { session_id: this.sessionId });
     if (run !== this.run) return;
+    if (probe && this.transport !== "http") return;
     if (res.status !== 201) {
       if (res.status === 404 && this.options.transport !== "websocket") {
-        // A server without WebSocket presence: heartbeats it is.
+        // A server without WebSocket presence: heartbeats it is (and no more tries).
+        if (probe) return;
         this.transport = "http";
         return this.checkout();
       }
+      if (probe) return this.probeFailed(false);
       return this.handleRefusal(res);
     }
     const url = `${this.base.replace(/^http/i, "ws")}/v1/seats/connect?ticket=${encodeURIComponent(res.body.ticket)}`;
     const socket = this.socketFactory!(url);
-    this.socket = socket;
     let opened = false;
+    if (probe) {
+      this.probe = socket;
+      // A socket that neither opens nor closes must not stall the tries.
+      const limit = this.options.socketProbeTimeoutMs ?? 15_000;
+      this.probeTimer = this.setTimer(() => {
+        this.probeTimer = null;
+        if (run === this.run && this.probe === socket) this.probeFailed(opened);
+      }, limit);
+    } else {
+      this.socket = socket;
+    }
+    /** Still a tried socket: not granted yet, heartbeats hold the seat. */
+    const trial = () => this.probe === socket;
     socket.onopen = () => {
       if (run !== this.run) return;
       opened = true;
+      if (trial()) return;
       this.socketFailures = 0;
       this.lastHeard = this.now();
       this.schedulePing(run);
@@ -510,6 +558,14 @@ class Client implements SeatClient {
         msg = JSON.parse(String(ev.data));
       } catch {
         return this.emit("error", new Error(`unreadable message from the server: ${String(ev.data).slice(0, 100)}`));
+      }
+      if (trial()) {
+        if (msg?.type !== "seat.granted") return this.probeFailed(true); // HTTP decides what a refusal means
+        const { type: _type, entitlements, ...seat } = msg;
+        this.promote(socket);
+        this.tookOver(seat as Seat, entitlements);
+        this.schedulePing(run);
+        return;
       }
       switch (msg?.type) {
         case "seat.granted": {
@@ -537,6 +593,7 @@ class Client implements SeatClient {
     socket.onerror = () => undefined; // a close event always follows
     socket.onclose = (ev) => {
       if (run !== this.run) return;
+      if (trial()) return this.probeFailed(opened);
       this.socket = null;
       if (this.pingTimer !== null) this.clearTimer(this.pingTimer);
       this.pingTimer = null;
@@ -575,6 +632,8 @@ class Client implements SeatClient {
       this.socketFailures += 1;
       if (this.options.transport !== "websocket" && this.socketFailures >= (this.options.socketFailuresBeforeHttp ?? 2)) {
         this.transport = "http";
+        this.probeFailures = 0;
+        this.scheduleProbe();
         return this.connect();
       }
     }
@@ -593,6 +652,62 @@ class Client implements SeatClient {
     this.refreshToken = true;
     if (this.unauthorizedInARow >= 3) return this.refused(problem);
     this.retry();
+  }
+
+  // ------------------------------------------------------------------ back to the socket after HTTP
+
+  /**
+   * On HTTP after sockets failed (auto): try a socket again later, backing off like reconnects
+   * from where the fallback left off. Heartbeats go on meanwhile; a granted socket takes over the
+   * same session, so the seat is never let go in between.
+   */
+  private scheduleProbe(): void {
+    if (this.options.transport === "http" || this.options.transport === "websocket" || !this.socketFactory) return;
+    if (this.probeTimer !== null) this.clearTimer(this.probeTimer);
+    const run = this.run;
+    const delay = this.backoffDelay((this.options.socketFailuresBeforeHttp ?? 2) + this.probeFailures);
+    this.probeTimer = this.setTimer(() => {
+      this.probeTimer = null;
+      if (run !== this.run || this.transport !== "http" || this.probe) return;
+      this.openSocket(true).catch((err) => {
+        if (run !== this.run) return;
+        this.emit("error", asError(err));
+        this.probeFailed(false);
+      });
+    }, delay);
+  }
+
+  /**
+   * A tried socket did not take over. If the server may have accepted it, its close shortened
+   * the session's lease to the reconnect grace: a heartbeat now puts the lease back.
+   */
+  private probeFailed(accepted: boolean): void {
+    this.dropProbe();
+    if (!this.running || this.transport !== "http") return;
+    this.probeFailures += 1;
+    this.scheduleProbe();
+    if (accepted && this.seat) void this.heartbeat().catch((err) => this.heartbeatFailed(err));
+  }
+
+  private dropProbe(): void {
+    const probe = this.probe;
+    this.probe = null;
+    if (!probe) return;
+    detach(probe);
+    safely(() => probe.close(CloseCode.normal, "not needed"));
+  }
+
+  /** The tried socket was granted the seat: it holds the session now, and heartbeats stop. */
+  private promote(socket: WebSocketLike): void {
+    this.probe = null;
+    if (this.probeTimer !== null) this.clearTimer(this.probeTimer);
+    this.probeTimer = null;
+    if (this.timer !== null) this.clearTimer(this.timer);
+    this.timer = null;
+    this.transport = "websocket";
+    this.socket = socket;
+    this.socketFailures = 0;
+    this.probeFailures = 0;
   }
 
   /** Pings at most every heartbeat interval; a socket that stays quiet for 2.5 periods is dropped. */

@@ -344,12 +344,169 @@ describe("seat SDK over HTTP", () => {
     await t.clock.advance(0);
     expect(t.of("entitlements")).toEqual([ENTITLEMENTS]);
     const before = t.paths().length;
+    // (Sockets tried meanwhile, to get back to WebSocket, are in the next tests.)
+    const beats = () => t.paths().slice(before).filter((p) => p !== "/v1/seats/connect-ticket");
     await t.clock.advance(39_999);
-    expect(t.paths().length).toBe(before);
+    expect(beats()).toEqual([]);
     await t.clock.advance(1);
-    expect(t.paths().slice(before)).toEqual(["/v1/seats/heartbeat"]);
+    expect(beats()).toEqual(["/v1/seats/heartbeat"]);
     await t.clock.advance(40_000);
-    expect(t.paths().slice(before)).toEqual(["/v1/seats/heartbeat", "/v1/seats/heartbeat"]);
+    expect(beats()).toEqual(["/v1/seats/heartbeat", "/v1/seats/heartbeat"]);
+  });
+
+  /** Two sockets that never open: the client falls back to HTTP and holds the seat there. */
+  async function onHttpFallback(t: ReturnType<typeof setup>) {
+    t.client.start();
+    await t.clock.advance(0);
+    t.sockets[0].drop(1006);
+    await t.clock.advance(t.clock.pending()[0]);
+    t.sockets[1].drop(1006);
+    await t.clock.advance(0);
+    expect(t.client.transport).toBe("http");
+    expect(t.client.seat).toEqual(SEAT);
+  }
+
+  it("on HTTP, tries the socket again with backoff and jitter; a granted socket takes over the same session, heartbeats stop", async () => {
+    const t = setup();
+    await onHttpFallback(t);
+    const grants = t.of("granted").length;
+    // The next tries back off from where the fallback left off (random 0.5: 3/4 of 500 ms × 2^(2+n)).
+    const waits: number[] = [];
+    for (let n = 0; n < 3; n++) {
+      const socketsBefore = t.sockets.length;
+      const wait = t.clock.pending().find((ms) => ms < 40_000)!;
+      waits.push(wait);
+      await t.clock.advance(wait - 1);
+      expect(t.sockets).toHaveLength(socketsBefore);
+      await t.clock.advance(1);
+      expect(t.sockets).toHaveLength(socketsBefore + 1);
+      t.sockets.at(-1)!.drop(1006); // still no socket: stays on HTTP
+      await t.clock.advance(0);
+      expect(t.client.transport).toBe("http");
+    }
+    expect(waits).toEqual([1500, 3000, 6000]);
+    // Heartbeats went on meanwhile.
+    await t.clock.advance(40_000 - 10_500);
+    expect(t.paths().filter((p) => p === "/v1/seats/heartbeat")).toHaveLength(1);
+    // The socket works again: the next try is granted and takes over.
+    await t.clock.advance(t.clock.pending().find((ms) => ms < 40_000)!);
+    const probe = t.sockets.at(-1)!;
+    expect(t.requests.at(-1)).toMatchObject({ path: "/v1/seats/connect-ticket", body: { session_id: "desk-1" } });
+    probe.open();
+    expect(t.client.transport).toBe("http"); // not before the grant
+    probe.message(granted);
+    expect(t.client.transport).toBe("websocket");
+    expect(t.of("connection").at(-1)).toEqual({ state: "connected", transport: "websocket", attempt: 0 });
+    // One seat all along: no second `granted`, no release, the same session id everywhere.
+    expect(t.of("granted")).toHaveLength(grants);
+    expect(t.of("revoked")).toEqual([]);
+    expect(t.paths()).not.toContain("/v1/seats/release");
+    expect(t.requests.filter((r) => r.body?.session_id).every((r) => r.body.session_id === "desk-1")).toBe(true);
+    // Heartbeats stop; the socket pings instead.
+    const beats = t.paths().filter((p) => p === "/v1/seats/heartbeat").length;
+    for (let i = 0; i < 4; i++) {
+      await t.clock.advance(30_000);
+      probe.message("pong");
+    }
+    expect(t.paths().filter((p) => p === "/v1/seats/heartbeat")).toHaveLength(beats);
+    expect(probe.sent.filter((m) => m === "ping")).toHaveLength(4);
+    expect(probe.closedWith).toBeNull();
+    expect(t.sockets.at(-1)).toBe(probe);
+  });
+
+  it("a tried socket that opened but was not granted: the heartbeat renews the lease at once (its close shortened it), HTTP keeps the seat", async () => {
+    const t = setup();
+    await onHttpFallback(t);
+    await t.clock.advance(t.clock.pending().find((ms) => ms < 40_000)!);
+    const probe = t.sockets.at(-1)!;
+    probe.open();
+    const beats = t.paths().filter((p) => p === "/v1/seats/heartbeat").length;
+    probe.drop(1006);
+    await t.clock.advance(0);
+    expect(t.paths().filter((p) => p === "/v1/seats/heartbeat")).toHaveLength(beats + 1);
+    expect(t.client.transport).toBe("http");
+    expect(t.client.seat).not.toBeNull();
+    expect(t.of("denied")).toEqual([]);
+  });
+
+  it("a tried socket refused (seat.denied) or never answering counts as a failed try; HTTP alone decides about the seat", async () => {
+    const t = setup({ socketProbeTimeoutMs: 5_000 });
+    await onHttpFallback(t);
+    await t.clock.advance(t.clock.pending().find((ms) => ms < 40_000)!);
+    const refusedProbe = t.sockets.at(-1)!;
+    refusedProbe.open();
+    refusedProbe.message({ type: "seat.denied", problem: { status: 409, code: "pool_at_ceiling", detail: "full" } });
+    expect(refusedProbe.closedWith?.code).toBe(1000);
+    expect(t.of("denied")).toEqual([]);
+    expect(t.client.running).toBe(true);
+    // The next try hangs in CONNECTING: after the probe timeout it is closed and tried later.
+    await t.clock.advance(t.clock.pending().find((ms) => ms < 5_000)!);
+    const hanging = t.sockets.at(-1)!;
+    expect(hanging).not.toBe(refusedProbe);
+    await t.clock.advance(5_000);
+    expect(hanging.closedWith?.code).toBe(1000);
+    expect(t.client.transport).toBe("http");
+    expect(t.clock.pending().some((ms) => ms < 40_000)).toBe(true); // another try is scheduled
+  });
+
+  it("stop() while a socket is being tried closes it and releases over HTTP", async () => {
+    const t = setup();
+    await onHttpFallback(t);
+    await t.clock.advance(t.clock.pending().find((ms) => ms < 40_000)!);
+    const probe = t.sockets.at(-1)!;
+    probe.open();
+    await t.client.stop();
+    expect(probe.closedWith?.code).toBe(1000);
+    expect(t.requests.at(-1)).toMatchObject({ path: "/v1/seats/release", body: { session_id: "desk-1" } });
+    probe.message(granted); // too late: detached
+    expect(t.client.running).toBe(false);
+    expect(t.client.seat).toBeNull();
+    await t.clock.advance(300_000);
+    expect(t.sockets.at(-1)).toBe(probe);
+  });
+
+  it("a server without the socket route: HTTP, and no socket is tried again", async () => {
+    const t = setup({}, { "/v1/seats/connect-ticket": () => new Response(JSON.stringify({ code: "not_found", detail: "" }), { status: 404 }) });
+    t.client.start();
+    await t.clock.advance(0);
+    expect(t.client.transport).toBe("http");
+    await t.clock.advance(300_000);
+    expect(t.sockets).toHaveLength(0);
+    expect(t.paths().filter((p) => p === "/v1/seats/connect-ticket")).toHaveLength(1);
+  });
+
+  it("transport: \"http\" never tries a socket", async () => {
+    const t = setup({ transport: "http" });
+    t.client.start();
+    await t.clock.advance(300_000);
+    expect(t.sockets).toHaveLength(0);
+    expect(t.paths()).not.toContain("/v1/seats/connect-ticket");
+  });
+
+  it("a heartbeat answered after the socket took over does not restart heartbeats", async () => {
+    let answer: (() => void) | null = null;
+    let hold = false;
+    const t = setup({}, {
+      "/v1/seats/heartbeat": () =>
+        hold
+          ? new Promise<Response>((resolve) => (answer = () => resolve(new Response(JSON.stringify({ expires_at: "x" }), { status: 200 }))))
+          : new Response(JSON.stringify({ expires_at: "x" }), { status: 200 }),
+    });
+    await onHttpFallback(t);
+    hold = true;
+    // Let the first try fail so the heartbeat and the second try line up.
+    await t.clock.advance(40_000); // heartbeat sent, held; tries came and went
+    for (const s of t.sockets.slice(2)) if (s.readyState === 0) s.drop(1006);
+    await t.clock.advance(t.clock.pending().find((ms) => ms < 40_000)!);
+    const probe = t.sockets.at(-1)!;
+    probe.open();
+    probe.message(granted);
+    expect(t.client.transport).toBe("websocket");
+    answer!();
+    await t.clock.advance(0);
+    const beats = t.paths().filter((p) => p === "/v1/seats/heartbeat").length;
+    await t.clock.advance(200_000);
+    expect(t.paths().filter((p) => p === "/v1/seats/heartbeat")).toHaveLength(beats);
   });
 
   it("checks out again after 404 session_not_found, with the same session", async () => {

@@ -271,6 +271,28 @@ describe("one seat per user across both protocols", () => {
     expect(await activeIn(f, "premium-concurrent")).toBe(0);
   });
 
+  it("a session held over HTTP that a socket takes over (the SDK back from its fallback) keeps its one seat: same since, no step, outlives its HTTP lease", async () => {
+    const { f, user, token } = await oneAgent({ reconnect_grace_seconds: 15, lease_ttl_seconds: 120 });
+    await setClock(f, T0);
+    expect((await checkout(token, "desk-1")).status).toBe(200);
+    const since = (await call("GET", `${base(f)}/pools/premium-concurrent/seats`, f.key)).body.items[0].since;
+    await setClock(f, T0 + 30_000);
+    const socket = await connect(token, "desk-1");
+    expect((await socket.next("seat.granted")).active).toBe(1);
+    // No more heartbeats: past the HTTP lease (T0 + 120 s) the socket's sweep keeps the session.
+    for (const t of [T0 + 90_000, T0 + 150_000]) {
+      await setClock(f, t);
+      await runDurableObjectAlarm(seatsStub(f));
+    }
+    expect(socket.closed).toBeNull();
+    const seats = (await call("GET", `${base(f)}/pools/premium-concurrent/seats`, f.key)).body.items;
+    expect(seats).toMatchObject([{ user_id: user, sessions: 1, since }]);
+    const usage = await call("GET", `${base(f)}/pools/premium-concurrent/usage?from=${new Date(T0 - MIN).toISOString()}&to=${new Date(T0 + 4 * MIN).toISOString()}&step=1`, f.key);
+    expect(usage.status).toBe(200);
+    expect(Math.min(...usage.body.items.filter((b: { t: string }) => Date.parse(b.t) >= T0 && Date.parse(b.t) <= T0 + 150_000).map((b: { max_active: number }) => b.max_active))).toBe(1);
+    socket.ws.close(1000);
+  });
+
   it("an HTTP release of the socket's session frees it and closes the socket with 1000", async () => {
     const { f, token } = await oneAgent();
     const socket = await connect(token, "desk-ws");
