@@ -1,3 +1,4 @@
+import { swaggerUI } from "@hono/swagger-ui";
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
@@ -13,9 +14,9 @@ import { addonRoutes } from "./routes/addons";
 import { adviceRoutes } from "./routes/advice";
 import { agentRoutes } from "./routes/agent";
 import { billingRoutes } from "./routes/billing";
+import { denialRoutes } from "./routes/denials";
 import { poolRoutes } from "./routes/pools";
 import { describeEdge } from "./openapi-edge";
-import { docsPage } from "./docs-page";
 import { problem } from "./routes/schemas";
 import { CONNECT_PATH, presenceRoutes } from "./routes/presence";
 import { userRoutes } from "./routes/users";
@@ -88,6 +89,7 @@ export const app = base
   .route("/", userRoutes)
   .route("/", addonRoutes)
   .route("/", activityRoutes)
+  .route("/", denialRoutes)
   .route("/", billingRoutes)
   .route("/", adviceRoutes)
   .route("/", agentRoutes)
@@ -116,7 +118,6 @@ const openApiConfig = {
 // The document, with each account route's API key scopes (x-required-scopes) from src/auth/scopes.ts.
 base.get("/openapi.json", (c) => c.json(describeEdge(describeScopes(base.getOpenAPI31Document(openApiConfig)))));
 
-// Swagger UI from the Worker's own static assets, under a Content-Security-Policy (src/docs-page.ts).
-base.get("/docs", docsPage);
+base.get("/docs", swaggerUI({ url: "/openapi.json" }));
 
 export type AppType = typeof app;

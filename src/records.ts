@@ -55,6 +55,9 @@ export interface PoolSummary extends OverageFigures {
   assigned: number | null;
   /** Members, for concurrent pools; null for named ones. */
   members: number | null;
+  /** Refused checkouts under the pool in the cycle, and the distinct users refused (docs/licensing.md#denials). */
+  denials: number;
+  users_denied: number;
 }
 
 export interface AddonSummary {
@@ -70,6 +73,9 @@ export interface CycleSummary {
   cycle_end: string;
   pools: PoolSummary[];
   addons: AddonSummary[];
+  /** Refused checkouts of users with no license (they have no pool), and the distinct users. */
+  unlicensed_denials: number;
+  unlicensed_users_denied: number;
   /** The account's clock when the figures were taken. */
   generated_at: string;
   /** True when the cycle had ended: the figures cover all of it and will not change. */

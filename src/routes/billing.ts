@@ -48,6 +48,8 @@ const PoolSummary = z
     billable_seat_seconds: z.number(),
     intervals: z.number().int().openapi({ description: "Over-limit intervals overlapping the cycle" }),
     billable_intervals: z.number().int(),
+    denials: z.number().int().optional().openapi({ description: "Refused checkouts under the pool in the cycle (docs/licensing.md#denials); absent in summaries stored before denials were counted" }),
+    users_denied: z.number().int().optional().openapi({ description: "Distinct users refused under the pool in the cycle" }),
   })
   .openapi("PoolSummary");
 
@@ -71,6 +73,8 @@ const Summary = z
     cycle_end: Timestamp,
     pools: z.array(PoolSummary),
     addons: z.array(AddonSummary),
+    unlicensed_denials: z.number().int().optional().openapi({ description: "Refused checkouts of users with no license (they count under no pool)" }),
+    unlicensed_users_denied: z.number().int().optional(),
     generated_at: Timestamp,
     final: z.boolean().openapi({ description: "false for a preview: the cycle is still running and the figures cover it up to generated_at" }),
     amounts: SummaryAmounts.nullable().optional().openapi({ description: "Money from the account's price list (PUT …/prices); null without one" }),
@@ -207,7 +211,7 @@ function checkWebhookUrl(env: Env, raw: string): string {
 
 const SUMMARY_CSV_COLUMNS = [
   "cycle_start", "cycle_end", "final", "pool", "tier", "model", "quantity", "assigned", "members", "peak_active", "peak_overage",
-  "overage_seat_seconds", "billable_overage_seats", "billable_seat_seconds", "intervals", "billable_intervals",
+  "overage_seat_seconds", "billable_overage_seats", "billable_seat_seconds", "intervals", "billable_intervals", "denials", "users_denied",
   "currency", "amount_seats", "amount_overage", "amount_total",
 ];
 

@@ -22,6 +22,8 @@ export const CursorKeys = {
   delivery: z.tuple([Time, EventId]),
   /** Over-limit intervals, newest first: started_at, then the interval id. */
   overage: z.tuple([Time, EventId]),
+  /** Denials, by user id (one row per user). */
+  denial: z.tuple([z.string().min(1).max(256)]),
 } as const;
 
 export function encodeCursor(key: readonly (string | number)[] | null): string | null {

@@ -33,17 +33,19 @@ const UsageQuery = z.object({
     .openapi({
       param: { name: "format", in: "query" },
       description:
-        "`rows` (default): `items`, one object per bucket. `columnar`: `{from, step_seconds, max_active, limit}`, bucket k starting at from + k × step_seconds; 30 days of minutes (43,200 buckets) stays well under 1 MB. `csv`: RFC 4180 rows `t,max_active,limit`.",
+        "`rows` (default): `items`, one object per bucket. `columnar`: `{from, step_seconds, max_active, limit, denied}`, bucket k starting at from + k × step_seconds; 30 days of minutes (43,200 buckets) stays well under 1 MB. `csv`: RFC 4180 rows `t,max_active,limit,denied`.",
     }),
 });
 
-const UsageRows = z.object({ items: z.array(z.object({ t: Timestamp, max_active: z.number().int(), limit: z.number().int() })) }).openapi("UsageRows");
+const Denied = z.number().int().openapi({ description: "Refused checkouts under the pool (docs/licensing.md#denials), counted per minute: a minute's count lands in the bucket holding its start" });
+const UsageRows = z.object({ items: z.array(z.object({ t: Timestamp, max_active: z.number().int(), limit: z.number().int(), denied: Denied })) }).openapi("UsageRows");
 const UsageColumns = z
   .object({
     from: Timestamp,
     step_seconds: z.number().int(),
     max_active: z.array(z.number().int()).openapi({ description: "max seats in use in bucket k" }),
     limit: z.array(z.number().int()).openapi({ description: "max limit (quantity) in bucket k" }),
+    denied: z.array(z.number().int()).openapi({ description: "refused checkouts in bucket k (per minute, see UsageRows)" }),
   })
   .openapi("UsageColumns");
 
@@ -135,12 +137,13 @@ export const poolRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook 
     if (q.format === "columnar") return c.json(columns, 200);
     if (q.format === "csv" || (c.req.query("format") === undefined && wantsCsv(c, undefined))) {
       const stepMs = q.step_seconds * 1000;
-      return csvResponse(`usage-${pool_id}.csv`, ["t", "max_active", "limit"], indexChunks(columns.max_active.length), (k) => [new Date(from + k * stepMs).toISOString(), columns.max_active[k], columns.limit[k]]) as never;
+      return csvResponse(`usage-${pool_id}.csv`, ["t", "max_active", "limit", "denied"], indexChunks(columns.max_active.length), (k) => [new Date(from + k * stepMs).toISOString(), columns.max_active[k], columns.limit[k], columns.denied[k]]) as never;
     }
     const items = columns.max_active.map((m, k) => ({
       t: new Date(from + k * q.step_seconds * 1000).toISOString(),
       max_active: m,
       limit: columns.limit[k],
+      denied: columns.denied[k],
     }));
     return c.json({ items }, 200);
   });

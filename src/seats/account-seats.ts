@@ -5,6 +5,7 @@ import type { LicenseBatch } from "../domain/licenses";
 import type { ProvisioningPlan } from "../domain/provisioning";
 import type { Window } from "../domain/overage";
 import { usageColumns } from "../domain/overage";
+import { deniedColumn } from "../domain/denials";
 import type { Entitlements } from "../domain/entitlements";
 import { database, type Db } from "../db/client";
 import type { Env } from "../env";
@@ -14,6 +15,8 @@ import { iso } from "../time";
 import * as account from "./account-writes";
 import * as addons from "./addon-writes";
 import { AdminWriter } from "./admin-write";
+import { Alerts } from "./alerts";
+import type { DenialView } from "./denial-log";
 import * as agent from "./agent-seat";
 import { advisorHistory } from "./advisor-history";
 import { complianceReport, type ComplianceReport } from "./compliance";
@@ -85,17 +88,20 @@ export class AccountSeats extends DurableObject<Env> {
       // The write may or may not have landed: decide nothing more until the roster is read again.
       stale: () => sync.markStale(),
     });
+    const outbox = new Outbox(sql, env.DB, env.EVENTS_QUEUE, accountId);
     const activity = new SeatActivity({
       ctx,
       sql,
       seats,
       ledger: this.ledger,
-      outbox: new Outbox(sql, env.DB, env.EVENTS_QUEUE, accountId),
+      outbox,
       roster: () => sync.roster,
       accountId,
       now,
       heldOpen: (userId, sessionId) => presence.holds(userId, sessionId),
+      prune: (before) => alerts.prune(before),
     });
+    const alerts = new Alerts({ sql, outbox, accountId, now, arm: (at) => activity.arm(at) });
     const self = this;
     this.h = {
       get accountId() {
@@ -116,6 +122,7 @@ export class AccountSeats extends DurableObject<Env> {
       presence,
       tickets: new ConnectTickets(sql),
       calls: new InvocationStats(sql),
+      alerts,
       now,
     };
     // Small critical section: the roster from D1 and the alarm. A failed load is retried by the next call.
@@ -175,8 +182,9 @@ export class AccountSeats extends DurableObject<Env> {
     this.h.calls.bump("alarms");
     await this.h.sync.ready();
     const nextSweep = sockets.sweepSockets(this.h, this.now());
+    const nextAlert = this.h.alerts.onAlarm(this.now());
     await this.h.activity.onAlarm();
-    if (nextSweep !== null) this.h.activity.arm(nextSweep);
+    for (const t of [nextSweep, nextAlert]) if (t !== null) this.h.activity.arm(t);
   }
 
   // ---------------------------------------------------------------- reads
@@ -197,18 +205,31 @@ export class AccountSeats extends DurableObject<Env> {
   }
 
   /** Usage buckets in columns (the route also derives the row form from them): one pass over the log. */
-  async usage(pool: PoolId, window: Window, stepSeconds: number): Promise<Result<{ from: string; step_seconds: number; max_active: number[]; limit: number[] }>> {
+  async usage(pool: PoolId, window: Window, stepSeconds: number): Promise<Result<{ from: string; step_seconds: number; max_active: number[]; limit: number[]; denied: number[] }>> {
     await this.fresh();
     if (!this.roster.pools.has(pool)) return fail(notFound(`Pool ${pool}`));
     const c = usageColumns(this.ledger.steps(pool, window), window, stepSeconds);
-    return ok({ from: iso(c.from), step_seconds: stepSeconds, max_active: c.max_active, limit: c.limit });
+    const denied = deniedColumn(this.h.alerts.denials.perMinute(pool, window.from, window.to), window.from, window.to, c.step_ms);
+    return ok({ from: iso(c.from), step_seconds: stepSeconds, max_active: c.max_active, limit: c.limit, denied });
+  }
+
+  /** A page of the denials list (docs/licensing.md#denials): per user, the last refusal in the window. */
+  async denials(q: { from: number; to: number; pool?: string | null }, after: string | null, limit: number): Promise<{ items: DenialView[]; next: string | null }> {
+    return this.h.alerts.denials.list(q, after, limit, this.now());
+  }
+
+  /** The edge refused the user's checkout with 429 (reported at most once a minute per user and isolate). */
+  async noteRateLimited(userId: string): Promise<void> {
+    await this.h.sync.ready();
+    this.h.alerts.refused(userId, this.roster.licenses.get(userId) ?? null, "rate_limited", this.now());
   }
 
   /** A billing cycle's figures from the step log (final once the cycle has ended; a preview before). */
   async cycleSummary(window: Window): Promise<CycleSummary> {
     await this.fresh();
     this.h.activity.expireDue(Math.min(this.now(), window.to));
-    return cycleSummary({ accountId: this.accountId, roster: this.roster, ledger: this.ledger, window, rules: this.h.activity.graceRules(), now: this.now() });
+    const denials = this.h.alerts.denials.totals(window.from, Math.min(window.to, this.now()));
+    return cycleSummary({ accountId: this.accountId, roster: this.roster, ledger: this.ledger, window, rules: this.h.activity.graceRules(), now: this.now(), denials });
   }
 
   /** The right-sizing advisor's history: per pool, the last `cycles` ended cycles' peaks. */

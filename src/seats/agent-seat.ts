@@ -26,19 +26,26 @@ export async function takeSeat(h: House, userId: string, sessionId: string): Pro
   const now = h.now();
   h.activity.expireDue(now);
   const pool = h.roster.licenses.get(userId);
-  if (!pool) return fail(new ApiError("no_license", `User ${userId} holds no contact-center license.`));
+  if (!pool) {
+    h.alerts.refused(userId, null, "no_license", now);
+    return fail(new ApiError("no_license", `User ${userId} holds no contact-center license.`));
+  }
   const expiresAt = now + h.roster.settings.leaseTtlSeconds * 1000;
   // A user without a seat has no session to renew: skip the UPDATE that could not match.
   const holdsSeat = h.seats.holders.has(userId);
   if (!holdsSeat || !h.seats.renew(userId, sessionId, expiresAt)) {
     if (!holdsSeat) {
       const refusal = refuseSeat(pool, h.roster.pools.get(pool)!.maxActive, h.seats.active(pool));
-      if (refusal) return fail(refusalError(refusal));
+      if (refusal) {
+        h.alerts.refused(userId, pool, "pool_at_ceiling", now);
+        return fail(refusalError(refusal));
+      }
     }
     if (h.seats.open(userId, sessionId, pool, now, expiresAt)) h.activity.record(pool, now);
     else evictBeyondCap(h, userId, sessionId, now);
   }
   h.activity.arm(expiresAt);
+  h.alerts.seated(userId, now);
   const live = parsePoolId(pool)!.model === "concurrent" ? h.ledger.live(pool, now, h.activity.graceRules()) : null;
   return ok(checkoutView({ userId, sessionId, pool, expiresAt, roster: h.roster, active: h.seats.active(pool), live }));
 }
@@ -51,6 +58,7 @@ export async function takeSeat(h: House, userId: string, sessionId: string): Pro
 function evictBeyondCap(h: House, userId: string, keep: string, now: number): void {
   for (const sessionId of h.seats.beyondCap(userId, h.roster.settings.maxSessionsPerUser, keep)) {
     h.activity.endSession(userId, sessionId, now);
+    h.alerts.refused(userId, h.seats.holders.get(userId)!.pool, "session_evicted", now);
     h.presence.revoke(h.presence.ofSession(userId, sessionId), "session_evicted");
   }
 }

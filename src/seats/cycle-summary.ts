@@ -16,6 +16,8 @@ export interface CycleSummaryInput {
   rules: GraceRules;
   /** The Durable Object's clock. */
   now: number;
+  /** Refusals in the cycle per pool (null: users with no license), src/seats/denial-log.ts. */
+  denials?: ReadonlyMap<string | null, { denials: number; users_denied: number }>;
 }
 
 /**
@@ -35,12 +37,15 @@ export function cycleSummary(input: CycleSummaryInput): CycleSummary {
     return line ? [line] : [];
   });
   const addons = addonReport(input.roster).map(({ product, purchased, consumed }) => ({ product, purchased, consumed }));
+  const unlicensed = input.denials?.get(null) ?? { denials: 0, users_denied: 0 };
   return {
     account_id: input.accountId,
     cycle_start: iso(window.from),
     cycle_end: iso(window.to),
     pools,
     addons,
+    unlicensed_denials: unlicensed.denials,
+    unlicensed_users_denied: unlicensed.users_denied,
     generated_at: iso(now),
     final: now >= window.to,
   };
@@ -65,6 +70,8 @@ function poolSummary(input: CycleSummaryInput, pool: PoolId, upTo: Window): Pool
     members: model === "concurrent" ? assigned : null,
     // Named seats are never over the limit (an assignment beyond the quantity is refused).
     ...(model === "named" ? { ...NO_OVERAGE, peak_active: figures.peak_active } : figures),
+    denials: input.denials?.get(pool)?.denials ?? 0,
+    users_denied: input.denials?.get(pool)?.users_denied ?? 0,
   };
 }
 

@@ -4,6 +4,7 @@ import type { Db } from "../db/client";
 import * as writes from "../db/roster-writes";
 import { ApiError, fail, notFound, type Result } from "../errors";
 import type { AdminWriter } from "./admin-write";
+import type { Alerts } from "./alerts";
 import type { ConnectTickets } from "./connect-tickets";
 import type { InvocationStats } from "./invocation-stats";
 import type { Presence, RevokeReason } from "./presence";
@@ -35,6 +36,8 @@ export interface House {
   readonly presence: Presence;
   readonly tickets: ConnectTickets;
   readonly calls: InvocationStats;
+  /** Denials, thresholds, the warning before grace ends (./alerts.ts). */
+  readonly alerts: Alerts;
   now(): number;
 }
 

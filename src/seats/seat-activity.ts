@@ -25,6 +25,8 @@ export interface ActivityContext {
   now: () => number;
   /** Whether an open presence socket holds this session (its lease must not end under it). */
   heldOpen?: (userId: string, sessionId: string) => boolean;
+  /** Other logs pruned with the usage log (denials). */
+  prune?: (before: number) => void;
 }
 
 /**
@@ -151,6 +153,7 @@ export class SeatActivity {
     const last = Number(readMeta(this.c.sql, "pruned_at") ?? 0);
     if (now - last < DAY_MS) return;
     this.c.ledger.prune(now - STEP_RETENTION_MS);
+    this.c.prune?.(now - STEP_RETENTION_MS);
     writeMeta(this.c.sql, "pruned_at", String(now));
   }
 }

@@ -35,6 +35,20 @@ const MIGRATIONS: string[] = [
    ) WITHOUT ROWID;
    CREATE INDEX connect_tickets_user ON connect_tickets (user_id);
    CREATE TABLE invocation_counters (name TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;`,
+  // Denials (src/seats/denial-log.ts): per user, minute and pool the minute's last refusal (pool ''
+  // for a user with no license; rl: a rate_limited refusal counted this minute), and per pool,
+  // minute and reason a count.
+  `CREATE TABLE denial_users (
+     user_id TEXT NOT NULL, minute INTEGER NOT NULL, pool_id TEXT NOT NULL, t INTEGER NOT NULL,
+     reason TEXT NOT NULL, n INTEGER NOT NULL, seated_at INTEGER, rl INTEGER NOT NULL DEFAULT 0,
+     PRIMARY KEY (user_id, minute, pool_id)
+   ) WITHOUT ROWID;
+   CREATE INDEX denial_users_minute ON denial_users (minute);
+   CREATE TABLE denial_counts (
+     pool_id TEXT NOT NULL, minute INTEGER NOT NULL, reason TEXT NOT NULL, n INTEGER NOT NULL,
+     PRIMARY KEY (pool_id, minute, reason)
+   ) WITHOUT ROWID;
+   CREATE INDEX denial_counts_minute ON denial_counts (minute);`,
 ];
 
 export function migrateSeatsSchema(sql: SqlStorage): void {

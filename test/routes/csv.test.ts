@@ -106,7 +106,7 @@ describe("CSV over HTTP", () => {
     const to = new Date(c0.end - 20 * MIN).toISOString();
     const usage = await getCsv(f, `/pools/premium-concurrent/usage?from=${from}&to=${to}&step_seconds=600&format=csv`);
     const rows = (await call("GET", acct(f, `/pools/premium-concurrent/usage?from=${from}&to=${to}&step_seconds=600`), f.key)).body.items;
-    expect(usage.rows).toEqual([["t", "max_active", "limit"], ...rows.map((b: any) => [b.t, String(b.max_active), String(b.limit)])]);
+    expect(usage.rows).toEqual([["t", "max_active", "limit", "denied"], ...rows.map((b: any) => [b.t, String(b.max_active), String(b.limit), String(b.denied)])]);
 
     const overages = await getCsv(f, "/overages?format=csv");
     const listed = (await call("GET", acct(f, "/overages"), f.key)).body.items;

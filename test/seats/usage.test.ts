@@ -23,14 +23,14 @@ describe("usage and overages", () => {
     const res = await call("GET", `${base(f)}/pools/premium-concurrent/usage?from=${iso(T0)}&to=${iso(T0 + 4 * MIN)}&step_seconds=60`, f.key);
     expect(res.status).toBe(200);
     expect(res.body.items).toEqual([
-      { t: iso(T0), max_active: 1, limit: 2 },
-      { t: iso(T0 + MIN), max_active: 3, limit: 2 },
-      { t: iso(T0 + 2 * MIN), max_active: 2, limit: 5 },
-      { t: iso(T0 + 3 * MIN), max_active: 2, limit: 5 },
+      { t: iso(T0), max_active: 1, limit: 2, denied: 0 },
+      { t: iso(T0 + MIN), max_active: 3, limit: 2, denied: 0 },
+      { t: iso(T0 + 2 * MIN), max_active: 2, limit: 5, denied: 0 },
+      { t: iso(T0 + 3 * MIN), max_active: 2, limit: 5, denied: 0 },
     ]);
     // The same buckets in columns: bucket k starts at from + k × step_seconds.
     const columnar = await call("GET", `${base(f)}/pools/premium-concurrent/usage?from=${iso(T0)}&to=${iso(T0 + 4 * MIN)}&step_seconds=60&format=columnar`, f.key);
-    expect(columnar.body).toEqual({ from: iso(T0), step_seconds: 60, max_active: [1, 3, 2, 2], limit: [2, 2, 5, 5] });
+    expect(columnar.body).toEqual({ from: iso(T0), step_seconds: 60, max_active: [1, 3, 2, 2], limit: [2, 2, 5, 5], denied: [0, 0, 0, 0] });
     // 30 days of minutes: 43,200 buckets, well under 1 MB.
     const month = await call("GET", `${base(f)}/pools/premium-concurrent/usage?from=${iso(T0 - 29 * 86_400_000)}&to=${iso(T0 + 86_400_000)}&step_seconds=60&format=columnar`, f.key);
     expect(month.body.max_active).toHaveLength(43_200);
@@ -105,7 +105,7 @@ describe("the step log", () => {
     // Only the last step before the cut survives (plus the expiry of the one lease, an hour later).
     expect(rows.map((r) => r.t)).toEqual([T0 + 3_600_000]);
     const usage = await call("GET", `${base(f)}/pools/premium-concurrent/usage?from=${iso(T0 + 499 * DAY)}&to=${iso(T0 + 499 * DAY + 2 * MIN)}&step_seconds=60`, f.key);
-    expect(usage.body.items[0]).toEqual({ t: iso(T0 + 499 * DAY), max_active: 0, limit: 2 });
+    expect(usage.body.items[0]).toEqual({ t: iso(T0 + 499 * DAY), max_active: 0, limit: 2, denied: 0 });
   });
 });
 
