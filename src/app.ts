@@ -5,6 +5,7 @@ import { HTTPException } from "hono/http-exception";
 import { authenticate, type AppEnv } from "./auth/caller";
 import { rateLimit } from "./auth/rate-limits";
 import { idempotency } from "./middleware/idempotency";
+import { requestLog } from "./middleware/request-log";
 import { configProblems, isConfigured, notConfigured, requireConfigured } from "./auth/configured";
 import { ApiError, fromHttpException, problemResponse, validationHook } from "./errors";
 import { describeScopes, enforceScopes, SCOPES_DESCRIPTION } from "./auth/scopes";
@@ -30,6 +31,8 @@ const base = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 /** The largest request body read: larger ones are refused from Content-Length or while streaming, before parsing. */
 export const MAX_BODY_BYTES = 1024 * 1024;
 
+// First: every answer, refusals included, gets its log line and x-request-id.
+base.use("*", requestLog);
 base.use(
   "*",
   bodyLimit({
