@@ -23,6 +23,8 @@ export default defineConfig(async () => {
     test: {
       include: ["test/**/*.test.ts"],
       setupFiles: ["./test/apply-migrations.ts"],
+      // The per-request log line (src/middleware/request-log.ts) would drown the output; its own test spies on it.
+      onConsoleLog: (log: string) => !log.startsWith('{"msg":"request"'),
       testTimeout: 30_000,
       hookTimeout: 30_000,
     },
