@@ -110,3 +110,17 @@ export function deleteAddonAssignment(db: Db, accountId: string, userId: string,
       ),
     );
 }
+
+/**
+ * Raises the account's roster version, in the same batch as a change of anything the object's
+ * roster holds (docs/architecture.md#waking-and-the-roster-copy); returns the new version.
+ */
+export function bumpRosterVersion(accountId: string) {
+  return sql`UPDATE accounts SET roster_version = roster_version + 1 WHERE id = ${accountId} RETURNING roster_version`;
+}
+
+/** The account's roster version; null for an account D1 does not hold. */
+export async function readRosterVersion(db: Db, accountId: string): Promise<number | null> {
+  const row = await db.select({ version: accounts.rosterVersion }).from(accounts).where(eq(accounts.id, accountId)).get();
+  return row?.version ?? null;
+}

@@ -29,6 +29,7 @@ import { Mutex } from "./mutex";
 import { Outbox } from "./outbox";
 import { Presence } from "./presence";
 import type { Roster } from "./roster";
+import { RosterCopy } from "./roster-copy";
 import { RosterSync } from "./roster-sync";
 import { reconcileWithRoster } from "./reconcile";
 import { SeatBook } from "./seat-book";
@@ -77,7 +78,13 @@ export class AccountSeats extends DurableObject<Env> {
     const tokens = new TokenGenerations(sql);
     const presence = new Presence(ctx);
     Presence.autoRespond(ctx);
-    const sync = new RosterSync({ db: this.db, accountId, onLoad: (roster) => this.onRosterLoaded(roster) });
+    const sync = new RosterSync({
+      db: this.db,
+      copy: new RosterCopy(sql),
+      accountId,
+      onLoad: (roster) => this.onRosterLoaded(roster),
+      background: (work) => ctx.waitUntil(work),
+    });
     this.admin = new AdminWriter({
       lock: new Mutex(),
       d1: env.DB,
@@ -87,6 +94,7 @@ export class AccountSeats extends DurableObject<Env> {
       fresh: () => sync.fresh(),
       // The write may or may not have landed: decide nothing more until the roster is read again.
       stale: () => sync.markStale(),
+      versioned: (version) => sync.applied(version),
     });
     const outbox = new Outbox(sql, env.DB, env.EVENTS_QUEUE, accountId);
     const activity = new SeatActivity({
@@ -125,10 +133,11 @@ export class AccountSeats extends DurableObject<Env> {
       alerts,
       now,
     };
-    // Small critical section: the roster from D1 and the alarm. A failed load is retried by the next call.
+    // Small critical section: the roster (from the object's copy; from D1 only without one) and the
+    // alarm. A failed load is retried by the next call.
     void ctx.blockConcurrencyWhile(async () => {
       await activity.init();
-      await sync.ready().catch(() => undefined);
+      await sync.wake().catch(() => undefined);
     });
   }
 
@@ -136,7 +145,7 @@ export class AccountSeats extends DurableObject<Env> {
     return this.testClock ?? Date.now();
   }
 
-  /** A roster just read from D1: take its token generations, and heal what reached D1 but not this object. */
+  /** A roster just read from D1 (never the copy): take its token generations, and heal what reached D1 but not this object. */
   private onRosterLoaded(roster: Roster): void {
     const h = this.h;
     h.tokens.merge(roster.tokenGenerations);

@@ -27,13 +27,7 @@ export function updateSettings(h: House, patch: SettingsPatch, actor: string): P
       writes: [writes.updateAccountSettings(h.db, h.accountId, { name, billingDay, graceSeconds, gracePolicy, leaseTtlSeconds, reconnectGraceSeconds, maxSessionsPerUser })],
       audit: [{ action: "account.update", target: h.accountId, detail: { ...patch } }],
       apply: () => {
-        const s = h.roster.settings;
-        s.billingDay = billingDay ?? s.billingDay;
-        s.graceSeconds = graceSeconds ?? s.graceSeconds;
-        s.gracePolicy = gracePolicy ?? s.gracePolicy;
-        s.leaseTtlSeconds = leaseTtlSeconds ?? s.leaseTtlSeconds;
-        s.reconnectGraceSeconds = reconnectGraceSeconds ?? s.reconnectGraceSeconds;
-        s.maxSessionsPerUser = maxSessionsPerUser ?? s.maxSessionsPerUser;
+        h.roster.updateSettings({ billingDay, graceSeconds, gracePolicy, leaseTtlSeconds, reconnectGraceSeconds, maxSessionsPerUser });
         return null;
       },
     };

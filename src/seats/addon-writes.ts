@@ -19,7 +19,7 @@ export function putAddonPurchase(h: House, product: AddonProduct, quantity: numb
         writes: [writes.upsertAddonPurchase(h.db, h.accountId, product, quantity, at)],
         audit: [{ action: "addon.purchase", target: product, detail: { quantity, previous: h.roster.purchased.get(product) ?? 0 } }],
         apply: () => {
-          h.roster.purchased.set(product, quantity);
+          h.roster.setPurchase(product, quantity);
           return addonReport(h.roster).find((row) => row.product === product)!;
         },
       };

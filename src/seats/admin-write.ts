@@ -1,6 +1,7 @@
 import { auditInsertMany, type AuditEntry } from "../db/audit";
 import { writeBatch, type Statement } from "../db/batch";
 import type { Db } from "../db/client";
+import { bumpRosterVersion } from "../db/roster-writes";
 import { ApiError, fail, ok, type Result } from "../errors";
 import { iso } from "../time";
 import type { Mutex } from "./mutex";
@@ -25,12 +26,16 @@ export interface AdminWriteContext {
   fresh: () => Promise<void>;
   /** Marks the roster stale after a D1 write error. */
   stale: () => void;
+  /** The roster version D1 set with a change, recorded with the change applied (same transaction). */
+  versioned: (version: number) => void;
 }
 
 /**
  * The one sequence of every admin write: under the lock, against a fresh roster, `decide` answers
  * without writing or returns a change; its statements and audit entries land in D1 as one batch,
  * and only then does memory change. Checks and their write can then never interleave with another's.
+ * A batch that changes D1 also raises the account's roster version, which the object records with
+ * its copy of the roster (docs/architecture.md#waking-and-the-roster-copy).
  * A D1 error leaves memory unchanged, marks the roster stale (the next decision reads D1 again) and
  * answers 503 `outcome_unknown` (docs/decisions/022-a-failed-d1-write-has-an-unknown-outcome.md).
  */
@@ -45,15 +50,19 @@ export class AdminWriter {
       const decision = await decide(now, at);
       if (!("writes" in decision)) return decision;
       const audit = auditInsertMany(this.c.db, this.c.accountId(), at, actor, decision.audit);
+      const changes = decision.writes.length > 0;
+      let results: D1Result[];
       try {
-        await writeBatch(this.c.d1, [...decision.writes, audit]);
+        results = await writeBatch(this.c.d1, [...decision.writes, ...(changes ? [bumpRosterVersion(this.c.accountId())] : []), audit]);
       } catch (err) {
         // D1 can report an error for a batch that committed: never claim that nothing changed.
         console.warn(`D1 write failed for ${this.c.accountId()}; roster marked stale`, err);
         this.c.stale();
         return fail(outcomeUnknown());
       }
-      return ok(decision.apply());
+      const value = decision.apply();
+      if (changes) this.c.versioned((results[decision.writes.length].results[0] as { roster_version: number }).roster_version);
+      return ok(value);
     });
   }
 }

@@ -22,10 +22,22 @@ export interface AccountSettings {
   createdAt: number;
 }
 
+/** Where each change of a roster is also written: the object's SQLite copy (./roster-copy.ts). */
+export interface RosterSink {
+  pool(pool: PoolId, settings: PoolSettings): void;
+  /** `null`: the user holds no license any more (nor any add-on assignment). */
+  license(userId: string, pool: PoolId | null): void;
+  /** `null`: the assignment is gone. */
+  assignment(userId: string, product: PerSeatProduct, seq: number | null): void;
+  purchase(product: AddonProduct, quantity: number): void;
+  settings(settings: AccountSettings): void;
+}
+
 /**
  * The account's licensing state in memory: a mirror of D1 that only the account's Durable Object
  * changes, and only after D1 accepted the change. It is what the checkout path reads instead of D1.
  * Its shape is also the add-on rules' `AddonState` (licenses, assignments, pool quantities, purchases).
+ * Every change goes through a method here, which also writes it to `sink` (the SQLite copy) when set.
  */
 export class Roster {
   settings: AccountSettings = { ...ACCOUNT_DEFAULTS, createdAt: 0 };
@@ -41,6 +53,9 @@ export class Roster {
   lastSeq = 0;
   /** Raised agent-token generations as D1 holds them (the object keeps its own, src/seats/token-generations.ts). */
   readonly tokenGenerations = new Map<string, number>();
+  /** D1's `accounts.roster_version` this roster reflects. */
+  version = 0;
+  sink: RosterSink | null = null;
 
   static async load(db: Db, accountId: string): Promise<Roster> {
     const [account, poolRows, licenseRows, assignmentRows, purchaseRows, generationRows] = await db.batch([
@@ -62,6 +77,7 @@ export class Roster {
     const row = account[0];
     if (row) {
       roster.exists = true;
+      roster.version = row.rosterVersion;
       roster.settings = {
         graceSeconds: row.graceSeconds,
         gracePolicy: row.gracePolicy === "cumulative" ? "cumulative" : "per_overrun",
@@ -85,18 +101,32 @@ export class Roster {
   setPool(pool: PoolId, settings: PoolSettings): void {
     this.pools.set(pool, settings);
     this.poolQuantities.set(pool, settings.quantity);
+    this.sink?.pool(pool, settings);
   }
 
   setLicense(userId: string, pool: PoolId): void {
     this.removeLicense(userId);
     this.licenses.set(userId, pool);
     this.assignedCount.set(pool, (this.assignedCount.get(pool) ?? 0) + 1);
+    this.sink?.license(userId, pool);
   }
 
   /** Removes the license and, as docs/licensing.md#add-ons decides, the user's add-on assignments. */
   revokeLicense(userId: string): void {
     this.removeLicense(userId);
     this.assignments.delete(userId);
+    this.sink?.license(userId, null);
+  }
+
+  setPurchase(product: AddonProduct, quantity: number): void {
+    this.purchased.set(product, quantity);
+    this.sink?.purchase(product, quantity);
+  }
+
+  /** Settings left undefined keep their value. */
+  updateSettings(patch: Partial<AccountSettings>): void {
+    for (const [key, value] of Object.entries(patch)) if (value !== undefined) Object.assign(this.settings, { [key]: value });
+    this.sink?.settings(this.settings);
   }
 
   private removeLicense(userId: string): void {
@@ -111,12 +141,14 @@ export class Roster {
     if (!products) this.assignments.set(userId, (products = new Map()));
     products.set(product, seq);
     this.lastSeq = Math.max(this.lastSeq, seq);
+    this.sink?.assignment(userId, product, seq);
   }
 
   unassign(userId: string, product: PerSeatProduct): void {
     const products = this.assignments.get(userId);
     products?.delete(product);
     if (products && products.size === 0) this.assignments.delete(userId);
+    this.sink?.assignment(userId, product, null);
   }
 
   /** A fresh, strictly increasing assignment order number (time-based so it reads well in D1). */

@@ -49,6 +49,14 @@ const MIGRATIONS: string[] = [
      PRIMARY KEY (pool_id, minute, reason)
    ) WITHOUT ROWID;
    CREATE INDEX denial_counts_minute ON denial_counts (minute);`,
+  // The roster's copy (src/seats/roster-copy.ts): a waking object reads it instead of D1. The settings
+  // and the D1 roster_version it reflects are in meta; no `roster_version` there means no copy yet.
+  `CREATE TABLE roster_pools (pool_id TEXT PRIMARY KEY, quantity INTEGER NOT NULL, max_active INTEGER) WITHOUT ROWID;
+   CREATE TABLE roster_licenses (user_id TEXT PRIMARY KEY, pool_id TEXT NOT NULL) WITHOUT ROWID;
+   CREATE TABLE roster_assignments (
+     user_id TEXT NOT NULL, product TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (user_id, product)
+   ) WITHOUT ROWID;
+   CREATE TABLE roster_purchases (product TEXT PRIMARY KEY, quantity INTEGER NOT NULL) WITHOUT ROWID;`,
 ];
 
 export function migrateSeatsSchema(sql: SqlStorage): void {
@@ -65,6 +73,10 @@ export function migrateSeatsSchema(sql: SqlStorage): void {
 
 export function readMeta(sql: SqlStorage, key: string): string | null {
   return sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = ?", key).toArray()[0]?.value ?? null;
+}
+
+export function deleteMeta(sql: SqlStorage, key: string): void {
+  sql.exec("DELETE FROM meta WHERE key = ?", key);
 }
 
 export function writeMeta(sql: SqlStorage, key: string, value: string): void {

@@ -278,8 +278,11 @@ describe("crash between D1 and the DO", () => {
     const [tu, tv] = await agentTokens(f, [u, v]);
     await checkout(tu);
     await checkout(tv);
-    // What revokeLicense writes to D1 first; the DO "crashes" before it updates itself.
-    await env.DB.prepare("DELETE FROM licenses WHERE account_id = ? AND user_id = ?").bind(f.accountId, u).run();
+    // What revokeLicense writes to D1 first (its batch raises the roster version); the DO "crashes" before it updates itself.
+    await env.DB.batch([
+      env.DB.prepare("DELETE FROM licenses WHERE account_id = ? AND user_id = ?").bind(f.accountId, u),
+      env.DB.prepare("UPDATE accounts SET roster_version = roster_version + 1 WHERE id = ?").bind(f.accountId),
+    ]);
     await resetDurableObject(f);
     expect((await poolOf(f, "premium-concurrent")).active).toBe(1);
     expect((await heartbeat(tu)).status).toBe(404);

@@ -1,0 +1,109 @@
+import { isAddonProduct, isPerSeatProduct, isPoolId, type AddonProduct, type PerSeatProduct, type PoolId } from "../domain/catalog";
+import { Roster, type AccountSettings, type PoolSettings, type RosterSink } from "./roster";
+import { deleteMeta, readMeta, writeMeta } from "./sqlite-schema";
+
+/**
+ * The roster's copy in the object's own SQLite, with the D1 `roster_version` it reflects
+ * (docs/architecture.md#waking-and-the-roster-copy). D1 stays the system of record: the copy is
+ * written with every change the object applies (the roster's sink, in the same transaction as the
+ * object's own state) and replaced whole after every read from D1. A waking object reads this
+ * instead of D1; whether D1 moved on meanwhile is checked in the background (./roster-sync.ts).
+ */
+export class RosterCopy implements RosterSink {
+  constructor(private readonly sql: SqlStorage) {}
+
+  /** The D1 roster_version this copy reflects; null when there is no copy (an object from before it, or no account yet). */
+  version(): number | null {
+    const v = readMeta(this.sql, "roster_version");
+    return v === null ? null : Number(v);
+  }
+
+  /** Written with the change that produced it, so copy and version never disagree. */
+  setVersion(version: number): void {
+    writeMeta(this.sql, "roster_version", String(version));
+  }
+
+  /** The roster as the copy holds it, writing through to the copy from now on. Large lists come back as one JSON array per pool. */
+  load(): Roster {
+    const roster = new Roster();
+    roster.exists = true;
+    roster.version = this.version() ?? 0;
+    roster.settings = JSON.parse(readMeta(this.sql, "roster_settings") ?? "null") ?? roster.settings;
+    for (const p of this.sql.exec<{ pool_id: string; quantity: number; max_active: number | null }>("SELECT pool_id, quantity, max_active FROM roster_pools")) {
+      if (isPoolId(p.pool_id)) roster.setPool(p.pool_id, { quantity: p.quantity, maxActive: p.max_active });
+    }
+    for (const r of this.sql.exec<{ pool_id: string; users: string }>("SELECT pool_id, json_group_array(user_id) AS users FROM roster_licenses GROUP BY pool_id")) {
+      if (!isPoolId(r.pool_id)) continue;
+      for (const userId of JSON.parse(r.users) as string[]) roster.setLicense(userId, r.pool_id);
+    }
+    for (const r of this.sql.exec<{ product: string; rows: string }>("SELECT product, json_group_array(json_array(user_id, seq)) AS rows FROM roster_assignments GROUP BY product")) {
+      if (!isPerSeatProduct(r.product)) continue;
+      for (const [userId, seq] of JSON.parse(r.rows) as [string, number][]) roster.assign(userId, r.product, seq);
+    }
+    for (const p of this.sql.exec<{ product: string; quantity: number }>("SELECT product, quantity FROM roster_purchases")) {
+      if (isAddonProduct(p.product)) roster.purchased.set(p.product, p.quantity);
+    }
+    roster.sink = this;
+    return roster;
+  }
+
+  /** Replaces the copy by a roster just read from D1 (none for an account D1 does not hold), and writes through from now on. */
+  replace(roster: Roster): void {
+    this.sql.exec("DELETE FROM roster_pools");
+    this.sql.exec("DELETE FROM roster_licenses");
+    this.sql.exec("DELETE FROM roster_assignments");
+    this.sql.exec("DELETE FROM roster_purchases");
+    if (!roster.exists) {
+      deleteMeta(this.sql, "roster_version");
+      deleteMeta(this.sql, "roster_settings");
+      roster.sink = null;
+      return;
+    }
+    for (const [pool, s] of roster.pools) this.pool(pool, s);
+    // One statement per table however many users (json_each), so a large account's copy is written fast.
+    this.sql.exec(
+      "INSERT INTO roster_licenses (user_id, pool_id) SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?)",
+      JSON.stringify([...roster.licenses]),
+    );
+    const assignments = [...roster.assignments].flatMap(([userId, products]) => [...products].map(([product, seq]) => [userId, product, seq]));
+    this.sql.exec(
+      "INSERT INTO roster_assignments (user_id, product, seq) SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]') FROM json_each(?)",
+      JSON.stringify(assignments),
+    );
+    for (const [product, quantity] of roster.purchased) this.purchase(product, quantity);
+    this.settings(roster.settings);
+    this.setVersion(roster.version);
+    roster.sink = this;
+  }
+
+  pool(pool: PoolId, s: PoolSettings): void {
+    this.sql.exec(
+      "INSERT INTO roster_pools (pool_id, quantity, max_active) VALUES (?, ?, ?) ON CONFLICT(pool_id) DO UPDATE SET quantity = excluded.quantity, max_active = excluded.max_active",
+      pool,
+      s.quantity,
+      s.maxActive,
+    );
+  }
+
+  license(userId: string, pool: PoolId | null): void {
+    if (pool) {
+      this.sql.exec("INSERT INTO roster_licenses (user_id, pool_id) VALUES (?, ?) ON CONFLICT(user_id) DO UPDATE SET pool_id = excluded.pool_id", userId, pool);
+      return;
+    }
+    this.sql.exec("DELETE FROM roster_licenses WHERE user_id = ?", userId);
+    this.sql.exec("DELETE FROM roster_assignments WHERE user_id = ?", userId);
+  }
+
+  assignment(userId: string, product: PerSeatProduct, seq: number | null): void {
+    if (seq === null) this.sql.exec("DELETE FROM roster_assignments WHERE user_id = ? AND product = ?", userId, product);
+    else this.sql.exec("INSERT INTO roster_assignments (user_id, product, seq) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET seq = excluded.seq", userId, product, seq);
+  }
+
+  purchase(product: AddonProduct, quantity: number): void {
+    this.sql.exec("INSERT INTO roster_purchases (product, quantity) VALUES (?, ?) ON CONFLICT(product) DO UPDATE SET quantity = excluded.quantity", product, quantity);
+  }
+
+  settings(settings: AccountSettings): void {
+    writeMeta(this.sql, "roster_settings", JSON.stringify(settings));
+  }
+}
