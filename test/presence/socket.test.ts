@@ -19,7 +19,7 @@ import {
 } from "../helpers";
 import type { PoolId } from "../../src/domain/catalog";
 import type { AccountSeats } from "../../src/seats/account-seats";
-import { connect, openSocket, ticketFor } from "./support";
+import { connect, openSocket, sleep, ticketFor } from "./support";
 
 const base = (f: Fixture) => `/v1/accounts/${f.accountId}`;
 const poolOf = async (f: Fixture, id: PoolId) =>
@@ -293,6 +293,24 @@ describe("one seat per user across both protocols", () => {
     socket.ws.close(1000);
   });
 
+  it("grace 0: a socket closed while an HTTP session of the same user lives keeps the seat until that lease ends, then the alarm frees it at the expiry", async () => {
+    const lease = 60;
+    const { f, user, token } = await oneAgent({ reconnect_grace_seconds: 0, lease_ttl_seconds: lease });
+    await setClock(f, T0);
+    expect((await checkout(token, "desk-http")).status).toBe(200); // say its release was lost
+    const socket = await connect(token, "desk-ws");
+    socket.ws.close(1000);
+    await eventually(async () => expect((await statsOf(f)).open_sockets).toBe(0));
+    expect((await call("GET", `${base(f)}/pools/premium-concurrent/seats`, f.key)).body.items).toMatchObject([{ user_id: user, sessions: 1 }]);
+    expect(await activeIn(f, "premium-concurrent")).toBe(1);
+    await setClock(f, T0 + lease * 1000 - 1);
+    await runDurableObjectAlarm(seatsStub(f));
+    expect(await activeIn(f, "premium-concurrent")).toBe(1);
+    await setClock(f, T0 + lease * 1000 + 1);
+    await runDurableObjectAlarm(seatsStub(f));
+    expect(await activeIn(f, "premium-concurrent")).toBe(0);
+  });
+
   it("an HTTP release of the socket's session frees it and closes the socket with 1000", async () => {
     const { f, token } = await oneAgent();
     const socket = await connect(token, "desk-ws");
@@ -387,6 +405,29 @@ describe("silent sockets", () => {
     await setClock(f, T0 + 61_000);
     await runDurableObjectAlarm(seatsStub(f));
     expect((await socket.closing()).code).toBe(4408);
+    expect(await activeIn(f, "premium-concurrent")).toBe(0);
+  });
+
+  it("a socket that dies without a close frame is freed by the alarms it arms, within 1.5 leases of its last sign of life", async () => {
+    const lease = 60;
+    const { f, token } = await oneAgent({ lease_ttl_seconds: lease, reconnect_grace_seconds: 0 });
+    await setClock(f, T0);
+    const socket = await connect(token); // then nothing: no ping, no close (a peer that vanished)
+    const alarmAt = () => runInDurableObject(seatsStub(f), (_i: AccountSeats, state) => state.storage.getAlarm());
+    // Follow the alarm the object set itself, as the runtime would: every one is due within half a lease.
+    let t = T0;
+    for (let n = 0; n < 10 && socket.closed === null; n++) {
+      const next = await alarmAt();
+      expect(next, "an alarm is always set while a socket is open").not.toBeNull();
+      expect(next!).toBeLessThanOrEqual(t + (lease / 2) * 1000);
+      t = next!;
+      await setClock(f, t);
+      await runDurableObjectAlarm(seatsStub(f));
+      await sleep(0);
+    }
+    expect((await socket.closing()).code).toBe(4408);
+    expect(t - T0).toBeGreaterThan(lease * 1000);
+    expect(t - T0).toBeLessThanOrEqual(1.5 * lease * 1000);
     expect(await activeIn(f, "premium-concurrent")).toBe(0);
   });
 
