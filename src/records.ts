@@ -44,6 +44,19 @@ export interface EventMessage {
   event_id: string;
 }
 
+/** Who held seats while a window's billable peak was reached (a summary's pool line). */
+export interface PeakHolders {
+  /** The first instant of the window at which the billable peak was reached. */
+  reached_at: string;
+  /** The over-limit interval of that instant: all its holders at GET …/overages/{interval_id}/holders. */
+  interval_id: string;
+  /** Users who held a seat at some instant of the window at which the peak was reached. */
+  count: number;
+  /** Those users, sorted, at most 100 (the rest are counted, and listed by the interval's holders). */
+  users: string[];
+  truncated: boolean;
+}
+
 /** One pool's line of a summary (docs/api.md#billing-summaries; the figures of docs/licensing.md#concurrent-overage over the cycle). */
 export interface PoolSummary extends OverageFigures {
   pool: PoolId;
@@ -58,6 +71,8 @@ export interface PoolSummary extends OverageFigures {
   /** Refused checkouts under the pool in the cycle, and the distinct users refused (docs/licensing.md#denials). */
   denials: number;
   users_denied: number;
+  /** Who held seats while the billable peak was reached (docs/licensing.md#who-counted); null when nothing was billable. */
+  peak_holders: PeakHolders | null;
 }
 
 export interface AddonSummary {

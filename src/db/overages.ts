@@ -46,3 +46,13 @@ export const overageView = (r: OverageRow) => ({
   billable_overage_seats: r.billableOverageSeats,
   billable_seat_seconds: r.billableSeatSeconds,
 });
+
+/** One interval of the account, or null (another account's id is simply not found). */
+export async function findOverage(db: Db, accountId: string, id: string): Promise<OverageRow | null> {
+  const row = await db
+    .select()
+    .from(overageIntervals)
+    .where(and(eq(overageIntervals.accountId, accountId), eq(overageIntervals.id, id)))
+    .get();
+  return row ?? null;
+}

@@ -50,6 +50,16 @@ const PoolSummary = z
     billable_intervals: z.number().int(),
     denials: z.number().int().optional().openapi({ description: "Refused checkouts under the pool in the cycle (docs/licensing.md#denials); absent in summaries stored before denials were counted" }),
     users_denied: z.number().int().optional().openapi({ description: "Distinct users refused under the pool in the cycle" }),
+    peak_holders: z
+      .object({
+        reached_at: Timestamp.openapi({ description: "The first instant of the cycle at which the billable peak was reached" }),
+        interval_id: z.string().openapi({ description: "The interval of that instant: every holder at GET …/overages/{interval_id}/holders" }),
+        count: z.number().int().openapi({ description: "Users who held a seat at some instant the billable peak was reached" }),
+        users: z.array(z.string()).openapi({ description: "Those users, sorted, at most 100" }),
+        truncated: z.boolean(),
+      })
+      .nullable()
+      .openapi({ description: "Who counted at the billable peak (docs/licensing.md#who-counted); null when nothing was billable (and for named pools)" }),
   })
   .openapi("PoolSummary");
 
@@ -212,18 +222,24 @@ function checkWebhookUrl(env: Env, raw: string): string {
 const SUMMARY_CSV_COLUMNS = [
   "cycle_start", "cycle_end", "final", "pool", "tier", "model", "quantity", "assigned", "members", "peak_active", "peak_overage",
   "overage_seat_seconds", "billable_overage_seats", "billable_seat_seconds", "intervals", "billable_intervals", "denials", "users_denied",
+  "peak_holders_reached_at", "peak_holders_interval_id", "peak_holders_count", "peak_holders_users",
   "currency", "amount_seats", "amount_overage", "amount_total",
 ];
 
 /** A summary as CSV rows: one per pool line, with the cycle and the line's amounts beside it. */
 function summaryCsvRows(summary: z.infer<typeof Summary>): Record<string, Cell>[] {
-  return summary.pools.map((line) => {
+  return summary.pools.map(({ peak_holders, ...line }) => {
     const amount = summary.amounts?.pools.find((p) => p.pool === line.pool);
     return {
       cycle_start: summary.cycle_start,
       cycle_end: summary.cycle_end,
       final: summary.final,
       ...line,
+      peak_holders_reached_at: peak_holders?.reached_at ?? null,
+      peak_holders_interval_id: peak_holders?.interval_id ?? null,
+      peak_holders_count: peak_holders?.count ?? null,
+      // Space-separated: user ids hold no spaces (the listed ones, at most 100).
+      peak_holders_users: peak_holders?.users.join(" ") ?? null,
       currency: summary.amounts?.currency ?? null,
       amount_seats: amount?.seats ?? null,
       amount_overage: amount?.overage ?? null,

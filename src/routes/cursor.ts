@@ -24,6 +24,8 @@ export const CursorKeys = {
   overage: z.tuple([Time, EventId]),
   /** Denials, by user id (one row per user). */
   denial: z.tuple([z.string().min(1).max(256)]),
+  /** An interval's holders, by when the hold began, then the user id. */
+  holder: z.tuple([Time, UserId]),
 } as const;
 
 export function encodeCursor(key: readonly (string | number)[] | null): string | null {

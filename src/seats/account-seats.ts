@@ -22,6 +22,7 @@ import { advisorHistory } from "./advisor-history";
 import { complianceReport, type ComplianceReport } from "./compliance";
 import { ConnectTickets } from "./connect-tickets";
 import { cycleSummary } from "./cycle-summary";
+import { intervalHoldersOf, type HoldersPage, type IntervalHoldersQuery } from "./interval-holders";
 import { endSessionsOf, poolViewOf, type House } from "./house";
 import { InvocationStats, type CounterSnapshot } from "./invocation-stats";
 import * as licenses from "./license-writes";
@@ -238,7 +239,14 @@ export class AccountSeats extends DurableObject<Env> {
     await this.fresh();
     this.h.activity.expireDue(Math.min(this.now(), window.to));
     const denials = this.h.alerts.denials.totals(window.from, Math.min(window.to, this.now()));
-    return cycleSummary({ accountId: this.accountId, roster: this.roster, ledger: this.ledger, window, rules: this.h.activity.graceRules(), now: this.now(), denials });
+    return cycleSummary({ accountId: this.accountId, roster: this.roster, ledger: this.ledger, holds: this.h.activity.holds, window, rules: this.h.activity.graceRules(), now: this.now(), denials });
+  }
+
+  /** The holds that counted in an over-limit interval's billable part (./interval-holders.ts). */
+  async intervalHolders(q: IntervalHoldersQuery): Promise<HoldersPage> {
+    await this.fresh();
+    this.h.activity.expireDue(this.now());
+    return intervalHoldersOf(this.ledger, this.h.activity, this.roster.settings.billingDay, this.now(), q);
   }
 
   /** The right-sizing advisor's history: per pool, the last `cycles` ended cycles' peaks. */

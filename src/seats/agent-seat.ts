@@ -41,7 +41,7 @@ export async function takeSeat(h: House, userId: string, sessionId: string): Pro
         return fail(refusalError(refusal));
       }
     }
-    if (h.seats.open(userId, sessionId, pool, now, expiresAt)) h.activity.record(pool, now);
+    if (h.seats.open(userId, sessionId, pool, now, expiresAt)) h.activity.taken(userId, pool, now);
     else evictBeyondCap(h, userId, sessionId, now);
   }
   h.activity.arm(expiresAt);

@@ -3,6 +3,8 @@ import { parsePoolId, type PoolId } from "../domain/catalog";
 import { summarize, type GraceRules, type OverageFigures, type Window } from "../domain/overage";
 import type { CycleSummary, PoolSummary } from "../records";
 import { iso } from "../time";
+import type { HoldLog } from "./hold-log";
+import { windowPeakHolders } from "./interval-holders";
 import type { Roster } from "./roster";
 import type { UsageLedger } from "./usage-ledger";
 
@@ -18,6 +20,8 @@ export interface CycleSummaryInput {
   now: number;
   /** Refusals in the cycle per pool (null: users with no license), src/seats/denial-log.ts. */
   denials?: ReadonlyMap<string | null, { denials: number; users_denied: number }>;
+  /** The seat-hold log: who held seats at the billable peak. */
+  holds: HoldLog;
 }
 
 /**
@@ -72,6 +76,7 @@ function poolSummary(input: CycleSummaryInput, pool: PoolId, upTo: Window): Pool
     ...(model === "named" ? { ...NO_OVERAGE, peak_active: figures.peak_active } : figures),
     denials: input.denials?.get(pool)?.denials ?? 0,
     users_denied: input.denials?.get(pool)?.users_denied ?? 0,
+    peak_holders: model === "concurrent" && figures.billable_overage_seats > 0 ? windowPeakHolders(input.ledger, input.holds, input.rules, pool, upTo, upTo.from) : null,
   };
 }
 

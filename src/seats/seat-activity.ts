@@ -2,6 +2,7 @@ import { parsePoolId, type PoolId } from "../domain/catalog";
 import { cycleContaining } from "../domain/cycles";
 import type { GraceRules, TrackerEvent } from "../domain/overage";
 import { DAY_MS } from "../time";
+import { HoldLog } from "./hold-log";
 import type { Outbox } from "./outbox";
 import type { Roster } from "./roster";
 import type { SeatBook } from "./seat-book";
@@ -36,8 +37,12 @@ export interface ActivityContext {
  */
 export class SeatActivity {
   private alarmAt: number | null = null;
+  /** Who held a seat when (docs/licensing.md#who-counted), written with the usage step of each change. */
+  readonly holds: HoldLog;
 
-  constructor(private readonly c: ActivityContext) {}
+  constructor(private readonly c: ActivityContext) {
+    this.holds = new HoldLog(c.sql);
+  }
 
   /** The alarm already set in storage, read once when the object wakes. */
   async init(): Promise<void> {
@@ -58,6 +63,18 @@ export class SeatActivity {
     // An instant's outcome is decided once it has passed (decision 030): wake just after it.
     const wake = this.c.ledger.nextWake();
     if (wake !== null) this.arm(wake);
+  }
+
+  /** A user took a seat (their first session): the usage step, and their hold opens at the step's time. */
+  taken(userId: string, pool: PoolId, t: number): void {
+    this.record(pool, t);
+    this.holds.open(userId, pool, Math.max(t, this.c.ledger.lastAt(pool) ?? t));
+  }
+
+  /** A user's seat was freed: the usage step, and their hold closes at the step's time (steps never run backwards). */
+  private seatFreed(userId: string, pool: PoolId, t: number): void {
+    this.record(pool, t);
+    this.holds.close(userId, pool, Math.max(t, this.c.ledger.lastAt(pool) ?? t));
   }
 
   /** The account's grace rules for the over-limit engine. */
@@ -89,7 +106,7 @@ export class SeatActivity {
         continue;
       }
       const freed = this.c.seats.end(s.user_id, s.session_id);
-      if (freed) this.record(freed, s.expires_at);
+      if (freed) this.seatFreed(s.user_id, freed, s.expires_at);
     }
     const next = this.c.seats.refreshExpiry();
     if (next !== null) this.arm(next);
@@ -98,13 +115,13 @@ export class SeatActivity {
   /** Ends every session of a user (license gone or moved, user removed, forced release). */
   endSessionsOf(userId: string, now: number): void {
     const freed = this.c.seats.endAll(userId);
-    if (freed) this.record(freed, now);
+    if (freed) this.seatFreed(userId, freed, now);
   }
 
   /** Ends one session; frees the seat when it was the user's last. */
   endSession(userId: string, sessionId: string, now: number): void {
     const freed = this.c.seats.end(userId, sessionId);
-    if (freed) this.record(freed, now);
+    if (freed) this.seatFreed(userId, freed, now);
   }
 
   private emit(events: { pool: PoolId; event: TrackerEvent }[], now: number): void {
@@ -148,12 +165,13 @@ export class SeatActivity {
     if (next.length) this.arm(Math.min(...next));
   }
 
-  /** At most once a day, from the alarm: old steps go, so the log stays bounded. */
+  /** At most once a day, from the alarm: old steps and holds go, so the logs stay bounded. */
   private pruneDaily(now: number): void {
     const last = Number(readMeta(this.c.sql, "pruned_at") ?? 0);
     if (now - last < DAY_MS) return;
     this.c.ledger.prune(now - STEP_RETENTION_MS);
     this.c.prune?.(now - STEP_RETENTION_MS);
+    this.holds.prune(now - STEP_RETENTION_MS);
     writeMeta(this.c.sql, "pruned_at", String(now));
   }
 }

@@ -57,6 +57,13 @@ const MIGRATIONS: string[] = [
      user_id TEXT NOT NULL, product TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (user_id, product)
    ) WITHOUT ROWID;
    CREATE TABLE roster_purchases (product TEXT PRIMARY KEY, quantity INTEGER NOT NULL) WITHOUT ROWID;`,
+  // The seat-hold log (src/seats/hold-log.ts): who held a seat when. Seats held at the upgrade
+  // open their hold at their first session's start.
+  `CREATE TABLE holds (pool_id TEXT NOT NULL, user_id TEXT NOT NULL, from_t INTEGER NOT NULL, to_t INTEGER);
+   CREATE INDEX holds_pool_from ON holds (pool_id, from_t, user_id);
+   CREATE UNIQUE INDEX holds_open ON holds (pool_id, user_id) WHERE to_t IS NULL;
+   CREATE INDEX holds_to ON holds (to_t);
+   INSERT INTO holds (pool_id, user_id, from_t, to_t) SELECT pool_id, user_id, min(started_at), NULL FROM sessions GROUP BY user_id;`,
 ];
 
 export function migrateSeatsSchema(sql: SqlStorage): void {

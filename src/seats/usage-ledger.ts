@@ -109,6 +109,11 @@ export class UsageLedger {
     return events;
   }
 
+  /** The time of the pool's last logged step (a step may be clamped to it), or null. */
+  lastAt(pool: PoolId): number | null {
+    return this.lastT.get(pool) ?? null;
+  }
+
   /** Decides what is due by `now` (instants past, grace crossings): the alarm and every call. */
   settle(now: number, rules: GraceRules, pools: Iterable<PoolId>): PoolEvent[] {
     const out: PoolEvent[] = [];

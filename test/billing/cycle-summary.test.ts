@@ -39,12 +39,32 @@ describe("worked example 4 of docs/licensing.md#concurrent-overage: an interval 
     // The cycle that ends at 00:00: 10 over for 10 minutes, all inside the grace.
     expect(s1).toMatchObject({ cycle_end: iso(boundary), final: true });
     expect(s1.pools).toEqual([
-      { ...base, peak_active: 110, peak_overage: 10, overage_seat_seconds: 6_000, billable_overage_seats: 0, billable_seat_seconds: 0, intervals: 1, billable_intervals: 0, denials: 0, users_denied: 0 },
+      { ...base, peak_active: 110, peak_overage: 10, overage_seat_seconds: 6_000, billable_overage_seats: 0, billable_seat_seconds: 0, intervals: 1, billable_intervals: 0, denials: 0, users_denied: 0, peak_holders: null },
     ]);
     // The next cycle carries the over-runs' start (23:50) in: billable from 00:20 to 00:40.
     expect(s2).toMatchObject({ cycle_start: iso(boundary), final: true });
     expect(s2.pools).toEqual([
-      { ...base, peak_active: 110, peak_overage: 10, overage_seat_seconds: 24_000, billable_overage_seats: 10, billable_seat_seconds: 12_000, intervals: 1, billable_intervals: 1, denials: 0, users_denied: 0 },
+      {
+        ...base,
+        peak_active: 110,
+        peak_overage: 10,
+        overage_seat_seconds: 24_000,
+        billable_overage_seats: 10,
+        billable_seat_seconds: 12_000,
+        intervals: 1,
+        billable_intervals: 1,
+        denials: 0,
+        users_denied: 0,
+        // Who counted (docs/licensing.md#who-counted): all 110 held seats at the peak (00:20-00:40);
+        // the line lists the first 100 ids and points at the interval, which began in the cycle before.
+        peak_holders: {
+          reached_at: iso(boundary + 20 * MIN),
+          interval_id: `ov_premium-concurrent_${boundary - 10 * MIN}`,
+          count: 110,
+          users: [...users].sort().slice(0, 100),
+          truncated: true,
+        },
+      },
     ]);
     // Together the two cycles account for the whole interval (10 seats × 50 min), once.
     expect(s1.pools[0].overage_seat_seconds + s2.pools[0].overage_seat_seconds).toBe(10 * 50 * 60);
@@ -103,6 +123,7 @@ describe("summary content", () => {
       billable_intervals: 0,
       denials: 0,
       users_denied: 0,
+      peak_holders: null,
     });
     // 2 active on 1 for an hour; grace 30 min: 1 seat billable for 30 min.
     expect(summary.pools[1]).toMatchObject({
@@ -116,6 +137,7 @@ describe("summary content", () => {
       billable_seat_seconds: 1_800,
       intervals: 1,
       billable_intervals: 1,
+      peak_holders: { reached_at: iso(c0.end - HOUR - 30 * MIN), count: 2, users: shared, truncated: false },
     });
     expect(summary.addons).toContainEqual({ product: "quality_management", purchased: 4, consumed: 1 });
     expect(summary.addons.map((a: any) => a.product)).toEqual([
