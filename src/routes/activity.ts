@@ -60,6 +60,7 @@ const HolderParams = AccountParams.extend({
 const holders = createRoute({
   method: "get",
   path: "/v1/accounts/{account_id}/overages/{interval_id}/holders",
+  operationId: "listIntervalHolders",
   tags: ["seats"],
   summary: "Who counted: the users who held seats during an interval's billable part, with their hold times",
   description:

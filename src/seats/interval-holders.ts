@@ -9,7 +9,7 @@ import type { SeatActivity } from "./seat-activity";
 import type { UsageLedger } from "./usage-ledger";
 import { intervalId } from "./views";
 
-/** One hold that counted in an interval's billable part (docs/api.md#who-counted). */
+/** One hold that counted in an interval's billable part (docs/api.md#interval-holders). */
 export interface HolderItem {
   user_id: string;
   /** The hold as it was, not clipped to the interval: when the user took the seat and freed it (null: still held). */
