@@ -24,6 +24,8 @@ const CODES = {
   no_license: { status: 403, title: "No license" },
   addon_seats_exhausted: { status: 409, title: "Add-on seats exhausted" },
   session_not_found: { status: 404, title: "Session not found" },
+  // The waitlist entry of a session: expired (not renewed within a lease), left, or never made.
+  wait_not_found: { status: 404, title: "Waitlist entry not found" },
   upgrade_required: { status: 426, title: "Upgrade required" },
   conflict: { status: 409, title: "Conflict" },
   not_dead: { status: 409, title: "Event is not dead" },

@@ -66,7 +66,7 @@ export function describeEdge<D extends { paths?: object; security?: unknown[] }>
         add("413", "payload_too_large: the body is over 1 MiB");
         add("415", "unsupported_media_type: the body is not application/json");
       }
-      const agentRoute = path.startsWith("/v1/seats/") && method === "post"; // the presence upgrade is bounded by its ticket
+      const agentRoute = path.startsWith("/v1/seats/") && (method === "post" || method === "delete"); // the presence upgrade is bounded by its ticket
       const adminWrite = path.startsWith("/v1/accounts/{account_id}") && (WRITES as readonly string[]).includes(method);
       if (path.startsWith("/v1/") && !path.startsWith("/v1/seats/") && (WRITES as readonly string[]).includes(method)) {
         // A new array: the registry's own is not changed (the document is built on every request).

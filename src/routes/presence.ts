@@ -38,6 +38,8 @@ The object checks the seat out under the same rules as \`POST /v1/seats/checkout
 
 The client sends the text \`ping\` (answered \`pong\` without waking the object) at least every \`heartbeat_interval_seconds\`, and \`{"type":"release"}\` to free the seat at once. A socket silent for longer than the lease is closed (4408); a closed socket frees its seat after the account's \`reconnect_grace_seconds\` unless the same session reconnects.
 
+Waiting (\`?wait=true\`, docs/api.md#waiting-on-the-socket): a checkout refused for the ceiling (\`pool_at_ceiling\`, \`team_at_ceiling\`) keeps the socket open and sends \`seat.waiting\` (\`position\`, \`waiting\`, \`reason\`, \`expires_at\`), again whenever the place changes, then \`seat.granted\` when a seat is handed to the session (docs/licensing.md#the-waitlist). The open socket keeps the entry alive; \`{"type":"release"}\` leaves the queue; a closed socket keeps the place for the reconnect grace. A waiter whose license is revoked or moved gets \`seat.revoked\` (\`license_revoked\`, \`license_moved\`) and 4410.
+
 Close codes: 1000 released or ended; 4400 bad message; 4401 ticket unknown, used or expired, or tokens revoked; 4403 no license (or not an agent); 4408 silent longer than the lease; 4409 pool at its ceiling; 4410 seat revoked.`;
 
 const connect = createRoute({
@@ -48,7 +50,15 @@ const connect = createRoute({
   summary: "WebSocket presence: hold a seat for as long as the socket is open",
   description: CONNECT_DESCRIPTION,
   security: [],
-  request: { query: z.object({ ticket: z.string().max(300).openapi({ param: { name: "ticket", in: "query" }, description: "From POST /v1/seats/connect-ticket" }) }) },
+  request: {
+    query: z.object({
+      ticket: z.string().max(300).openapi({ param: { name: "ticket", in: "query" }, description: "From POST /v1/seats/connect-ticket" }),
+      wait: z
+        .enum(["true", "false"])
+        .optional()
+        .openapi({ param: { name: "wait", in: "query" }, description: "`true`: at the pool's ceiling or the team's cap, wait on the socket (seat.waiting, then seat.granted) instead of seat.denied and 4409" }),
+    }),
+  },
   responses: {
     101: { description: "Switching Protocols: the socket is open; a refused ticket or checkout is reported on it (seat.denied, then a 44xx close)" },
     400: problem("invalid_request: no ticket"),

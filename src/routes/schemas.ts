@@ -132,6 +132,7 @@ export const Pool = z
     members: z.number().int().nullable().openapi({ description: "Members (concurrent pools)" }),
     active: z.number().int(),
     over_limit: z.boolean(),
+    waiting: z.number().int().openapi({ description: "Users in the pool's waitlist at its ceiling (docs/licensing.md#the-waitlist)" }),
   })
   .openapi("Pool");
 

@@ -23,7 +23,7 @@ import { complianceReport, type ComplianceReport } from "./compliance";
 import { ConnectTickets } from "./connect-tickets";
 import { cycleSummary } from "./cycle-summary";
 import { intervalHoldersOf, type HoldersPage, type IntervalHoldersQuery } from "./interval-holders";
-import { endSessionsOf, poolViewOf, type House } from "./house";
+import { endSessionsOf, entitlementsOf, poolViewOf, type House } from "./house";
 import { InvocationStats, type CounterSnapshot } from "./invocation-stats";
 import * as licenses from "./license-writes";
 import { Mutex } from "./mutex";
@@ -39,6 +39,8 @@ import * as sockets from "./sockets";
 import { TokenGenerations } from "./token-generations";
 import { migrateSeatsSchema, readMeta, writeMeta } from "./sqlite-schema";
 import { UsageLedger } from "./usage-ledger";
+import * as waits from "./wait-seat";
+import type { WaitingView } from "./waitlist";
 import * as users from "./user-writes";
 import { intervalRecord, poolSeatsView, type CheckoutView, type PoolSeatsView, type PoolView } from "./views";
 
@@ -109,6 +111,12 @@ export class AccountSeats extends DurableObject<Env> {
       now,
       heldOpen: (userId, sessionId) => presence.holds(userId, sessionId),
       prune: (before) => alerts.prune(before),
+      onFreed: (pool) => this.h.waitlist.serve([pool]),
+    });
+    const waitlist = waits.createWaitlist(sql, () => this.h, {
+      entitlementsOf: (userId) => entitlementsOf(this.h, userId),
+      evictBeyondCap: (userId, keep, at) => agent.evictBeyondCap(this.h, userId, keep, at),
+      seated: (userId, at) => this.h.alerts.seated(userId, at),
     });
     const alerts = new Alerts({ sql, outbox, accountId, now, arm: (at) => activity.arm(at) });
     const self = this;
@@ -132,6 +140,7 @@ export class AccountSeats extends DurableObject<Env> {
       tickets: new ConnectTickets(sql),
       calls: new InvocationStats(sql),
       alerts,
+      waitlist,
       now,
     };
     // Small critical section: the roster (from the object's copy; from D1 only without one) and the
@@ -154,6 +163,8 @@ export class AccountSeats extends DurableObject<Env> {
       endSessions: (userId, reason) => endSessionsOf(h, userId, this.now(), reason),
       logQuantity: (pool) => h.activity.record(pool, this.now()),
     });
+    // What D1 says may have freed seats (a ceiling raised elsewhere, users gone): serve the queues.
+    h.waitlist.serve();
   }
 
   private get roster(): Roster {
@@ -166,8 +177,18 @@ export class AccountSeats extends DurableObject<Env> {
 
   // ---------------------------------------------------------------- agent desktop (./agent-seat.ts)
 
-  checkout(userId: string, generation: number, sessionId: string): Promise<Result<CheckoutView>> {
-    return agent.checkout(this.h, userId, generation, sessionId);
+  checkout(userId: string, generation: number, sessionId: string, wait = false): Promise<Result<CheckoutView | WaitingView>> {
+    return agent.checkout(this.h, userId, generation, sessionId, wait);
+  }
+
+  /** `POST /v1/seats/wait/{session_id}`: the waiting place (renewed), or the checkout once granted. */
+  pollWait(userId: string, generation: number, sessionId: string): Promise<Result<CheckoutView | WaitingView>> {
+    return agent.pollWait(this.h, userId, generation, sessionId);
+  }
+
+  /** `DELETE /v1/seats/wait/{session_id}`: leaves the queue (idempotent). */
+  leaveWait(userId: string, generation: number, sessionId: string): Promise<Result<null>> {
+    return agent.leaveWait(this.h, userId, generation, sessionId);
   }
 
   heartbeat(userId: string, generation: number, sessionId: string): Promise<Result<{ expires_at: string }>> {

@@ -50,6 +50,8 @@ export function putPool(h: House, pool: PoolId, quantity: number, requestedMaxAc
           h.activity.expireDue(now);
           h.activity.record(pool, now);
         }
+        // A raised ceiling (or quantity) may let waiters in.
+        h.waitlist.serve([pool]);
         return poolViewOf(h, pool);
       },
     };

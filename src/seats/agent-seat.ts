@@ -7,20 +7,22 @@ import { entitlementsOf, rosterLoaded, revoked, type House } from "./house";
 import { CLOSE } from "./presence";
 import { refusalError } from "./refusal";
 import { checkoutView, type CheckoutView } from "./views";
+import { forgetWait, joinWaitlist, leaveWait as leaveQueue, pollWait as pollQueue, WAITABLE } from "./wait-seat";
+import type { WaitingView } from "./waitlist";
 
 /*
  * The agent desktop's seat: checkout, heartbeat, release. Each touches only the object's SQLite
  * and memory, synchronously once the roster is loaded: no lock, no D1, one round trip.
  */
 
-export async function checkout(h: House, userId: string, generation: number, sessionId: string): Promise<Result<CheckoutView>> {
+export async function checkout(h: House, userId: string, generation: number, sessionId: string, wait = false): Promise<Result<CheckoutView | WaitingView>> {
   h.calls.bump("requests");
   if (!h.tokens.accepts(userId, generation)) return fail(revoked());
-  return takeSeat(h, userId, sessionId);
+  return takeSeat(h, userId, sessionId, wait);
 }
 
-/** The checkout rules, shared by HTTP checkout and the WebSocket upgrade. */
-export async function takeSeat(h: House, userId: string, sessionId: string): Promise<Result<CheckoutView>> {
+/** The checkout rules, shared by HTTP checkout and the WebSocket upgrade; `wait` queues at the ceiling. */
+export async function takeSeat(h: House, userId: string, sessionId: string, wait = false): Promise<Result<CheckoutView | WaitingView>> {
   h.calls.bump("checkouts");
   await rosterLoaded(h);
   const now = h.now();
@@ -38,12 +40,15 @@ export async function takeSeat(h: House, userId: string, sessionId: string): Pro
       const refusal = refuseSeat(pool, h.roster.pools.get(pool)!.maxActive, h.seats.active(pool));
       if (refusal) {
         h.alerts.refused(userId, pool, "pool_at_ceiling", now);
+        // With `wait`, the refusal at the ceiling is still counted; the grant later counts as seated.
+        if (wait && WAITABLE.has(refusal.code)) return ok(joinWaitlist(h, userId, sessionId, pool, now, refusal.code));
         return fail(refusalError(refusal));
       }
     }
     if (h.seats.open(userId, sessionId, pool, now, expiresAt)) h.activity.taken(userId, pool, now);
     else evictBeyondCap(h, userId, sessionId, now);
   }
+  forgetWait(h, userId, sessionId);
   h.activity.arm(expiresAt);
   h.alerts.seated(userId, now);
   const live = parsePoolId(pool)!.model === "concurrent" ? h.ledger.live(pool, now, h.activity.graceRules()) : null;
@@ -55,12 +60,29 @@ export async function takeSeat(h: House, userId: string, sessionId: string): Pro
  * new one is open already, so the seat never frees in between): a new device always works and
  * an abandoned one loses out.
  */
-function evictBeyondCap(h: House, userId: string, keep: string, now: number): void {
+export function evictBeyondCap(h: House, userId: string, keep: string, now: number): void {
   for (const sessionId of h.seats.beyondCap(userId, h.roster.settings.maxSessionsPerUser, keep)) {
     h.activity.endSession(userId, sessionId, now);
     h.alerts.refused(userId, h.seats.holders.get(userId)!.pool, "session_evicted", now);
     h.presence.revoke(h.presence.ofSession(userId, sessionId), "session_evicted");
   }
+}
+
+/** `POST /v1/seats/wait/{session_id}` (docs/licensing.md#the-waitlist): the place, renewed, or the checkout once granted. */
+export async function pollWait(h: House, userId: string, generation: number, sessionId: string): Promise<Result<CheckoutView | WaitingView>> {
+  h.calls.bump("requests");
+  if (!h.tokens.accepts(userId, generation)) return fail(revoked());
+  await rosterLoaded(h);
+  return pollQueue(h, userId, sessionId);
+}
+
+/** `DELETE /v1/seats/wait/{session_id}`: leaves the queue (idempotent). */
+export async function leaveWait(h: House, userId: string, generation: number, sessionId: string): Promise<Result<null>> {
+  h.calls.bump("requests");
+  if (!h.tokens.accepts(userId, generation)) return fail(revoked());
+  await rosterLoaded(h);
+  leaveQueue(h, userId, sessionId);
+  return ok(null);
 }
 
 export async function heartbeat(h: House, userId: string, generation: number, sessionId: string): Promise<Result<{ expires_at: string }>> {
@@ -85,6 +107,7 @@ export async function release(h: House, userId: string, generation: number, sess
   const now = h.now();
   h.activity.expireDue(now);
   h.activity.endSession(userId, sessionId, now);
+  forgetWait(h, userId, sessionId);
   // A socket of this session has nothing left to hold.
   for (const ws of h.presence.ofSession(userId, sessionId)) h.presence.close(ws, CLOSE.normal, "released");
   return ok(null);

@@ -15,6 +15,8 @@ import type { SeatBook } from "./seat-book";
 import type { TokenGenerations } from "./token-generations";
 import type { UsageLedger } from "./usage-ledger";
 import { poolView, type PoolView } from "./views";
+import { dropWaits } from "./wait-seat";
+import type { WaitlistService } from "./waitlist";
 
 /**
  * The parts of one account's object that its concerns share (built once by AccountSeats). The
@@ -38,6 +40,8 @@ export interface House {
   readonly calls: InvocationStats;
   /** Denials, thresholds, the warning before grace ends (./alerts.ts). */
   readonly alerts: Alerts;
+  /** The queue at the ceiling (./waitlist.ts, ./wait-seat.ts). */
+  readonly waitlist: WaitlistService;
   now(): number;
 }
 
@@ -49,6 +53,7 @@ export async function rosterLoaded(h: House): Promise<void> {
 /** Ends every session of the user; their open sockets are told why and closed. */
 export function endSessionsOf(h: House, userId: string, now: number, reason: RevokeReason): void {
   h.activity.endSessionsOf(userId, now);
+  dropWaits(h, userId, now);
   h.presence.revokeUser(userId, reason);
 }
 
@@ -58,7 +63,7 @@ export function entitlementsOf(h: House, userId: string): Entitlements {
 }
 
 export function poolViewOf(h: House, pool: PoolId): PoolView {
-  return poolView(pool, h.roster.pools.get(pool)!, h.seats.active(pool), h.roster.assigned(pool));
+  return poolView(pool, h.roster.pools.get(pool)!, h.seats.active(pool), h.roster.assigned(pool), h.waitlist.store.counts(h.now()).get(pool) ?? 0);
 }
 
 /** A 404 for a user the account does not have (read from D1: users are not in the roster). */

@@ -1,6 +1,7 @@
 import type { Entitlements } from "../domain/entitlements";
 import type { Problem } from "../errors";
 import type { CheckoutView } from "./views";
+import type { WaitingView } from "./waitlist";
 
 /**
  * WebSocket presence: which open sockets hold which desktop sessions, and what they are told.
@@ -56,6 +57,7 @@ export type RevokeReason =
 export type ServerMessage =
   | ({ type: "seat.granted"; entitlements: Entitlements } & CheckoutView)
   | { type: "seat.denied"; problem: Problem }
+  | ({ type: "seat.waiting" } & WaitingView)
   | { type: "seat.revoked"; reason: RevokeReason; detail: string }
   | { type: "entitlements.changed"; entitlements: Entitlements };
 

@@ -28,6 +28,8 @@ export interface ActivityContext {
   heldOpen?: (userId: string, sessionId: string) => boolean;
   /** Other logs pruned with the usage log (denials). */
   prune?: (before: number) => void;
+  /** A seat of `pool` freed (after the step is logged): the waitlist hands it out (./waitlist.ts). */
+  onFreed?: (pool: PoolId) => void;
 }
 
 /**
@@ -99,6 +101,7 @@ export class SeatActivity {
     const due = this.c.seats.due(now);
     if (due.length === 0) return;
     const renewed = now + this.c.roster().settings.leaseTtlSeconds * 1000;
+    const freedPools = new Set<PoolId>();
     for (const s of due) {
       // A lease an open socket holds is renewed, not ended: a late alarm never frees a connected seat.
       if (this.c.heldOpen?.(s.user_id, s.session_id)) {
@@ -106,22 +109,33 @@ export class SeatActivity {
         continue;
       }
       const freed = this.c.seats.end(s.user_id, s.session_id);
-      if (freed) this.seatFreed(s.user_id, freed, s.expires_at);
+      if (freed) {
+        this.seatFreed(s.user_id, freed, s.expires_at);
+        freedPools.add(freed);
+      }
     }
     const next = this.c.seats.refreshExpiry();
     if (next !== null) this.arm(next);
+    // After every expiry is logged (at its own time): grants happen now, later than all of them.
+    for (const pool of freedPools) this.c.onFreed?.(pool);
   }
 
   /** Ends every session of a user (license gone or moved, user removed, forced release). */
   endSessionsOf(userId: string, now: number): void {
     const freed = this.c.seats.endAll(userId);
-    if (freed) this.seatFreed(userId, freed, now);
+    if (freed) {
+      this.seatFreed(userId, freed, now);
+      this.c.onFreed?.(freed);
+    }
   }
 
   /** Ends one session; frees the seat when it was the user's last. */
   endSession(userId: string, sessionId: string, now: number): void {
     const freed = this.c.seats.end(userId, sessionId);
-    if (freed) this.seatFreed(userId, freed, now);
+    if (freed) {
+      this.seatFreed(userId, freed, now);
+      this.c.onFreed?.(freed);
+    }
   }
 
   private emit(events: { pool: PoolId; event: TrackerEvent }[], now: number): void {

@@ -4,6 +4,7 @@ import { takeSeat } from "./agent-seat";
 import { formatTicket, parseTicket } from "./connect-tickets";
 import { entitlementsOf, rosterLoaded, revoked, type House } from "./house";
 import { CLOSE, closeCodeFor, parseClientMessage, PING, PONG, refuseUpgrade } from "./presence";
+import { forgetWait, waitingSocketClosed } from "./wait-seat";
 
 /*
  * Presence over WebSocket (docs/api.md#presence-over-websocket): a one-time ticket, the upgrade
@@ -37,12 +38,15 @@ export async function upgrade(h: House, request: Request): Promise<Response> {
     const refusal = new ApiError("unauthorized", "The ticket is unknown, used or expired; get a new one from POST /v1/seats/connect-ticket.");
     return refuseUpgrade(problemBody(refusal, "/v1/seats/connect"), CLOSE.unauthorized);
   }
-  const result = await takeSeat(h, holder.userId, holder.sessionId);
+  // `?wait=true`: at the ceiling the socket waits in the queue (docs/api.md#waiting-on-the-socket).
+  const wait = new URL(request.url).searchParams.get("wait") === "true";
+  const result = await takeSeat(h, holder.userId, holder.sessionId, wait);
   if (!result.ok) return refuseUpgrade(problemBody(result.error, "/v1/seats/connect"), closeCodeFor(result.error.code));
   const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
   h.presence.accept(server, holder.userId, holder.sessionId, now);
   h.calls.bump("socket_connects");
-  h.presence.send(server, { type: "seat.granted", ...result.value, entitlements: entitlementsOf(h, holder.userId) });
+  if ("status" in result.value) h.presence.send(server, { type: "seat.waiting", ...result.value });
+  else h.presence.send(server, { type: "seat.granted", ...result.value, entitlements: entitlementsOf(h, holder.userId) });
   h.activity.arm(now + sweepIntervalMs(h));
   return new Response(null, { status: 101, webSocket: client });
 }
@@ -58,6 +62,7 @@ export async function onMessage(h: House, ws: WebSocket, message: string | Array
   await rosterLoaded(h);
   h.activity.expireDue(now);
   h.activity.endSession(info.userId, info.sessionId, now);
+  forgetWait(h, info.userId, info.sessionId);
   for (const other of h.presence.ofSession(info.userId, info.sessionId)) h.presence.close(other, CLOSE.normal, "released");
 }
 
@@ -73,6 +78,7 @@ export async function socketGone(h: House, ws: WebSocket): Promise<void> {
   await rosterLoaded(h);
   const now = h.now();
   const graceMs = h.roster.settings.reconnectGraceSeconds * 1000;
+  waitingSocketClosed(h, info.userId, info.sessionId, now, graceMs);
   if (graceMs === 0) {
     h.activity.expireDue(now);
     return h.activity.endSession(info.userId, info.sessionId, now);
@@ -102,7 +108,8 @@ export function sweepSockets(h: House, now: number): number | null {
     if (h.presence.ofSession(info.userId, info.sessionId, ws).length === 0) h.activity.endSession(info.userId, info.sessionId, now);
   }
   for (const { userId, sessionId } of h.presence.sessionsOf(live)) {
-    if (h.seats.renew(userId, sessionId, now + leaseMs)) continue;
+    // A waiting socket keeps its waitlist entry alive instead.
+    if (h.seats.renew(userId, sessionId, now + leaseMs) || h.waitlist.store.renewWaiting(userId, sessionId, now + leaseMs)) continue;
     // Its session ended while the object was away (it expired): the client connects again.
     h.presence.revoke(h.presence.ofSession(userId, sessionId), "session_ended");
   }

@@ -64,6 +64,15 @@ const MIGRATIONS: string[] = [
    CREATE UNIQUE INDEX holds_open ON holds (pool_id, user_id) WHERE to_t IS NULL;
    CREATE INDEX holds_to ON holds (to_t);
    INSERT INTO holds (pool_id, user_id, from_t, to_t) SELECT pool_id, user_id, min(started_at), NULL FROM sessions GROUP BY user_id;`,
+  // The waitlist at the ceiling (src/seats/waitlist.ts): one row per waiting (or just granted or
+  // dropped) desktop session; `seq` is the queue order.
+  `CREATE TABLE waitlist (
+     user_id TEXT NOT NULL, session_id TEXT NOT NULL, pool_id TEXT NOT NULL, seq INTEGER NOT NULL,
+     expires_at INTEGER NOT NULL, state TEXT NOT NULL, reason TEXT,
+     PRIMARY KEY (user_id, session_id)
+   ) WITHOUT ROWID;
+   CREATE INDEX waitlist_queue ON waitlist (pool_id, state, seq);
+   CREATE INDEX waitlist_expiry ON waitlist (expires_at);`,
 ];
 
 export function migrateSeatsSchema(sql: SqlStorage): void {

@@ -16,6 +16,8 @@ export interface PoolView {
   members: number | null;
   active: number;
   over_limit: boolean;
+  /** Users in the pool's waitlist (docs/licensing.md#the-waitlist). */
+  waiting: number;
 }
 
 export interface CheckoutView {
@@ -71,7 +73,7 @@ export function eventRecord(accountId: string, record: IntervalRecord, event: Tr
   };
 }
 
-export function poolView(pool: PoolId, settings: PoolSettings, active: number, assigned: number): PoolView {
+export function poolView(pool: PoolId, settings: PoolSettings, active: number, assigned: number, waiting = 0): PoolView {
   const { tier, model } = parsePoolId(pool)!;
   return {
     id: pool,
@@ -83,6 +85,7 @@ export function poolView(pool: PoolId, settings: PoolSettings, active: number, a
     members: model === "concurrent" ? assigned : null,
     active,
     over_limit: model === "concurrent" && active > settings.quantity,
+    waiting,
   };
 }
 

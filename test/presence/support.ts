@@ -18,9 +18,9 @@ export interface TestSocket {
 }
 
 /** Opens `GET /v1/seats/connect?ticket=` through the Worker (the same path a desktop takes). */
-export async function openSocket(ticket: string, init: RequestInit = {}): Promise<TestSocket> {
+export async function openSocket(ticket: string, init: RequestInit = {}, query = ""): Promise<TestSocket> {
   const res = await worker.fetch(
-    new Request(`http://seatkeeper.test/v1/seats/connect?ticket=${encodeURIComponent(ticket)}`, { headers: { upgrade: "websocket" }, ...init }),
+    new Request(`http://seatkeeper.test/v1/seats/connect?ticket=${encodeURIComponent(ticket)}${query}`, { headers: { upgrade: "websocket" }, ...init }),
     env,
     createExecutionContext(),
   );

@@ -191,7 +191,8 @@ describe("the OpenAPI document's refusals", () => {
     const { ops } = await operations();
     const mismatches: string[] = [];
     for (const o of ops) {
-      const agentSeat = o.path.startsWith("/v1/seats/") && o.method === "post"; // the upgrade (GET) carries a ticket, not a caller
+      // The upgrade (GET) carries a ticket, not a caller; leaving the waitlist (DELETE) is an agent call like the POSTs.
+      const agentSeat = o.path.startsWith("/v1/seats/") && (o.method === "post" || o.method === "delete");
       const keyWrite = accountRoute(o) && o.method !== "get";
       if (has(o, 429) !== (agentSeat || keyWrite)) mismatches.push(`${name(o)}: documents 429 ${has(o, 429)}, rate-limited ${agentSeat || keyWrite}`);
     }

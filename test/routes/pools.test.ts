@@ -20,6 +20,7 @@ describe("PUT /v1/accounts/{account_id}/pools/{pool_id}", () => {
       members: null,
       active: 0,
       over_limit: false,
+      waiting: 0,
     });
     const [last] = await auditOf(f);
     expect(last).toMatchObject({ action: "pool.create", target: "elite-named", actor: `api_key:${f.keyId}` });
@@ -40,6 +41,7 @@ describe("PUT /v1/accounts/{account_id}/pools/{pool_id}", () => {
       members: 0,
       active: 0,
       over_limit: false,
+      waiting: 0,
     });
   });
 
@@ -184,6 +186,7 @@ describe("GET /v1/accounts/{account_id}/pools", () => {
       members: null,
       active: 0,
       over_limit: false,
+      waiting: 0,
     });
     expect(byId["essentials-named"]).toMatchObject({ quantity: 2, assigned: 0, members: null });
     expect(byId["premium-concurrent"]).toEqual({
@@ -196,6 +199,7 @@ describe("GET /v1/accounts/{account_id}/pools", () => {
       members: 6,
       active: 0,
       over_limit: false,
+      waiting: 0,
     });
   });
 
