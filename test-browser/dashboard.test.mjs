@@ -61,6 +61,12 @@ try {
   must(await admin("PATCH", A, { grace_seconds: 600 }));
   await checkout(premium[5]);
 
+  // A waitlist: elite-concurrent capped at 1 seat in use, held by elite1; elite2 and elite3 wait.
+  must(await admin("PUT", `${A}/pools/elite-concurrent`, { quantity: 2, max_active: 1 }));
+  for (const u of elite.slice(0, 3)) tokens.set(u, must(await admin("POST", `${A}/users/${encodeURIComponent(u)}/agent-token`, {})).token);
+  await checkout(elite[0]);
+  for (const u of elite.slice(1, 3)) must(await agent(u)("POST", "/v1/seats/checkout", { session_id: `desk-${u.split("@")[0]}`, wait: true }), 202);
+
   browser = await launchBrowser();
   const page = await browser.context.newPage();
   const consoleProblems = [];
@@ -189,8 +195,14 @@ try {
       assert.equal(await cell("members"), p.model === "named" ? `${p.assigned} assigned` : `${p.members} members`);
       const status = await cell("status");
       if (p.over_limit) assert.match(status, new RegExp(`OVER LIMIT by ${p.active - p.quantity}`));
+      else if (p.max_active !== null && p.active >= p.max_active) assert.match(status, /AT CEILING/);
       else assert.match(status, /Within limit/);
+      const waiting = row.locator('[data-field="waiting"]');
+      assert.equal((await waiting.count()) ? (await waiting.textContent()).trim() : "", p.waiting ? `${p.waiting} waiting` : "", `${p.id} waitlist`);
     }
+    // The waitlist is on the card of the pool that has one, and only there.
+    assert.equal(pools.find((p) => p.id === "elite-concurrent").waiting, 2);
+    assert.equal(await page.locator('#pools-table [data-field="waiting"]').count(), 1);
     const premiumPool = pools.find((p) => p.id === "premium-concurrent");
     assert.equal(premiumPool.active, 6);
     assert.equal(premiumPool.over_limit, true);

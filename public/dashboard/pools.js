@@ -13,6 +13,13 @@ export function renderHeader() {
     (a ? ` · grace ${fmtDuration(a.grace_seconds)} · lease ${fmtDuration(a.lease_ttl_seconds)} · billing day ${a.billing_day}` : "") + keyText;
 }
 
+/** The pool's waitlist at its ceiling (docs/licensing.md#the-waitlist): shown only while someone waits. */
+function waitlistNote(p) {
+  if (!p.waiting) return null;
+  const who = p.waiting === 1 ? "user waits" : "users wait";
+  return h("span", { class: "badge badge-info waiting", "data-field": "waiting", title: `${fmtInt(p.waiting)} ${who} for a seat at the ceiling`, text: `${fmtInt(p.waiting)} waiting` });
+}
+
 export function renderPools() {
   const body = $("pools-table").tBodies[0];
   if (isDenied("pools")) {
@@ -40,7 +47,7 @@ export function renderPools() {
         h("td", { class: "num", "data-field": "quantity" }, fmtInt(p.quantity), p.max_active !== null ? h("span", { class: "muted", text: ` (ceiling ${fmtInt(p.max_active)})` }) : null),
         h("td", { class: "num", "data-field": "active", text: fmtInt(p.active) }),
         h("td", { class: "num", "data-field": "members", text: members }),
-        h("td", { "data-field": "status" }, status),
+        h("td", { "data-field": "status" }, status, waitlistNote(p)),
       );
     }),
   );
