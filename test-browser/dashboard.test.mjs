@@ -57,6 +57,12 @@ try {
   for (const u of premium.slice(5, 7)) await release(u);
   // The 10 s bucket holding this release still peaks at 7: "6 now" holds from the next bucket on.
   const peakEndedAt = Date.now();
+  // A refused checkout: elite-concurrent at its ceiling of 2 (counted in its usage as `denied`).
+  must(await admin("PUT", `${A}/pools/elite-concurrent`, { quantity: 2, max_active: 2 }));
+  for (const u of elite.slice(0, 3)) tokens.set(u, must(await admin("POST", `${A}/users/${encodeURIComponent(u)}/agent-token`, {})).token);
+  for (const u of elite.slice(0, 2)) await checkout(u);
+  must(await agent(elite[2])("POST", "/v1/seats/checkout", { session_id: "desk-elite3" }), 409);
+  must(await admin("PUT", `${A}/pools/elite-concurrent`, { quantity: 2, max_active: null }));
   // Interval 3, open: a long grace now, 6 on 5.
   must(await admin("PATCH", A, { grace_seconds: 600 }));
   await checkout(premium[5]);
@@ -275,6 +281,52 @@ try {
     assert.match(summary, /since the account was created/);
   });
 
+  await test("refused checkouts and alert thresholds are drawn on the usage chart", async () => {
+    await refreshNow();
+    const fig = page.locator('figure[data-chart="elite-concurrent"]');
+    await fig.locator("canvas").first().waitFor();
+    const to = new Date().toISOString();
+    const from = new Date(Date.now() - 3_600_000).toISOString();
+    const usage = await readApi(`/pools/elite-concurrent/usage?format=columnar&from=${from}&to=${to}&step_seconds=10`);
+    const denied = usage.denied.reduce((a, n) => a + n, 0);
+    assert.equal(denied, 1, "the API counted the refusal");
+    assert.equal(await fig.getAttribute("data-refused"), String(denied));
+    assert.match(await fig.locator(".chart-summary").textContent(), /1 refused checkout in 1 bucket/);
+    const marks = await fig.evaluate((el) => {
+      const u = el.querySelector(".chart-canvas")._plot;
+      const { left, top, width, height } = u.bbox;
+      const px = u.ctx.getImageData(Math.round(left), Math.round(top + height - 20 * devicePixelRatio), Math.round(width), Math.round(20 * devicePixelRatio)).data;
+      let purple = 0;
+      for (let i = 0; i < px.length; i += 4) if (px[i] > 80 && px[i] < 140 && px[i + 1] < 70 && px[i + 2] > 120 && px[i + 2] < 175) purple++;
+      return purple;
+    });
+    assert.ok(marks > 10, `denial mark pixels: ${marks}`);
+    // Thresholds: the pool's `alerts` (percentages of the quantity), drawn as dotted lines.
+    await page.route(`**/v1/accounts/${ACCOUNT}/pools`, async (route) => {
+      const res = await route.fetch();
+      const body = await res.json();
+      await route.fulfill({ response: res, json: { ...body, items: body.items.map((p) => ({ ...p, alerts: [50, 100] })) } });
+    });
+    try {
+      await refreshNow();
+      const premium = page.locator('figure[data-chart="premium-concurrent"]');
+      assert.equal(await premium.getAttribute("data-thresholds"), "50,100");
+      assert.match(await premium.locator(".chart-summary").textContent(), /Alert thresholds \(dotted\): 50% = 2\.5 seats, 100% = 5 seats/);
+      const grey = await premium.evaluate((el) => {
+        const u = el.querySelector(".chart-canvas")._plot;
+        const y = Math.round(u.valToPos(2.5, "y", true));
+        const px = u.ctx.getImageData(Math.round(u.bbox.left), y - 1, Math.round(u.bbox.width), 3).data;
+        let n = 0;
+        for (let i = 0; i < px.length; i += 4) if (Math.abs(px[i] - 90) < 25 && Math.abs(px[i + 1] - 98) < 25 && Math.abs(px[i + 2] - 112) < 25) n++;
+        return n;
+      });
+      assert.ok(grey > 100, `threshold line pixels at 50%: ${grey}`);
+    } finally {
+      await page.unroute(`**/v1/accounts/${ACCOUNT}/pools`);
+      await refreshNow();
+    }
+  });
+
   await test("compliance, billing preview and users equal the API's", async () => {
     const compliance = await readApi("/compliance");
     for (const s of compliance.addon_shortfall) {
@@ -304,6 +356,78 @@ try {
     assert.equal(await page.locator("#users-table tbody tr[data-user]").count(), users.length);
     const withAddon = users.find((u) => u.addons.length);
     assert.match(await page.locator(`#users-table tr[data-user="${withAddon.id}"]`).textContent(), /workforce_management/);
+  });
+
+  const whoCounted = async () => {
+    const overages = (await readApi("/overages")).items.filter((i) => i.pool === "premium-concurrent");
+    const billable = overages.find((i) => i.billable && i.ended_at !== null);
+    assert.equal(await page.locator('[data-testid="intervals-table"] tr[data-interval]').count(), (await readApi("/overages")).items.length);
+    await page.locator(`[data-holders-for="${billable.id}"]`).click();
+    await page.locator('[data-testid="holders-table"] tr[data-holder]').first().waitFor({ timeout: 15_000 });
+    const holders = await readApi(`/overages/${encodeURIComponent(billable.id)}/holders`);
+    assert.equal(holders.items.length, 7, "the seven agents held seats while 2 places were billable");
+    const shown = await page.locator('[data-testid="holders-table"] tr[data-holder]').evaluateAll((rows) => rows.map((r) => r.dataset.holder));
+    assert.deepEqual(shown, holders.items.map((x) => x.user_id));
+    assert.equal(await page.locator(`[data-holders-for="${billable.id}"]`).getAttribute("aria-expanded"), "true");
+    // The interval inside its grace has nobody.
+    const free = overages.find((i) => !i.billable && i.ended_at !== null);
+    await page.locator(`[data-holders-for="${free.id}"]`).click();
+    await page.locator('[data-testid="holders-none"]').waitFor({ timeout: 15_000 });
+    await page.locator(`[data-holders-for="${billable.id}"]`).click();
+    await page.locator('[data-testid="holders-table"]').waitFor({ timeout: 15_000 });
+    const [download] = await Promise.all([page.waitForEvent("download"), page.locator('#holders-panel [data-csv="holders"]').click()]);
+    assert.equal(download.suggestedFilename(), `holders-${billable.id}.csv`);
+    const csv = readFileSync(await download.path(), "utf8");
+    const lines = csv.trim().split("\r\n");
+    assert.equal(lines[0], "interval_id,pool,user_id,held_from,held_to,billable_seconds,at_peak");
+    assert.deepEqual(lines.slice(1).map((l) => l.split(",")[2]), holders.items.map((x) => x.user_id));
+  };
+
+  await test("who counted: choosing the billable interval lists its holders as the API does, with a CSV download", async () => {
+    // Holders are computed with the account's grace now, as summaries are (docs/licensing.md#who-counted):
+    // the 2 s grace interval 2 was billed under, for the length of this test.
+    must(await admin("PATCH", A, { grace_seconds: 2 }));
+    try {
+      await refreshNow();
+      await whoCounted();
+    } finally {
+      must(await admin("PATCH", A, { grace_seconds: 600 }));
+      await refreshNow();
+    }
+  });
+
+
+  await test("the advisor card shows the API's advice per pool", async () => {
+    const advice = await readApi("/advice?cycles=3");
+    assert.equal(await page.locator('[data-testid="advice-table"] tr[data-advice-pool]').count(), advice.pools.length);
+    for (const p of advice.pools) assert.match(await page.locator(`[data-advice-pool="${p.pool}"]`).textContent(), new RegExp(`${p.quantity}`));
+    assert.match(await page.locator("#advice").textContent(), advice.addons.some((a) => a.shortfall > 0) ? /ADD-ON SHORTFALL.*workforce_management: short by 4/ : /No add-on shortfall/);
+  });
+
+  await test("CSV downloads: every list saves a file that is the API's CSV, fetched with the signed-in key", async () => {
+    const buttons = await page.locator("#exports [data-csv]").evaluateAll((bs) => bs.map((b) => b.dataset.csv));
+    for (const want of ["usage-premium-concurrent", "overages", "denials", "summaries", "users", "audit"]) assert.ok(buttons.includes(want), `${want}: ${buttons}`);
+    const requests = [];
+    const listener = (req) => requests.push({ url: req.url(), auth: req.headers().authorization ?? "" });
+    page.on("request", listener);
+    for (const name of buttons) {
+      const [download] = await Promise.all([page.waitForEvent("download"), page.locator(`#exports [data-csv="${name}"]`).click()]);
+      const text = readFileSync(await download.path(), "utf8");
+      assert.ok(download.suggestedFilename().endsWith(".csv"), download.suggestedFilename());
+      const header = text.split("\r\n")[0];
+      const expected = { overages: /^id,pool,started_at/, denials: /user_id/, summaries: /^cycle_start,cycle_end/, users: /^id,display_name/, audit: /^id,at,actor/ }[name] ?? /^t,max_active,limit/;
+      assert.match(header, expected, `${name}: ${header}`);
+    }
+    page.off("request", listener);
+    const csvCalls = requests.filter((r) => /format=csv/.test(r.url));
+    assert.equal(csvCalls.length, buttons.length);
+    for (const r of csvCalls) {
+      assert.equal(r.auth, `Bearer ${key}`);
+      assert.doesNotMatch(r.url, /sk_/, "the key is never in a URL");
+    }
+    const users = (await readApi("/users?limit=1000")).items;
+    const [download] = await Promise.all([page.waitForEvent("download"), page.locator('#exports [data-csv="users"]').click()]);
+    assert.equal(readFileSync(await download.path(), "utf8").trim().split("\r\n").length, users.length + 1);
   });
 
   await test("users are searched on the server as you type (debounced), by prefix, pool and add-on", async () => {
@@ -445,7 +569,8 @@ try {
     assert.equal(month.length, 1, "one request for the 30 days");
     const raw = await month[0].body();
     const columnar = JSON.parse(raw.toString("utf8"));
-    assert.deepEqual(Object.keys(columnar).sort(), ["from", "limit", "max_active", "step_seconds"]);
+    assert.deepEqual(Object.keys(columnar).sort(), ["denied", "from", "limit", "max_active", "step_seconds"]);
+    assert.equal(columnar.denied.length, columnar.max_active.length);
     assert.equal(columnar.step_seconds, 60);
     // The window starts on a whole minute, so the bucket now running makes one more.
     assert.ok([43_200, 43_201].includes(columnar.max_active.length), `${columnar.max_active.length} buckets`);
@@ -572,7 +697,7 @@ try {
     assert.match(await page.locator("#session-settings").textContent(), /grace 10 min/);
     assert.equal((await page.locator("#refresh-error").textContent()).trim(), "");
     assert.match(await page.locator("#refresh-status").textContent(), /^Updated/);
-    assert.equal(await page.locator("[data-denied]").count(), 0);
+    assert.deepEqual(await page.locator("[data-denied]").evaluateAll((els) => els.map((e) => `${e.dataset.denied}: ${e.textContent}`)), []);
     const pools = (await readApi("/pools")).items;
     assert.equal(await page.locator("#pools-table tbody tr[data-pool]").count(), pools.length);
     assert.equal(await page.locator("figure.chart").count(), pools.filter((p) => p.model === "concurrent").length);

@@ -6,6 +6,7 @@ import { serverNow } from "./api.js";
 import { deniedNote, isDenied } from "./access.js";
 import { graceSeconds, state } from "./state.js";
 import { RANGES, usageCache } from "./usage.js";
+import { describeOverlays, drawOverlays } from "./overlays.js";
 
 /** pool -> { plot, figure, summary } */
 const charts = new Map();
@@ -203,7 +204,8 @@ export function renderCharts(range) {
       `${RANGES[range].label}${clipped ? " (since the account was created)" : ""}, ${fmtInt(cache.ts.length)} buckets of ${RANGES[range].step} s: peak ${fmtInt(peak)} active` +
       (peakAt ? ` at ${fmtTime(new Date(peakAt).toISOString())}` : "") +
       ` against a limit of ${fmtInt(limitNow)}; ${spans.length} over-limit interval${spans.length === 1 ? "" : "s"}, ${billable} with a billable part` +
-      (overBuckets ? ` (${fmtInt(overBuckets)} bucket${overBuckets === 1 ? "" : "s"} over the limit).` : ".");
+      (overBuckets ? ` (${fmtInt(overBuckets)} bucket${overBuckets === 1 ? "" : "s"} over the limit).` : ".") +
+      describeOverlays(p.id, chart.figure, limitNow);
     chart.canvasBox.setAttribute("aria-label", `Chart of ${p.id} usage: ${chart.summary.textContent}`);
     chart.figure.dataset.points = String(cache.ts.length);
     chart.figure.dataset.limit = String(limitNow);
@@ -240,7 +242,7 @@ export function renderCharts(range) {
         { label: "Max active", stroke: "#1f4e99", width: 1.5, fill: "rgba(31,78,153,0.10)", paths: stepped, points: { show: false } },
         { label: "Limit", stroke: "#a3290f", width: 2, dash: [10, 5], paths: stepped, points: { show: false } },
       ],
-      hooks: { drawClear: [(u) => drawSpans(u, poolId, "fill")], draw: [(u) => drawSpans(u, poolId, "labels")] },
+      hooks: { drawClear: [(u) => drawSpans(u, poolId, "fill")], draw: [(u) => drawSpans(u, poolId, "labels"), (u) => drawOverlays(u, poolId)] },
     };
     const plot = new uPlot(opts, data, chart.canvasBox);
     plot.setScale("y", { min: 0, max: Math.ceil(yMax * 1.15) });

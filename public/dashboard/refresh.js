@@ -11,6 +11,9 @@ import { renderCharts } from "./charts.js";
 import { renderBilling } from "./billing.js";
 import { renderCompliance } from "./compliance.js";
 import { refreshUsers, renderUsers } from "./users.js";
+import { renderIntervalList } from "./holders.js";
+import { renderAdvice } from "./advice.js";
+import { renderExports } from "./exports.js";
 
 const REFRESH_MS = 15_000;
 
@@ -146,6 +149,9 @@ async function runRefresh() {
     if (!credentials()) return; // signed out meanwhile: draw nothing
     if (overages.ok) state.overages = overages.value.items;
     else failures.push(overages.error);
+    // The advisor reads the ended cycles (issue 14): its own request, its own card.
+    const advice = await read("billing", () => api("/advice?cycles=3"));
+    if (!advice.ok && !advice.denied) failures.push(advice.error);
 
     // Each section on its own: one that cannot be drawn does not keep the others stale.
     const sections = [
@@ -156,6 +162,9 @@ async function runRefresh() {
       () => renderBilling(preview, summaries),
       () => renderCompliance(compliance),
       renderUsers,
+      renderIntervalList,
+      () => renderAdvice(advice),
+      () => renderExports(range),
     ];
     for (const render of sections) {
       try {

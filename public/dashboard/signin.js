@@ -7,6 +7,9 @@ import { resetState, state } from "./state.js";
 import { clearUsage } from "./usage.js";
 import { clearCharts } from "./charts.js";
 import { clearUsers } from "./users.js";
+import { clearIntervalList } from "./holders.js";
+import { clearAdvice } from "./advice.js";
+import { clearExports } from "./exports.js";
 import { startRefreshing, stopRefreshing, whenKeyRejected } from "./refresh.js";
 
 function signInMessage(err, account) {
@@ -66,6 +69,9 @@ function signOut(message) {
   clearCharts();
   clearUsage();
   clearUsers();
+  clearIntervalList();
+  clearAdvice();
+  clearExports();
   clearAccess();
   resetState();
   $("dashboard").hidden = true;

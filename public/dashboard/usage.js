@@ -11,7 +11,7 @@ export const RANGES = {
 /** The usage endpoint answers at most this many buckets; an incremental fetch larger than it restarts. */
 const MAX_BUCKETS = 50_000;
 
-/** pool -> { range, stepMs, from, ts: number[] (ms), act: number[], lim: number[] } */
+/** pool -> { range, stepMs, from, ts: number[] (ms), act: number[], lim: number[], den: number[] (refused checkouts) } */
 export const usageCache = new Map();
 
 export async function fetchUsage(poolId, range) {
@@ -23,7 +23,7 @@ export async function fetchUsage(poolId, range) {
   const from = Math.floor(Math.max(now - ms, Number.isFinite(created) ? created : 0) / stepMs) * stepMs;
   let cache = usageCache.get(poolId);
   if (!cache || cache.range !== range || !cache.ts.length || (now - cache.ts[cache.ts.length - 1]) / stepMs > MAX_BUCKETS - 10) {
-    cache = { range, stepMs, from, ts: [], act: [], lim: [] };
+    cache = { range, stepMs, from, ts: [], act: [], lim: [], den: [] };
   }
   // Refetch from the last (partial) bucket on, which stays aligned with the earlier ones.
   const fetchFrom = cache.ts.length ? cache.ts[cache.ts.length - 1] : from;
@@ -31,6 +31,8 @@ export async function fetchUsage(poolId, range) {
   const reply = await api(`/pools/${poolId}/usage?format=columnar&from=${new Date(fetchFrom).toISOString()}&to=${new Date(now).toISOString()}&step_seconds=${step}`);
   const first = Date.parse(reply.from);
   const { max_active: act, limit: lim, step_seconds: replyStep } = reply;
+  // `denied` (refused checkouts per bucket) is absent from a service that does not count them.
+  const den = Array.isArray(reply.denied) && reply.denied.length === act.length ? reply.denied : null;
   if (!Number.isFinite(first) || !Array.isArray(act) || !Array.isArray(lim) || act.length !== lim.length || replyStep !== step) {
     throw new Error("the usage answer is not the columnar form asked for");
   }
@@ -38,10 +40,12 @@ export async function fetchUsage(poolId, range) {
   cache.ts.length = keep;
   cache.act.length = keep;
   cache.lim.length = keep;
+  cache.den.length = keep;
   for (let k = 0; k < act.length; k++) {
     cache.ts.push(first + k * stepMs); // bucket k starts at from + k × step_seconds
     cache.act.push(act[k]);
     cache.lim.push(lim[k]);
+    cache.den.push(den ? den[k] : 0);
   }
   // Drop what slid out of the window.
   let drop = 0;
@@ -50,6 +54,7 @@ export async function fetchUsage(poolId, range) {
     cache.ts.splice(0, drop);
     cache.act.splice(0, drop);
     cache.lim.splice(0, drop);
+    cache.den.splice(0, drop);
   }
   cache.from = from;
   cache.to = now;
