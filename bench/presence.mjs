@@ -119,6 +119,7 @@ export async function presencePhase({ baseUrl, token, log, check, bulk, mintToke
   let pongs = 0;
   let ticketFailures = 0;
   let ticketRetries = 0;
+  let connectTimeouts = 0;
   const openOne = async (i) => {
     // A ticket lives 60 s: each desktop gets its own just before it connects.
     // Tickets are cheap and single-use: one the dev server failed to hand over is asked for again.
@@ -136,7 +137,13 @@ export async function presencePhase({ baseUrl, token, log, check, bulk, mintToke
     }
     await new Promise((resolve) => {
       const t0 = performance.now();
-      const ws = new WebSocket(`${wsBase}/v1/seats/connect?ticket=${encodeURIComponent(ticket.body.ticket)}`);
+      // An upgrade the dev proxy never answers must not hold up its whole batch.
+      const ws = new WebSocket(`${wsBase}/v1/seats/connect?ticket=${encodeURIComponent(ticket.body.ticket)}`, { handshakeTimeout: 30_000 });
+      const giveUp = setTimeout(() => {
+        connectTimeouts++;
+        ws.terminate();
+        resolve();
+      }, 60_000);
       const s = { ws, closedAt: null, closed: false, closeEventAt: null };
       sockets[i] = s;
       ws.on("message", (data) => {
@@ -144,15 +151,18 @@ export async function presencePhase({ baseUrl, token, log, check, bulk, mintToke
         if (text === "pong") return void pongs++;
         const msg = JSON.parse(text);
         if (msg.type === "seat.granted") {
+          clearTimeout(giveUp);
           granted++;
           connectLatencies.push(performance.now() - t0);
           resolve();
         } else if (msg.type === "seat.denied") {
+          clearTimeout(giveUp);
           refused++;
           resolve();
         }
       });
       ws.on("close", () => {
+        clearTimeout(giveUp);
         s.closed = true;
         s.closeEventAt = performance.now();
         resolve();
@@ -163,7 +173,7 @@ export async function presencePhase({ baseUrl, token, log, check, bulk, mintToke
   const connectStart = performance.now();
   for (let i = 0; i < desktops; i += 100) await Promise.all(Array.from({ length: Math.min(100, desktops - i) }, (_, k) => openOne(i + k)));
   const connectElapsed = (performance.now() - connectStart) / 1000;
-  check(granted === desktops && refused === 0, `presence/WebSocket: ${desktops} sockets granted a seat`, `granted ${granted}, refused ${refused}, ticket failures ${ticketFailures}`);
+  check(granted === desktops && refused === 0, `presence/WebSocket: ${desktops} sockets granted a seat`, `granted ${granted}, refused ${refused}, ticket failures ${ticketFailures}, upgrades unanswered ${connectTimeouts}`);
   check((await active()) === desktops, `presence/WebSocket: GET pools active ${desktops}`);
 
   const wsBefore = await statsNow();
@@ -267,6 +277,7 @@ export async function presencePhase({ baseUrl, token, log, check, bulk, mintToke
     websocket: {
       connect_elapsed_s: connectElapsed,
       ticket_retries: ticketRetries,
+      upgrades_unanswered: connectTimeouts,
       connect_p50_ms: stats(connectLatencies, 1).p50,
       connect_p99_ms: stats(connectLatencies, 1).p99,
       pings,
