@@ -9,9 +9,11 @@
 //     with 0, 1,000 and 10,000 seats over the limit; the billing preview's time and the workerd
 //     RSS growth as the step log grows; the first checkout after a cold wake (a restart on the
 //     same state) for accounts of 1 to 50,000 users; user search latency at 1 to 50,000 users.
-//     Setup is cheap: users at concurrency 32, licenses in batches of 1,000, and agent tokens
-//     signed here with the deployment's key (src/auth/agent-tokens.ts, bundled) instead of one
-//     audited admin write per token.
+//     Setup is cheap: users are written into the local D1 in one statement per account
+//     (`wrangler d1 execute --local`, the server stopped; users are not part of any object's
+//     roster), licenses go through the API in batches of 1,000 (through each account's object, as
+//     in production), and agent tokens are signed here with the deployment's key
+//     (src/auth/agent-tokens.ts, bundled) instead of one audited admin write per token.
 // BENCH_SCALE_PART=pure|service runs one part only.
 import { execFileSync, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -161,15 +163,35 @@ const timed = async (fn) => {
   return [performance.now() - a, r];
 };
 const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
 
 async function account(id, pools, settings = {}) {
   await must("POST", "/v1/accounts", { id, name: id, lease_ttl_seconds: 3600, grace_seconds: 3600, ...settings }, 201);
   for (const [pool, quantity] of pools) await must("PUT", `/v1/accounts/${id}/pools/${pool}`, { quantity }, 200);
 }
-async function users(id, count, prefix, pool) {
-  const ids = Array.from({ length: count }, (_, i) => `${prefix}-${String(i).padStart(6, "0")}`);
-  await bulk(`users ${id}`, ids.map((u) => ({ method: "PUT", path: `/v1/accounts/${id}/users/${u}`, token: server.token, body: { display_name: `Agent ${u}`, email: `${u}@example.com` }, expect: 200 })), { concurrency: 32 });
-  // The largest license batch the API takes (1,000), one after another (each is one admin write).
+const userIds = (count, prefix) => Array.from({ length: count }, (_, i) => `${prefix}-${String(i).padStart(6, "0")}`);
+
+/** Users `${prefix}-000000…` straight into the stopped server's local D1, one statement per account. */
+function seedUsers(state, groups) {
+  const at = new Date().toISOString();
+  const statements = groups.map(
+    ([id, prefix, n]) =>
+      `WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ${n - 1}) ` +
+      `INSERT INTO users (account_id, id, display_name, email, created_at) ` +
+      `SELECT '${id}', printf('${prefix}-%06d', i), printf('Agent ${prefix}-%06d', i), printf('${prefix}-%06d@example.com', i), '${at}' FROM n;`,
+  );
+  const file = join(out, "scale-users.sql");
+  writeFileSync(file, statements.join("\n") + "\n");
+  const env = { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false", NO_COLOR: "1" };
+  const r = spawnSync(join(root, "node_modules", ".bin", "wrangler"), ["d1", "execute", "DB", "--local", "--persist-to", state.persistDir, "--file", file], { cwd: root, env, encoding: "utf8", timeout: 600_000 });
+  if (r.status !== 0) throw new Error(`seeding users failed: ${r.stdout}\n${r.stderr}`);
+}
+
+/** Licenses for existing users through the API: the largest batch it takes (1,000), one after another. */
+async function license(id, ids, pool) {
   for (let i = 0; i < ids.length; i += 1000) {
     await must("POST", `/v1/accounts/${id}/licenses:batch`, { assign: ids.slice(i, i + 1000).map((user_id) => ({ user_id, pool })), revoke: [] }, 200);
   }
@@ -202,40 +224,56 @@ const WIDE = Number(process.env.BENCH_SCALE_WIDE ?? 50_000);
 const POINTS = [...new Set([1, Math.min(1_001, HOLDERS), HOLDERS])];
 const PROBES = 20;
 const ROUNDS = 3;
-const WAKE_ROUNDS = 3;
+const WAKE_ROUNDS = Number(process.env.BENCH_SCALE_WAKE_ROUNDS ?? 4);
+const WAKE_EACH = 3;
+
+/** (Re)starts the private server on `state`; requests go to the user worker's own socket when found (no proxy hop, no proxy 503s). */
+async function serve(state, quiet = false) {
+  const port = Number(process.env.BENCH_PORT ?? 8791);
+  server = await startService({ port, inspectorPort: port + 500, state, log: quiet ? () => {} : log });
+  if (server.directCandidates.length > 0) server.baseUrl = server.directCandidates[0];
+  if (!quiet) log(`  up: ${server.baseUrl}`);
+}
 
 async function partService(results, state) {
   log("\n## Part 2: the service (wrangler dev on 127.0.0.1, fresh state)");
-  const port = Number(process.env.BENCH_PORT ?? 8791);
-  server = await startService({ port, inspectorPort: port + 500, state, log });
-  log(`  up: ${server.baseUrl}`);
+  await serve(state);
   const pool = "premium-concurrent";
   const big = "scale-big";
-  await account(big, [[pool, 1]]);
-  const holders = await users(big, HOLDERS, "h", pool);
-  await users(big, PROBES, "p", pool);
-  const probes = Array.from({ length: PROBES }, (_, i) => `p-${String(i).padStart(6, "0")}`);
+  // WAKE_EACH accounts of each size, so each restart wakes several objects of every size.
+  const wakeAccounts = [1, MID, WIDE].flatMap((n) => Array.from({ length: WAKE_EACH }, (_, k) => [`scale-${n}-${k}`, n]));
+  let started = performance.now();
+  for (const id of [big, ...wakeAccounts.map(([id]) => id)]) await account(id, [[pool, 1]]);
+  await server.stop();
+  seedUsers(state, [[big, "h", HOLDERS], [big, "p", PROBES], ...wakeAccounts.map(([id, n]) => [id, "u", n])]);
+  await serve(state);
+  log(`  accounts and ${(HOLDERS + PROBES + wakeAccounts.reduce((a, [, n]) => a + n, 0)).toLocaleString("en")} users in ${((performance.now() - started) / 1000).toFixed(0)} s`);
+  const holders = userIds(HOLDERS, "h");
+  const probes = userIds(PROBES, "p");
+  await license(big, [...holders, ...probes], pool);
   const ht = await tokens(big, holders);
   const pt = await tokens(big, probes);
-  const wakeAccounts = [["scale-one", 1], ["scale-mid", MID], ["scale-wide", WIDE]];
   const wakeTokens = {};
   for (const [id, n] of wakeAccounts) {
-    const started = performance.now();
-    await account(id, [[pool, 1]]);
-    const [first] = await users(id, n, "u", pool);
-    wakeTokens[n] = (await tokens(id, [first]))[0];
-    log(`  ${id}: ${n.toLocaleString("en")} licensed users in ${((performance.now() - started) / 1000).toFixed(0)} s`);
+    started = performance.now();
+    const ids = userIds(n, "u");
+    await license(id, ids, pool);
+    wakeTokens[id] = (await tokens(id, [ids[0]]))[0];
+    log(`  ${id}: ${n.toLocaleString("en")} users licensed in ${((performance.now() - started) / 1000).toFixed(0)} s`);
   }
 
   results.checkout = [];
   results.preview = [];
   let checkedOut = 0;
   let steps = 1;
-  // Warm-up before any measurement: the first requests of a fresh server pay for compiling.
-  for (const t of pt) {
-    await must("POST", "/v1/seats/checkout", { session_id: "warm" }, 200, t);
-    await must("POST", "/v1/seats/release", { session_id: "warm" }, 200, t);
-    steps += 2;
+  // Warm-up before any measurement, as many pairs as one measurement: the first requests of a
+  // fresh server pay for compiling and caches.
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const t of pt) {
+      await must("POST", "/v1/seats/checkout", { session_id: "warm" }, 200, t);
+      await must("POST", "/v1/seats/release", { session_id: "warm" }, 204, t);
+      steps += 2;
+    }
   }
   for (const point of POINTS) {
     // Holders arrive one by one (sequentially: each is its own instant and its own over-run).
@@ -262,7 +300,7 @@ async function partService(results, state) {
   }
   for (const r of results.checkout) r.ratio = r.mean_ms / results.checkout[0].mean_ms;
 
-  const sizes = [["scale-one", 1, "u-000000"], ["scale-mid", MID, "u-0001"], [big, HOLDERS + PROBES, "h-0001"], ["scale-wide", WIDE, "u-0001"]];
+  const sizes = [[`scale-1-0`, 1, "u-000000"], [`scale-${MID}-0`, MID, "u-0001"], [big, HOLDERS + PROBES, "h-0001"], [`scale-${WIDE}-0`, WIDE, "u-0001"]];
   results.search = [];
   for (const [id, n, q] of sizes) {
     const probe = await op("GET", `/v1/accounts/${id}/users?q=${q}&limit=50`);
@@ -273,23 +311,26 @@ async function partService(results, state) {
     results.search.push({ users: n, supported: probe.status === 200, mean_ms: ms.length ? mean(ms) : null });
   }
 
+  // Cold wakes: every restart wakes every wake account once (its first checkout), the order of
+  // the accounts alternating between rounds so no size always goes first.
   results.wake = { rounds: [] };
-  const WAKE = wakeAccounts.map(([, n]) => n);
+  const WAKE = [1, MID, WIDE];
   for (let round = 0; round < WAKE_ROUNDS; round++) {
     await server.stop();
-    server = await startService({ port, inspectorPort: port + 500, state, log: () => {} });
-    await must("GET", "/v1/accounts/scale-one", undefined, 200); // the worker itself is warm
-    const order = round % 2 ? [...WAKE].reverse() : WAKE;
-    const row = {};
-    for (const n of order) {
-      const [ms, r] = await timed(() => op("POST", "/v1/seats/checkout", { session_id: `wake-${round}` }, wakeTokens[n]));
-      if (r.status !== 200) throw new Error(`wake checkout ${n}: ${r.status} ${JSON.stringify(r.body)}`);
-      row[n] = ms;
+    await serve(state, true);
+    await must("GET", `/v1/accounts/${big}`, undefined, 200); // the worker itself is warm
+    const order = round % 2 ? [...wakeAccounts].reverse() : wakeAccounts;
+    for (const [id, n] of order) {
+      const [ms, r] = await timed(() => op("POST", "/v1/seats/checkout", { session_id: `wake-${round}` }, wakeTokens[id]));
+      if (r.status !== 200) throw new Error(`wake checkout ${id}: ${r.status} ${JSON.stringify(r.body)}`);
+      results.wake.rounds.push({ round, account: id, users: n, ms });
     }
-    results.wake.rounds.push(row);
   }
   results.wake.sizes = WAKE;
-  results.wake.mean = Object.fromEntries(WAKE.map((n) => [n, mean(results.wake.rounds.map((r) => r[n]))]));
+  const of = (n) => results.wake.rounds.filter((r) => r.users === n).map((r) => r.ms);
+  results.wake.mean = Object.fromEntries(WAKE.map((n) => [n, mean(of(n))]));
+  results.wake.median = Object.fromEntries(WAKE.map((n) => [n, median(of(n))]));
+  results.wake.samples = Object.fromEntries(WAKE.map((n) => [n, of(n).length]));
 }
 
 function printService(results) {
@@ -301,10 +342,11 @@ function printService(results) {
   log("| steps in the log | seats over | preview ms | usage ms | usage KB | workerd RSS before MB | RSS growth MB |");
   log("|---:|---:|---:|---:|---:|---:|---:|");
   for (const r of results.preview) log(`| ${r.steps.toLocaleString("en")} | ${r.over.toLocaleString("en")} | ${f0(r.preview_ms)} | ${f0(r.usage_ms)} | ${f0(r.usage_kb)} | ${f0(r.rss_before_mb)} | ${f1(r.rss_growth_mb)} |`);
-  log(`\nFirst checkout after a cold wake (wrangler restarted on the same state), mean of ${WAKE_ROUNDS} rounds (order alternated), accounts of licensed users holding no seat:`);
-  log("| users in the account | first checkout ms (mean) | each round ms | ratio to 1 user |");
-  log("|---:|---:|---:|---:|");
-  for (const n of results.wake.sizes) log(`| ${n.toLocaleString("en")} | ${f1(results.wake.mean[n])} | ${results.wake.rounds.map((r) => f1(r[n])).join(", ")} | ${(results.wake.mean[n] / results.wake.mean[1]).toFixed(2)} |`);
+  log(`\nFirst checkout after a cold wake (wrangler restarted on the same state; ${WAKE_EACH} accounts of each size, each woken once per restart, ${WAKE_ROUNDS} restarts, order alternated), accounts of licensed users holding no seat:`);
+  log("| users in the account | wakes | median ms | mean ms | median ratio to 1 user | mean ratio to 1 user |");
+  log("|---:|---:|---:|---:|---:|---:|");
+  const w = results.wake;
+  for (const n of w.sizes) log(`| ${n.toLocaleString("en")} | ${w.samples[n]} | ${f1(w.median[n])} | ${f1(w.mean[n])} | ${(w.median[n] / w.median[1]).toFixed(2)} | ${(w.mean[n] / w.mean[1]).toFixed(2)} |`);
   log("\nUser search (`GET …/users?q=<prefix>&limit=50`), mean of 10 sequential queries:");
   log("| users | mean ms |");
   log("|---:|---:|");
