@@ -1,4 +1,3 @@
-import { swaggerUI } from "@hono/swagger-ui";
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
@@ -18,6 +17,7 @@ import { billingRoutes } from "./routes/billing";
 import { denialRoutes } from "./routes/denials";
 import { poolRoutes } from "./routes/pools";
 import { describeEdge } from "./openapi-edge";
+import { docsPage } from "./docs-page";
 import { problem } from "./routes/schemas";
 import { CONNECT_PATH, presenceRoutes } from "./routes/presence";
 import { userRoutes } from "./routes/users";
@@ -121,6 +121,7 @@ const openApiConfig = {
 // The document, with each account route's API key scopes (x-required-scopes) from src/auth/scopes.ts.
 base.get("/openapi.json", (c) => c.json(describeEdge(describeScopes(base.getOpenAPI31Document(openApiConfig)))));
 
-base.get("/docs", swaggerUI({ url: "/openapi.json" }));
+// Swagger UI from the Worker's own static assets, under a Content-Security-Policy (src/docs-page.ts).
+base.get("/docs", docsPage);
 
 export type AppType = typeof app;

@@ -28,6 +28,7 @@ const Denial = z
 const denials = createRoute({
   method: "get",
   path: "/v1/accounts/{account_id}/denials",
+  operationId: "listDenials",
   tags: ["seats"],
   summary: "Refused checkouts: per user, the last refusal in the window, its reason and whether it was a true denial",
   request: {

@@ -90,6 +90,42 @@ describe("GET /docs", () => {
     expect(String(res.body)).toMatch(/<html/i);
     expect(String(res.body)).toContain("/openapi.json");
   });
+
+  it("is under a Content-Security-Policy that allows only its own origin, and no inline script", async () => {
+    const res = await call("GET", "/docs");
+    const csp = res.headers.get("content-security-policy") ?? "";
+    const directives = new Map(csp.split(";").map((d) => d.trim().split(/\s+/)).map(([name, ...values]) => [name, values]));
+    expect(directives.get("default-src")).toEqual(["'self'"]);
+    expect(directives.get("script-src")).toEqual(["'self'"]);
+    expect(directives.get("connect-src")).toEqual(["'self'"]);
+    expect(directives.get("frame-ancestors")).toEqual(["'none'"]);
+    // Nothing but 'self', 'none' and data: images: no host, no scheme, no unsafe-* anywhere.
+    for (const [name, values] of directives) {
+      for (const v of values) expect(["'self'", "'none'", ...(name === "img-src" ? ["data:"] : [])], `${name} ${v}`).toContain(v);
+    }
+    expect(res.headers.get("x-content-type-options")).toBe("nosniff");
+  });
+
+  it("references only same-origin URLs: the vendored Swagger UI and its starter, no inline script", async () => {
+    const html = String((await call("GET", "/docs")).body);
+    const urls = [...html.matchAll(/\b(?:src|href)="([^"]*)"/g)].map((m) => m[1]);
+    expect(urls.sort()).toEqual([
+      "/docs/swagger-init.js",
+      "/openapi.json",
+      "/vendor/swagger-ui/favicon-32x32.png",
+      "/vendor/swagger-ui/swagger-ui-bundle.js",
+      "/vendor/swagger-ui/swagger-ui.css",
+    ]);
+    for (const url of urls) expect(new URL(url, "https://seatkeeper.test").origin, url).toBe("https://seatkeeper.test");
+    expect(html).not.toMatch(/\/\/[a-z0-9.-]+\.[a-z]{2,}/i); // no host written anywhere in the page
+    const scripts = [...html.matchAll(/<script\b([^>]*)>([\s\S]*?)<\/script>/g)];
+    expect(scripts.length).toBe(2);
+    for (const [, attrs, body] of scripts) {
+      expect(attrs).toMatch(/\bsrc="\//);
+      expect(body.trim()).toBe("");
+    }
+    expect(html).not.toMatch(/\son[a-z]+=/i); // no inline event handlers
+  });
 });
 
 describe("GET /healthz", () => {
