@@ -1,6 +1,6 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { database } from "../db/client";
-import { findAccount, findApiKey, touchApiKey } from "../db/accounts";
+import { findAccount, findAccountRow, findApiKey, touchApiKey } from "../db/accounts";
 import type { Env } from "../env";
 import { ApiError, notFound } from "../errors";
 import { verifyAgentToken } from "./agent-tokens";
@@ -60,14 +60,16 @@ export function requireOperator(c: Context<AppEnv>): void {
  * An admin of this account or the operator, for an account that exists. Another account's key
  * gets 404 (ids of other tenants cannot be probed); an agent token gets 403.
  */
-export async function requireAccountAdmin(c: Context<AppEnv>, accountId: string): Promise<void> {
+export async function requireAccountAdmin(c: Context<AppEnv>, accountId: string, opts: { deleted?: "operator may read" } = {}): Promise<void> {
   const caller = c.get("caller");
   if (caller.kind === "agent") throw forbidden("Agent tokens may call only /v1/seats/* and /v1/me.");
   if (caller.kind === "admin") {
     if (caller.accountId !== accountId) throw notFound(`Account ${accountId}`);
     return;
   }
-  if (!(await findAccount(database(c.env.DB), accountId))) throw notFound(`Account ${accountId}`);
+  // A deleted account is gone, but for the operator's reads of what offboarding keeps (summaries, deliveries).
+  const find = opts.deleted ? findAccountRow : findAccount;
+  if (!(await find(database(c.env.DB), accountId))) throw notFound(`Account ${accountId}`);
 }
 
 export function requireAgent(c: Context<AppEnv>): { accountId: string; userId: string; generation: number } {

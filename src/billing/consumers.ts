@@ -128,7 +128,7 @@ async function fitsChain(db: Db, cycle: BillingMessage): Promise<Outcome> {
   return start === next.start && Date.parse(cycle.cycle_end) === next.end ? "done" : "stale";
 }
 
-function summaryEvent(summary: CycleSummary): EventRecord {
+export function summaryEvent(summary: CycleSummary): EventRecord {
   return {
     id: summaryEventId(summary.cycle_start),
     type: "billing.summary",

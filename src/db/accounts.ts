@@ -30,16 +30,23 @@ export const accountView = (row: AccountRow): AccountView => ({
   created_at: row.createdAt,
 });
 
+/** An account that is not deleted (offboarding: a deleted account is gone for every route). */
 export async function findAccount(db: Db, id: string): Promise<AccountRow | undefined> {
+  return db.select().from(accounts).where(and(eq(accounts.id, id), isNull(accounts.deletedAt))).get();
+}
+
+/** The account's row, deleted or not: its id stays taken, its summaries readable by the operator. */
+export async function findAccountRow(db: Db, id: string): Promise<AccountRow | undefined> {
   return db.select().from(accounts).where(eq(accounts.id, id)).get();
 }
 
-/** The account an unrevoked API key belongs to. */
+/** The account an unrevoked API key belongs to, unless the account is deleted. */
 export async function findApiKey(db: Db, keyHash: string): Promise<{ id: string; accountId: string; scopes: string; lastUsedAt: string | null } | undefined> {
   return db
     .select({ id: apiKeys.id, accountId: apiKeys.accountId, scopes: apiKeys.scopes, lastUsedAt: apiKeys.lastUsedAt })
     .from(apiKeys)
-    .where(and(eq(apiKeys.keyHash, keyHash), isNull(apiKeys.revokedAt)))
+    .innerJoin(accounts, eq(accounts.id, apiKeys.accountId))
+    .where(and(eq(apiKeys.keyHash, keyHash), isNull(apiKeys.revokedAt), isNull(accounts.deletedAt)))
     .get();
 }
 

@@ -75,7 +75,8 @@ export async function billingAccountsPage(db: Db, afterId: string | null, limit:
   return db
     .select({ id: accounts.id, billingDay: accounts.billingDay, createdAt: accounts.createdAt, lastEnd })
     .from(accounts)
-    .where(afterId === null ? undefined : gt(accounts.id, afterId))
+    // A deleted account's last cycle is finalized by its offboarding; the scheduler skips it.
+    .where(and(isNull(accounts.deletedAt), afterId === null ? undefined : gt(accounts.id, afterId)))
     .orderBy(accounts.id)
     .limit(limit)
     .all();

@@ -31,6 +31,12 @@ export const accounts = sqliteTable("accounts", {
   createdAt: text("created_at").notNull(),
   /** Raised with every roster write of the account's object, in the same batch (migration 0001). */
   rosterVersion: integer("roster_version").notNull().default(0),
+  /** Offboarding (migration 0012): set by DELETE; the account is gone for every credential and the scheduler. */
+  deletedAt: text("deleted_at"),
+  /** The end of its short last cycle, by the account object's clock; set once. */
+  finalCycleEnd: text("final_cycle_end"),
+  /** Every offboarding step is done: a second DELETE is 404. */
+  offboardedAt: text("offboarded_at"),
 });
 
 export const apiKeys = sqliteTable(

@@ -1,7 +1,7 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { newApiKey } from "../auth/api-keys";
 import { actorOf, requireAccountAdmin, requireOperator, type AppEnv } from "../auth/caller";
-import { accountView, findAccount, findAccountKey, insertAccount, insertApiKey, listApiKeys, revokeApiKey } from "../db/accounts";
+import { accountView, findAccount, findAccountKey, findAccountRow, insertAccount, insertApiKey, listApiKeys, revokeApiKey } from "../db/accounts";
 import { writeBatch } from "../db/batch";
 import { auditInsert } from "../db/audit";
 import { database } from "../db/client";
@@ -9,6 +9,7 @@ import { iso } from "../time";
 import { ApiError, notFound, unwrap, validationHook } from "../errors";
 import { ACCOUNT_DEFAULTS } from "../domain/account-defaults";
 import { seatsOf } from "../seats/stub";
+import { offboardAccount } from "../billing/offboarding";
 import { randomToken } from "../auth/crypto";
 import { formatScopes, parseScopes, SCOPES } from "../auth/scopes";
 import { Account, AccountId, AccountParams, AccountSettings, body, commonErrors, json, noContent, problem } from "./schemas";
@@ -90,6 +91,21 @@ const patchAccount = createRoute({
   responses: { 200: json(Account), ...commonErrors },
 });
 
+const deleteAccount = createRoute({
+  method: "delete",
+  path: "/v1/accounts/{account_id}",
+  tags: ["operator"],
+  summary: "Offboard an account (operator only): its last cycle ends now and is billed; everything but its summaries and webhook events is removed",
+  description:
+    "The running cycle ends now (a short final cycle, summarized and sent by webhook like any other); then the account's users, licenses, add-ons, pools, API keys, sessions, usage and audit log are removed from D1 and its object. Its keys and agent tokens get 401 from the start. A DELETE that answers 503 `outcome_unknown` stopped half-way: send it again to complete it. A completed one: a second DELETE is 404.",
+  request: { params: AccountParams },
+  responses: {
+    204: noContent,
+    ...commonErrors,
+    503: problem("outcome_unknown: offboarding stopped half-way (the account is already refused to its keys and agents); send the DELETE again"),
+  },
+});
+
 const createKey = createRoute({
   method: "post",
   path: "/v1/accounts/{account_id}/api-keys",
@@ -134,6 +150,9 @@ export const accountRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHo
       webhookFormat: "seatkeeper",
       createdAt,
       rosterVersion: 0,
+      deletedAt: null,
+      finalCycleEnd: null,
+      offboardedAt: null,
     };
     try {
       await writeBatch(c.env.DB, [
@@ -141,8 +160,9 @@ export const accountRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHo
         auditInsert(db, id, createdAt, { actor: "operator", action: "account.create", target: id, detail: { name: input.name } }),
       ]);
     } catch (err) {
-      // The primary key refused it, so the batch (and its audit entry) did not apply.
-      if (await findAccount(db, id)) throw new ApiError("already_exists", `Account ${id} already exists.`);
+      // The primary key refused it, so the batch (and its audit entry) did not apply. A deleted
+      // account's id stays taken: its summaries are still kept under it.
+      if (await findAccountRow(db, id)) throw new ApiError("already_exists", `Account ${id} already exists.`);
       throw err;
     }
     return c.json(accountView(row), 201);
@@ -161,6 +181,12 @@ export const accountRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHo
     unwrap(await seatsOf(c.env, account_id).updateSettings(patch, actorOf(c.get("caller"))));
     const row = await findAccount(database(c.env.DB), account_id);
     return c.json(accountView(row!), 200);
+  })
+  .openapi(deleteAccount, async (c) => {
+    requireOperator(c);
+    const { account_id } = c.req.valid("param");
+    await offboardAccount(c.env, account_id);
+    return c.body(null, 204);
   })
   .openapi(createKey, async (c) => {
     const { account_id } = c.req.valid("param");

@@ -268,7 +268,7 @@ export const billingRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHo
   })
   .openapi(summaries, async (c) => {
     const { account_id } = c.req.valid("param");
-    await requireAccountAdmin(c, account_id);
+    await requireAccountAdmin(c, account_id, { deleted: "operator may read" });
     const { limit, cursor, format } = c.req.valid("query");
     const db = database(c.env.DB);
     if (wantsCsv(c, format)) {
@@ -334,7 +334,7 @@ export const billingRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHo
   })
   .openapi(deliveries, async (c) => {
     const { account_id } = c.req.valid("param");
-    await requireAccountAdmin(c, account_id);
+    await requireAccountAdmin(c, account_id, { deleted: "operator may read" });
     const q = c.req.valid("query");
     const page = await listDeliveries(database(c.env.DB), account_id, q.limit, decodeCursor(q.cursor, CursorKeys.delivery), q.status);
     return c.json({ items: page.items, next_cursor: encodeCursor(page.next) }, 200);

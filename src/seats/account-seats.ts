@@ -27,6 +27,7 @@ import { endSessionsOf, entitlementsOf, poolViewOf, type House } from "./house";
 import { InvocationStats, type CounterSnapshot } from "./invocation-stats";
 import * as licenses from "./license-writes";
 import { Mutex } from "./mutex";
+import * as offboarding from "./offboarding";
 import { Outbox } from "./outbox";
 import { Presence } from "./presence";
 import type { Roster } from "./roster";
@@ -159,6 +160,7 @@ export class AccountSeats extends DurableObject<Env> {
   private onRosterLoaded(roster: Roster): void {
     const h = this.h;
     h.tokens.merge(roster.tokenGenerations);
+    offboarding.onRosterLoaded(h, roster);
     reconcileWithRoster(roster, h.seats, h.ledger, {
       endSessions: (userId, reason) => endSessionsOf(h, userId, this.now(), reason),
       logQuantity: (pool) => h.activity.record(pool, this.now()),
@@ -375,6 +377,23 @@ export class AccountSeats extends DurableObject<Env> {
 
   unassignAddon(userId: string, product: PerSeatProduct, actor: string): Promise<Result<null>> {
     return addons.unassignAddon(this.h, userId, product, actor);
+  }
+
+  // ---------------------------------------------------------------- offboarding (./offboarding.ts)
+
+  /** Refuses every agent, ends every session; answers this object's clock (the last cycle's end). */
+  closeAccount(): Promise<number> {
+    return offboarding.closeAccount(this.h);
+  }
+
+  /** Empties this object's storage and alarm and closes its sockets. */
+  wipe(): Promise<void> {
+    return offboarding.wipe(this.h, this.ctx);
+  }
+
+  /** Drops this instance from memory (throws by design: the reset ends the call). */
+  reset(): void {
+    offboarding.reset(this.ctx);
   }
 
   // ---------------------------------------------------------------- WebSocket presence (./sockets.ts)

@@ -42,6 +42,8 @@ export interface RosterSink {
 export class Roster {
   settings: AccountSettings = { ...ACCOUNT_DEFAULTS, createdAt: 0 };
   exists = false;
+  /** Offboarding has begun (accounts.deleted_at): the object refuses every agent. */
+  deleted = false;
   readonly pools = new Map<PoolId, PoolSettings>();
   readonly poolQuantities = new Map<PoolId, number>();
   readonly licenses = new Map<string, PoolId>();
@@ -78,6 +80,7 @@ export class Roster {
     if (row) {
       roster.exists = true;
       roster.version = row.rosterVersion;
+      roster.deleted = row.deletedAt !== null;
       roster.settings = {
         graceSeconds: row.graceSeconds,
         gracePolicy: row.gracePolicy === "cumulative" ? "cumulative" : "per_overrun",

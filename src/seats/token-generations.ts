@@ -16,8 +16,11 @@ export class TokenGenerations {
     return this.gens.get(userId) ?? 0;
   }
 
+  /** The account is deleted (offboarding, ./offboarding.ts): no agent token is accepted at all. */
+  accountGone = false;
+
   accepts(userId: string, generation: number): boolean {
-    return generation === this.of(userId);
+    return !this.accountGone && generation === this.of(userId);
   }
 
   /** Raises the user's generation: every token minted before stops working. Returns the new one. */
