@@ -23,9 +23,16 @@ import {
  * so a DELETE that failed half-way is completed by the next one.
  */
 
-/** Marks the account deleted (once: a retry keeps the first time). From here on it is gone for every credential. */
+/**
+ * Marks the account deleted (once: a retry keeps the first time). From here on it is gone for
+ * every credential. Raising roster_version makes an object that wakes from its roster copy read
+ * D1 again, and so learn it (src/seats/roster-sync.ts).
+ */
 export const markAccountDeleted = (db: Db, accountId: string, at: string) =>
-  db.update(accounts).set({ deletedAt: sql`COALESCE(${accounts.deletedAt}, ${at})` }).where(eq(accounts.id, accountId));
+  db
+    .update(accounts)
+    .set({ deletedAt: sql`COALESCE(${accounts.deletedAt}, ${at})`, rosterVersion: sql`${accounts.rosterVersion} + 1` })
+    .where(eq(accounts.id, accountId));
 
 /** Fixes the end of the short last cycle, once; returns the end in force. */
 export async function fixFinalCycleEnd(db: Db, accountId: string, at: string): Promise<string> {
