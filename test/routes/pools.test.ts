@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { auditOf, call, expectProblem, licensedUsers, newAccount, OPERATOR, putPool, putUsers, stateOf, type Fixture } from "../helpers";
+import { auditOf, call, expectProblem, licensedUsers, newAccount, OPERATOR, putPool, putUsers, stateOf, type Fixture, api, replyOf } from "../helpers";
 
 /** Pools: PUT (create, change, ceiling), GET with counts, shrink refusals; the pool's seats, usage, force release. */
 
@@ -8,7 +8,7 @@ const acct = (f: Fixture, rest = "") => `/v1/accounts/${f.accountId}${rest}`;
 describe("PUT /v1/accounts/{account_id}/pools/{pool_id}", () => {
   it("creates a named pool and answers the pool, audited as pool.create", async () => {
     const f = await newAccount();
-    const res = await call("PUT", acct(f, "/pools/elite-named"), f.key, { quantity: 10 });
+    const res = await replyOf(api(f.key).accounts[":account_id"].pools[":pool_id"].$put({ param: { account_id: f.accountId, pool_id: "elite-named" }, json: { quantity: 10 } }));
     expect(res.status).toBe(200);
     expect(res.body).toEqual({
       id: "elite-named",
@@ -29,7 +29,7 @@ describe("PUT /v1/accounts/{account_id}/pools/{pool_id}", () => {
 
   it("creates a concurrent pool with a ceiling", async () => {
     const f = await newAccount();
-    const res = await call("PUT", acct(f, "/pools/premium-concurrent"), f.key, { quantity: 100, max_active: 110 });
+    const res = await replyOf(api(f.key).accounts[":account_id"].pools[":pool_id"].$put({ param: { account_id: f.accountId, pool_id: "premium-concurrent" }, json: { quantity: 100, max_active: 110 } }));
     expect(res.status).toBe(200);
     expect(res.body).toEqual({
       id: "premium-concurrent",
@@ -48,7 +48,7 @@ describe("PUT /v1/accounts/{account_id}/pools/{pool_id}", () => {
   it("changes an existing pool, audited as pool.update with the previous quantity", async () => {
     const f = await newAccount();
     await putPool(f, "essentials-named", 5);
-    const res = await call("PUT", acct(f, "/pools/essentials-named"), f.key, { quantity: 8 });
+    const res = await replyOf(api(f.key).accounts[":account_id"].pools[":pool_id"].$put({ param: { account_id: f.accountId, pool_id: "essentials-named" }, json: { quantity: 8 } }));
     expect(res.status).toBe(200);
     expect(res.body.quantity).toBe(8);
     const [last] = await auditOf(f);
@@ -63,23 +63,23 @@ describe("PUT /v1/accounts/{account_id}/pools/{pool_id}", () => {
     // docs/decisions/012-put-pool-without-max-active-keeps-the-ceiling.md: buying more seats should not silently drop a hard ceiling.
     const f = await newAccount();
     await putPool(f, "premium-concurrent", 10, 12);
-    const more = await call("PUT", acct(f, "/pools/premium-concurrent"), f.key, { quantity: 20 });
+    const more = await replyOf(api(f.key).accounts[":account_id"].pools[":pool_id"].$put({ param: { account_id: f.accountId, pool_id: "premium-concurrent" }, json: { quantity: 20 } }));
     expect(more.status).toBe(200);
     expect(more.body).toMatchObject({ quantity: 20, max_active: 12 });
-    const cleared = await call("PUT", acct(f, "/pools/premium-concurrent"), f.key, { quantity: 20, max_active: null });
+    const cleared = await replyOf(api(f.key).accounts[":account_id"].pools[":pool_id"].$put({ param: { account_id: f.accountId, pool_id: "premium-concurrent" }, json: { quantity: 20, max_active: null } }));
     expect(cleared.body).toMatchObject({ quantity: 20, max_active: null });
   });
 
   it("accepts quantity 0 for a pool with nobody assigned", async () => {
     const f = await newAccount();
-    const res = await call("PUT", acct(f, "/pools/elite-named"), f.key, { quantity: 0 });
+    const res = await replyOf(api(f.key).accounts[":account_id"].pools[":pool_id"].$put({ param: { account_id: f.accountId, pool_id: "elite-named" }, json: { quantity: 0 } }));
     expect(res.status).toBe(200);
     expect(res.body.quantity).toBe(0);
   });
 
   it("the operator may manage pools of any account", async () => {
     const f = await newAccount();
-    const res = await call("PUT", acct(f, "/pools/elite-concurrent"), OPERATOR, { quantity: 3 });
+    const res = await replyOf(api(OPERATOR).accounts[":account_id"].pools[":pool_id"].$put({ param: { account_id: f.accountId, pool_id: "elite-concurrent" }, json: { quantity: 3 } }));
     expect(res.status).toBe(200);
     const [last] = await auditOf(f);
     expect(last).toMatchObject({ action: "pool.create", actor: "operator" });
@@ -91,23 +91,23 @@ describe("PUT /v1/accounts/{account_id}/pools/{pool_id}", () => {
     await licensedUsers(f, "elite-named", 4);
     const before = await stateOf(f);
     for (const quantity of [3, 0]) {
-      expectProblem(await call("PUT", acct(f, "/pools/elite-named"), f.key, { quantity }), 409, "quantity_below_assigned");
+      expectProblem(await replyOf(api(f.key).accounts[":account_id"].pools[":pool_id"].$put({ param: { account_id: f.accountId, pool_id: "elite-named" }, json: { quantity } })), 409, "quantity_below_assigned");
     }
     expect(await stateOf(f)).toEqual(before);
     // Down to exactly the number assigned is fine.
-    const res = await call("PUT", acct(f, "/pools/elite-named"), f.key, { quantity: 4 });
+    const res = await replyOf(api(f.key).accounts[":account_id"].pools[":pool_id"].$put({ param: { account_id: f.accountId, pool_id: "elite-named" }, json: { quantity: 4 } }));
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ quantity: 4, assigned: 4 });
     // And then it is full.
     await putUsers(f, ["late"]);
-    expectProblem(await call("PUT", acct(f, "/users/late/license"), f.key, { pool: "elite-named" }), 409, "named_pool_full");
+    expectProblem(await replyOf(api(f.key).accounts[":account_id"].users[":user_id"].license.$put({ param: { account_id: f.accountId, user_id: "late" }, json: { pool: "elite-named" } })), 409, "named_pool_full");
   });
 
   it("lowering a concurrent pool below its members is allowed (members hold no seat)", async () => {
     const f = await newAccount();
     await putPool(f, "premium-concurrent", 5);
     await licensedUsers(f, "premium-concurrent", 4);
-    const res = await call("PUT", acct(f, "/pools/premium-concurrent"), f.key, { quantity: 2 });
+    const res = await replyOf(api(f.key).accounts[":account_id"].pools[":pool_id"].$put({ param: { account_id: f.accountId, pool_id: "premium-concurrent" }, json: { quantity: 2 } }));
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ quantity: 2, members: 4, active: 0, over_limit: false });
   });
@@ -115,7 +115,7 @@ describe("PUT /v1/accounts/{account_id}/pools/{pool_id}", () => {
   it("refuses max_active on a named pool with 400 and creates nothing", async () => {
     const f = await newAccount();
     const before = await stateOf(f);
-    expectProblem(await call("PUT", acct(f, "/pools/elite-named"), f.key, { quantity: 5, max_active: 5 }), 400, "invalid_request");
+    expectProblem(await replyOf(api(f.key).accounts[":account_id"].pools[":pool_id"].$put({ param: { account_id: f.accountId, pool_id: "elite-named" }, json: { quantity: 5, max_active: 5 } })), 400, "invalid_request");
     expect(await stateOf(f)).toEqual(before);
   });
 
@@ -138,6 +138,7 @@ describe("PUT /v1/accounts/{account_id}/pools/{pool_id}", () => {
       { quantity: 5, max_active: 2.5 },
       { quantity: 5, max_active: "7" },
     ]) {
+      // Malformed bodies on purpose: through `call`, since the typed client would not compile them.
       const res = await call("PUT", acct(f, "/pools/premium-concurrent"), f.key, input);
       expect({ input, status: res.status }).toEqual({ input, status: 400 });
       expectProblem(res, 400, "invalid_request");
@@ -149,6 +150,7 @@ describe("PUT /v1/accounts/{account_id}/pools/{pool_id}", () => {
     const f = await newAccount();
     const before = await stateOf(f);
     for (const pool of ["gold-named", "elite-floating", "elite", "named", "ELITE-named", "elite-named-x", "elite_named", "elite-Named", "x".repeat(129)]) {
+      // Pool ids outside the catalog on purpose: through `call`, since the typed client only takes catalog ids.
       const res = await call("PUT", acct(f, `/pools/${pool}`), f.key, { quantity: 3 });
       expect({ pool, status: res.status }).toEqual({ pool, status: 400 });
       expectProblem(res, 400, "invalid_request");
@@ -209,7 +211,7 @@ describe("GET /v1/accounts/{account_id}/pools", () => {
     await putPool(f, "elite-concurrent", 5);
     const [u0, u1, u2] = await licensedUsers(f, "elite-named", 3);
     await call("DELETE", acct(f, `/users/${u0}/license`), f.key);
-    await call("PUT", acct(f, `/users/${u1}/license`), f.key, { pool: "elite-concurrent" });
+    await replyOf(api(f.key).accounts[":account_id"].users[":user_id"].license.$put({ param: { account_id: f.accountId, user_id: u1 }, json: { pool: "elite-concurrent" } }));
     await call("DELETE", acct(f, `/users/${u2}`), f.key);
     const items = (await call("GET", acct(f, "/pools"), f.key)).body.items;
     expect(items.find((p: { id: string }) => p.id === "elite-named")).toMatchObject({ assigned: 0 });
