@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import type { PoolId } from "../../src/domain/catalog";
 import { summarize } from "../../src/domain/overage";
 import { UsageLedger } from "../../src/seats/usage-ledger";
-import { agentTokens, call, checkout, licensedUsers, MIN, newAccount, putPool, release, seatsStub, setClock, type Fixture } from "../helpers";
+import { agentTokens, call, checkout, licensedUsers, MIN, newAccount, putPool, release, seatsStub, setClock, type Fixture, api, replyOf } from "../helpers";
 import { cyclesOf, forAccount, harness, iso, runQueue, runScheduled, storedSummaries } from "./support";
 
 /** What a summary holds (docs/licensing.md#summaries), driven by real checkouts on the account's clock. */
@@ -72,10 +72,10 @@ describe("worked example 4 of docs/licensing.md#concurrent-overage: an interval 
 });
 
 /** `licensedUsers`, with the users created in parallel (110 one by one take most of the test's time). */
-async function licensedUsersFast(f: Fixture, pool: string, n: number): Promise<string[]> {
+async function licensedUsersFast(f: Fixture, pool: PoolId, n: number): Promise<string[]> {
   const ids = Array.from({ length: n }, (_, i) => `agent-${i}`);
-  await Promise.all(ids.map((id) => call("PUT", `/v1/accounts/${f.accountId}/users/${id}`, f.key, {})));
-  const res = await call("POST", `/v1/accounts/${f.accountId}/licenses:batch`, f.key, { assign: ids.map((user_id) => ({ user_id, pool })) });
+  await Promise.all(ids.map((id) => replyOf(api(f.key).accounts[":account_id"].users[":user_id"].$put({ param: { account_id: f.accountId, user_id: id }, json: {} }))));
+  const res = await replyOf(api(f.key).accounts[":account_id"]["licenses:batch"].$post({ param: { account_id: f.accountId }, json: { assign: ids.map((user_id) => ({ user_id, pool })) } }));
   expect(res.status).toBe(200);
   return ids;
 }
@@ -87,7 +87,7 @@ describe("summary content", () => {
     await putPool(f, "essentials-concurrent", 1);
     const named = await licensedUsers(f, "elite-named", 2, "named");
     const shared = await licensedUsers(f, "essentials-concurrent", 2, "shared");
-    expect((await call("PUT", `/v1/accounts/${f.accountId}/addons/quality_management`, f.key, { quantity: 4 })).status).toBe(200);
+    expect((await replyOf(api(f.key).accounts[":account_id"].addons[":product"].$put({ param: { account_id: f.accountId, product: "quality_management" }, json: { quantity: 4 } }))).status).toBe(200);
     expect((await call("PUT", `/v1/accounts/${f.accountId}/users/${shared[0]}/addons/quality_management`, f.key)).status).toBe(200);
     const [c0] = await cyclesOf(f, 1);
 
