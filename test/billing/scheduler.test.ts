@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { summaryEventId } from "../../src/billing/consumers";
-import { call, MIN, newAccount, putPool, setClock } from "../helpers";
+import { call, MIN, newAccount, putPool, setClock, api, replyOf } from "../helpers";
 import { cyclesOf, forAccount, harness, iso, runQueue, runScheduled, storedEvents, storedSummaries } from "./support";
 
 /**
@@ -152,7 +152,7 @@ describe("scheduled job and billing consumer", () => {
     await runScheduled(h, c0.end + 7 * MIN);
     const [stale] = forAccount(h.billing.sent, f);
 
-    expect((await call("PATCH", `/v1/accounts/${f.accountId}`, f.key, { billing_day: 20 })).status).toBe(200);
+    expect((await replyOf(api(f.key).accounts[":account_id"].$patch({ param: { account_id: f.accountId }, json: { billing_day: 20 } }))).status).toBe(200);
     const [n0] = await cyclesOf(f, 1);
     await setClock(f, Math.max(c0.end, n0.end) + HOUR);
     expect((await runQueue(h, "seatkeeper-billing", [stale])).acked).toHaveLength(1);
