@@ -4,7 +4,7 @@ import { open, seal, sealedKeyId, secretKeys } from "../../src/billing/secret-bo
 import { verifySignature } from "../../src/billing/signature";
 import { PREVIOUS_SECRET_HOURS, resealWebhookSecrets } from "../../src/billing/webhook-secrets";
 import type { Env } from "../../src/env";
-import { auditOf, call, MIN, newAccount, setClock, type Fixture } from "../helpers";
+import { auditOf, call, MIN, newAccount, setClock, type Fixture, api, replyOf } from "../helpers";
 import { cyclesOf, harness, iso, runQueue, storedEvents, type Harness } from "./support";
 
 /**
@@ -39,7 +39,7 @@ afterEach(() => {
 const accountRow = async (f: Fixture) => (await env.DB.prepare("SELECT * FROM accounts WHERE id = ?").bind(f.accountId).first<Record<string, string | null>>())!;
 
 async function putHook(f: Fixture, secret: string) {
-  const res = await call("PUT", `/v1/accounts/${f.accountId}/webhook`, f.key, { url: HOOK, secret });
+  const res = await replyOf(api(f.key).accounts[":account_id"].webhook.$put({ param: { account_id: f.accountId }, json: { url: HOOK, secret } }));
   expect(res.status, JSON.stringify(res.body)).toBe(200);
   return res.body;
 }
