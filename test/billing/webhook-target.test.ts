@@ -3,7 +3,7 @@ import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import worker from "../../src/index";
 import type { Env } from "../../src/env";
-import { auditOf, call, expectProblem, newAccount, setClock, MIN, type Fixture } from "../helpers";
+import { auditOf, call, expectProblem, newAccount, setClock, MIN, type Fixture, api, replyOf } from "../helpers";
 import { cyclesOf, harness, iso, runQueue, storedEvents, type Harness } from "./support";
 
 /**
@@ -58,10 +58,10 @@ describe("PUT …/webhook refuses internal targets", () => {
 
   it("400 invalid_request naming `url`, and nothing changes: the webhook and the audit log stay as they were", async () => {
     const f = await newAccount();
-    expect((await call("PUT", `/v1/accounts/${f.accountId}/webhook`, f.key, { url: GOOD, secret: SECRET })).status).toBe(200);
+    expect((await replyOf(api(f.key).accounts[":account_id"].webhook.$put({ param: { account_id: f.accountId }, json: { url: GOOD, secret: SECRET } }))).status).toBe(200);
     const auditBefore = await auditOf(f);
     for (const url of ISSUE_URLS) {
-      for (const res of [await call("PUT", `/v1/accounts/${f.accountId}/webhook`, f.key, { url, secret: SECRET }), await putAsDeployed(f, url)]) {
+      for (const res of [await replyOf(api(f.key).accounts[":account_id"].webhook.$put({ param: { account_id: f.accountId }, json: { url, secret: SECRET } })), await putAsDeployed(f, url)]) {
         expectProblem(res, 400, "invalid_request");
         expect(res.body.errors, url).toEqual([{ path: "url", message: expect.any(String) }]);
         // The refused URL's password is not echoed back.
@@ -74,7 +74,7 @@ describe("PUT …/webhook refuses internal targets", () => {
 
   it("stores the normalized URL", async () => {
     const f = await newAccount();
-    const res = await call("PUT", `/v1/accounts/${f.accountId}/webhook`, f.key, { url: "https://HOOKS.Acme.Example:443/seat", secret: SECRET });
+    const res = await replyOf(api(f.key).accounts[":account_id"].webhook.$put({ param: { account_id: f.accountId }, json: { url: "https://HOOKS.Acme.Example:443/seat", secret: SECRET } }));
     expect(res.status).toBe(200);
     expect(res.body.url).toBe(GOOD);
     expect((await call("GET", `/v1/accounts/${f.accountId}`, f.key)).body.webhook_url).toBe(GOOD);
@@ -83,7 +83,7 @@ describe("PUT …/webhook refuses internal targets", () => {
   it("plain http to loopback only while WEBHOOK_ALLOW_LOOPBACK is true (the tests set it; a deployment does not)", async () => {
     const f = await newAccount();
     for (const url of ["http://localhost:8788/hook", "http://127.0.0.1:9000/", "http://[::1]:3000/x"]) {
-      expect((await call("PUT", `/v1/accounts/${f.accountId}/webhook`, f.key, { url, secret: SECRET })).status, url).toBe(200);
+      expect((await replyOf(api(f.key).accounts[":account_id"].webhook.$put({ param: { account_id: f.accountId }, json: { url, secret: SECRET } }))).status, url).toBe(200);
       const deployed = await putAsDeployed(f, url);
       expect(deployed.status, url).toBe(400);
       expect(deployed.body.errors[0].path).toBe("url");
@@ -96,7 +96,7 @@ describe("delivery checks the stored URL again before each attempt", () => {
   /** An account whose webhook row was written under an older, looser rule (straight to D1). */
   async function storedUnderOldRule(h: Harness, url: string) {
     const f = await newAccount();
-    expect((await call("PUT", `/v1/accounts/${f.accountId}/webhook`, f.key, { url: GOOD, secret: SECRET })).status).toBe(200);
+    expect((await replyOf(api(f.key).accounts[":account_id"].webhook.$put({ param: { account_id: f.accountId }, json: { url: GOOD, secret: SECRET } }))).status).toBe(200);
     await env.DB.prepare("UPDATE accounts SET webhook_url = ? WHERE id = ?").bind(url, f.accountId).run();
     const [c0] = await cyclesOf(f, 1);
     await setClock(f, c0.end + 60 * MIN);
