@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { MAX_DELIVERY_ATTEMPTS, retryDelaySeconds, summaryEventId } from "../../src/billing/consumers";
 import { verifySignature } from "../../src/billing/signature";
 import { env } from "cloudflare:workers";
-import { agentTokens, auditOf, call, checkout, eventually, expectProblem, licensedUsers, MIN, newAccount, passTime, putPool, setClock, type Fixture } from "../helpers";
+import { agentTokens, auditOf, call, checkout, eventually, expectProblem, licensedUsers, MIN, newAccount, passTime, putPool, setClock, type Fixture, api, replyOf } from "../helpers";
 import { cyclesOf, harness, iso, runQueue, storedEvents, type Harness } from "./support";
 
 /**
@@ -39,7 +39,7 @@ afterEach(() => {
 /** An account with a webhook and one stored `billing.summary` event; returns the event's queue message. */
 async function accountWithSummaryEvent(h: Harness, webhook = true): Promise<{ f: Fixture; message: { account_id: string; event_id: string } }> {
   const f = await newAccount();
-  if (webhook) expect((await call("PUT", `/v1/accounts/${f.accountId}/webhook`, f.key, { url: HOOK, secret: SECRET })).status).toBe(200);
+  if (webhook) expect((await replyOf(api(f.key).accounts[":account_id"].webhook.$put({ param: { account_id: f.accountId }, json: { url: HOOK, secret: SECRET } }))).status).toBe(200);
   const [c0] = await cyclesOf(f, 1);
   await setClock(f, c0.end + 60 * MIN);
   await runQueue(h, "seatkeeper-billing", [{ account_id: f.accountId, cycle_start: iso(c0.start), cycle_end: iso(c0.end) }]);
@@ -177,7 +177,7 @@ describe("webhook delivery", () => {
     const { f, message } = await accountWithSummaryEvent(h, false);
     const received = receiver([200]);
     await runQueue(h, "seatkeeper-events", [message]);
-    expect((await call("PUT", `/v1/accounts/${f.accountId}/webhook`, f.key, { url: HOOK, secret: SECRET })).status).toBe(200);
+    expect((await replyOf(api(f.key).accounts[":account_id"].webhook.$put({ param: { account_id: f.accountId }, json: { url: HOOK, secret: SECRET } }))).status).toBe(200);
     // A late copy of the message (the queue is at least once) does not send it either.
     expect((await runQueue(h, "seatkeeper-events", [message])).acked).toHaveLength(1);
     expect(received).toHaveLength(0);
@@ -238,7 +238,7 @@ describe("webhook delivery", () => {
   it("overage events from the account's outbox are delivered the same way", async () => {
     const h = harness();
     const f = await newAccount({ grace_seconds: 0 });
-    expect((await call("PUT", `/v1/accounts/${f.accountId}/webhook`, f.key, { url: HOOK, secret: SECRET })).status).toBe(200);
+    expect((await replyOf(api(f.key).accounts[":account_id"].webhook.$put({ param: { account_id: f.accountId }, json: { url: HOOK, secret: SECRET } }))).status).toBe(200);
     await putPool(f, "premium-concurrent", 1);
     const tokens = await agentTokens(f, await licensedUsers(f, "premium-concurrent", 2));
     const received = receiver([200]);
