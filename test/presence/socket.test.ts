@@ -1,22 +1,6 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import {
-  agentToken,
-  call,
-  checkout,
-  eventually,
-  expectProblem,
-  heartbeat,
-  licensedUsers,
-  MIN,
-  newAccount,
-  OPERATOR,
-  putPool,
-  seatsStub,
-  setClock,
-  T0,
-  type Fixture,
-} from "../helpers";
+import { agentToken, call, checkout, eventually, expectProblem, heartbeat, licensedUsers, MIN, newAccount, OPERATOR, putPool, seatsStub, setClock, T0, type Fixture, api, replyOf } from "../helpers";
 import type { PoolId } from "../../src/domain/catalog";
 import type { AccountSeats } from "../../src/seats/account-seats";
 import { connect, openSocket, sleep, ticketFor } from "./support";
@@ -38,20 +22,21 @@ describe("POST /v1/seats/connect-ticket", () => {
   it("issues a one-time ticket to an agent, valid 60 s, naming the account", async () => {
     const { f, token } = await oneAgent();
     await setClock(f, T0);
-    const res = await call("POST", "/v1/seats/connect-ticket", token, { session_id: "desk-1" });
+    const res = await replyOf(api(token).seats["connect-ticket"].$post({ json: { session_id: "desk-1" } }));
     expect(res.status).toBe(201);
     expect(res.body.ticket).toMatch(new RegExp(`^ct_[A-Za-z0-9_-]{43}\\.${f.accountId}$`));
     expect(res.body.expires_at).toBe(new Date(T0 + 60_000).toISOString());
-    const other = await call("POST", "/v1/seats/connect-ticket", token, { session_id: "desk-1" });
+    const other = await replyOf(api(token).seats["connect-ticket"].$post({ json: { session_id: "desk-1" } }));
     expect(other.body.ticket).not.toBe(res.body.ticket);
   });
 
   it("refuses admins, the operator, missing credentials and bad session ids, changing nothing", async () => {
     const { f, token } = await oneAgent();
-    expectProblem(await call("POST", "/v1/seats/connect-ticket", f.key, { session_id: "desk-1" }), 403, "forbidden");
-    expectProblem(await call("POST", "/v1/seats/connect-ticket", OPERATOR, { session_id: "desk-1" }), 403, "forbidden");
-    expectProblem(await call("POST", "/v1/seats/connect-ticket", null, { session_id: "desk-1" }), 401, "unauthorized");
-    expectProblem(await call("POST", "/v1/seats/connect-ticket", token, { session_id: "bad id!" }), 400, "invalid_request");
+    expectProblem(await replyOf(api(f.key).seats["connect-ticket"].$post({ json: { session_id: "desk-1" } })), 403, "forbidden");
+    expectProblem(await replyOf(api(OPERATOR).seats["connect-ticket"].$post({ json: { session_id: "desk-1" } })), 403, "forbidden");
+    expectProblem(await replyOf(api(null).seats["connect-ticket"].$post({ json: { session_id: "desk-1" } })), 401, "unauthorized");
+    expectProblem(await replyOf(api(token).seats["connect-ticket"].$post({ json: { session_id: "bad id!" } })), 400, "invalid_request");
+    // Malformed on purpose: through `call`, since the typed client would not compile this body.
     expectProblem(await call("POST", "/v1/seats/connect-ticket", token, {}), 400, "invalid_request");
     expect((await statsOf(f)).tickets).toBe(0);
   });
@@ -133,7 +118,7 @@ describe("GET /v1/seats/connect", () => {
   it("refuses like HTTP checkout: no_license closes 4403, pool_at_ceiling closes 4409, and nothing is taken", async () => {
     const f = await newAccount();
     await putPool(f, "premium-concurrent", 5, 6);
-    await call("PUT", `${base(f)}/users/drifter`, f.key, {});
+    await replyOf(api(f.key).accounts[":account_id"].users[":user_id"].$put({ param: { account_id: f.accountId, user_id: "drifter" }, json: {} }));
     const drifter = await connect(await agentToken(f, "drifter"), "desk-1", false);
     expect((await drifter.next("seat.denied")).problem).toMatchObject({ status: 403, code: "no_license" });
     expect((await drifter.closing()).code).toBe(4403);
@@ -182,7 +167,7 @@ describe("push", () => {
     const { f, user, token } = await oneAgent();
     await putPool(f, "elite-concurrent", 5);
     const socket = await connect(token);
-    expect((await call("PUT", `${base(f)}/users/${user}/license`, f.key, { pool: "elite-concurrent" })).status).toBe(200);
+    expect((await replyOf(api(f.key).accounts[":account_id"].users[":user_id"].license.$put({ param: { account_id: f.accountId, user_id: user }, json: { pool: "elite-concurrent" } }))).status).toBe(200);
     expect(await socket.next("seat.revoked")).toMatchObject({ reason: "license_moved" });
     expect((await socket.closing()).code).toBe(4410);
     const again = await connect(token);
@@ -197,7 +182,7 @@ describe("push", () => {
     await putPool(f, "elite-concurrent", 5);
     const [a, b] = await licensedUsers(f, "premium-concurrent", 2);
     const [sa, sb] = await Promise.all([connect(await agentToken(f, a)), connect(await agentToken(f, b))]);
-    const res = await call("POST", `${base(f)}/licenses:batch`, f.key, { assign: [{ user_id: a, pool: "elite-concurrent" }], revoke: [b] });
+    const res = await replyOf(api(f.key).accounts[":account_id"]["licenses:batch"].$post({ param: { account_id: f.accountId }, json: { assign: [{ user_id: a, pool: "elite-concurrent" }], revoke: [b] } }));
     expect(res.status).toBe(200);
     expect((await sa.next("seat.revoked")).reason).toBe("license_moved");
     expect((await sb.next("seat.revoked")).reason).toBe("license_revoked");
@@ -225,7 +210,7 @@ describe("push", () => {
     expect(await socket.next("seat.revoked")).toMatchObject({ reason: "tokens_revoked" });
     expect((await socket.closing()).code).toBe(4410);
     expect(await activeIn(f, "premium-concurrent")).toBe(0);
-    expectProblem(await call("POST", "/v1/seats/connect-ticket", token, { session_id: "desk-1" }), 401, "unauthorized");
+    expectProblem(await replyOf(api(token).seats["connect-ticket"].$post({ json: { session_id: "desk-1" } })), 401, "unauthorized");
     const stale = await openSocket(spare);
     expect((await stale.next("seat.denied")).problem.code).toBe("unauthorized");
     expect((await stale.closing()).code).toBe(4401);
@@ -238,7 +223,7 @@ describe("push", () => {
     const f = await newAccount();
     await putPool(f, "premium-concurrent", 5);
     const [a, b] = await licensedUsers(f, "premium-concurrent", 2);
-    expect((await call("PUT", `${base(f)}/addons/workforce_management`, f.key, { quantity: 2 })).status).toBe(200);
+    expect((await replyOf(api(f.key).accounts[":account_id"].addons[":product"].$put({ param: { account_id: f.accountId, product: "workforce_management" }, json: { quantity: 2 } }))).status).toBe(200);
     const [sa, sb] = await Promise.all([connect(await agentToken(f, a)), connect(await agentToken(f, b))]);
     expect((await call("PUT", `${base(f)}/users/${a}/addons/workforce_management`, f.key)).status).toBe(200);
     const changed = await sa.next("entitlements.changed");
@@ -267,7 +252,7 @@ describe("one seat per user across both protocols", () => {
       expect(s.body.items).toMatchObject([{ user_id: user, sessions: 1 }]);
     });
     expect(await activeIn(f, "premium-concurrent")).toBe(1);
-    expect((await call("POST", "/v1/seats/release", token, { session_id: "desk-http" })).status).toBe(204);
+    expect((await replyOf(api(token).seats.release.$post({ json: { session_id: "desk-http" } }))).status).toBe(204);
     expect(await activeIn(f, "premium-concurrent")).toBe(0);
   });
 
@@ -314,7 +299,7 @@ describe("one seat per user across both protocols", () => {
   it("an HTTP release of the socket's session frees it and closes the socket with 1000", async () => {
     const { f, token } = await oneAgent();
     const socket = await connect(token, "desk-ws");
-    expect((await call("POST", "/v1/seats/release", token, { session_id: "desk-ws" })).status).toBe(204);
+    expect((await replyOf(api(token).seats.release.$post({ json: { session_id: "desk-ws" } }))).status).toBe(204);
     expect(await socket.closing()).toMatchObject({ code: 1000 });
     expect(await activeIn(f, "premium-concurrent")).toBe(0);
   });
@@ -384,9 +369,10 @@ describe("reconnect grace", () => {
   it("reconnect_grace_seconds: default 15, settable 0-300 on PATCH, anything else 400 and unchanged", async () => {
     const f = await newAccount();
     expect((await call("GET", base(f), f.key)).body.reconnect_grace_seconds).toBe(15);
-    expect((await call("PATCH", base(f), f.key, { reconnect_grace_seconds: 0 })).body.reconnect_grace_seconds).toBe(0);
-    expect((await call("PATCH", base(f), f.key, { reconnect_grace_seconds: 300 })).body.reconnect_grace_seconds).toBe(300);
+    expect((await replyOf(api(f.key).accounts[":account_id"].$patch({ param: { account_id: f.accountId }, json: { reconnect_grace_seconds: 0 } }))).body.reconnect_grace_seconds).toBe(0);
+    expect((await replyOf(api(f.key).accounts[":account_id"].$patch({ param: { account_id: f.accountId }, json: { reconnect_grace_seconds: 300 } }))).body.reconnect_grace_seconds).toBe(300);
     for (const bad of [-1, 301, 1.5, "15", null]) {
+      // Malformed on purpose: through `call`, since the typed client would not compile this body.
       expectProblem(await call("PATCH", base(f), f.key, { reconnect_grace_seconds: bad }), 400, "invalid_request");
     }
     expect((await call("GET", base(f), f.key)).body.reconnect_grace_seconds).toBe(300);
