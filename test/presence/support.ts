@@ -2,7 +2,7 @@ import { createExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { expect } from "vitest";
 import worker from "../../src/index";
-import { call, eventually } from "../helpers";
+import { call, eventually, api, replyOf } from "../helpers";
 
 /** A client end of a presence socket, recording what the server sends. */
 export interface TestSocket {
@@ -64,7 +64,7 @@ async function peek(res: Response): Promise<string> {
 }
 
 export async function ticketFor(token: string, sessionId = "desk-1"): Promise<string> {
-  const res = await call("POST", "/v1/seats/connect-ticket", token, { session_id: sessionId });
+  const res = await replyOf(api(token).seats["connect-ticket"].$post({ json: { session_id: sessionId } }));
   if (res.status !== 201) throw new Error(`ticket failed: ${res.status} ${JSON.stringify(res.body)}`);
   return res.body.ticket;
 }
