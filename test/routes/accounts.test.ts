@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { auditOf, call, expectProblem, newAccount, OPERATOR, stateOf, uniqueId, type Fixture, type Reply } from "../helpers";
+import { auditOf, call, expectProblem, newAccount, OPERATOR, stateOf, uniqueId, type Fixture, type Reply, api, replyOf } from "../helpers";
 
 /** Accounts (create, get, patch with range checks), API keys, the audit list. */
 
@@ -9,7 +9,7 @@ const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 describe("POST /v1/accounts", () => {
   it("creates an account with the given settings, audited", async () => {
     const id = uniqueId("acme");
-    const res = await call("POST", "/v1/accounts", OPERATOR, { id, name: "Acme", billing_day: 15, grace_seconds: 600, lease_ttl_seconds: 60 });
+    const res = await replyOf(api(OPERATOR).accounts.$post({ json: { id, name: "Acme", billing_day: 15, grace_seconds: 600, lease_ttl_seconds: 60 } }));
     expect(res.status).toBe(201);
     expect(res.headers.get("content-type")).toMatch(/^application\/json/);
     expect(res.body).toMatchObject({ id, name: "Acme", billing_day: 15, grace_seconds: 600, lease_ttl_seconds: 60 });
@@ -17,7 +17,7 @@ describe("POST /v1/accounts", () => {
     const got = await call("GET", `/v1/accounts/${id}`, OPERATOR);
     expect(got.status).toBe(200);
     expect(got.body).toEqual(res.body);
-    const key = await call("POST", `/v1/accounts/${id}/api-keys`, OPERATOR, {});
+    const key = await replyOf(api(OPERATOR).accounts[":account_id"]["api-keys"].$post({ param: { account_id: id }, json: {} }));
     const audit = await auditOf({ accountId: id, key: key.body.key, keyId: key.body.id });
     expect(audit.filter((e) => e.action === "account.create")).toEqual([
       expect.objectContaining({ actor: "operator", action: "account.create", target: id }),
@@ -26,13 +26,13 @@ describe("POST /v1/accounts", () => {
 
   it("applies the documented defaults", async () => {
     const id = uniqueId("acme");
-    const res = await call("POST", "/v1/accounts", OPERATOR, { id, name: "Defaults" });
+    const res = await replyOf(api(OPERATOR).accounts.$post({ json: { id, name: "Defaults" } }));
     expect(res.status).toBe(201);
     expect(res.body).toMatchObject({ id, name: "Defaults", billing_day: 1, grace_seconds: 1800, lease_ttl_seconds: 120 });
   });
 
   it("makes up an id when none is given", async () => {
-    const res = await call("POST", "/v1/accounts", OPERATOR, { name: "No id" });
+    const res = await replyOf(api(OPERATOR).accounts.$post({ json: { name: "No id" } }));
     expect(res.status).toBe(201);
     expect(res.body.id).toMatch(/^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$/);
     expect((await call("GET", `/v1/accounts/${res.body.id}`, OPERATOR)).body.name).toBe("No id");
@@ -40,7 +40,7 @@ describe("POST /v1/accounts", () => {
 
   it("accepts a 128-character id", async () => {
     const id = `a${uniqueId("x")}`.padEnd(128, "z");
-    const res = await call("POST", "/v1/accounts", OPERATOR, { id, name: "Long" });
+    const res = await replyOf(api(OPERATOR).accounts.$post({ json: { id, name: "Long" } }));
     expect(res.status).toBe(201);
     expect(res.body.id).toBe(id);
   });
@@ -48,7 +48,7 @@ describe("POST /v1/accounts", () => {
   it("refuses a taken id with 409 already_exists and changes nothing", async () => {
     const f = await newAccount();
     const before = await stateOf(f);
-    const res = await call("POST", "/v1/accounts", OPERATOR, { id: f.accountId, name: "Impostor", grace_seconds: 0 });
+    const res = await replyOf(api(OPERATOR).accounts.$post({ json: { id: f.accountId, name: "Impostor", grace_seconds: 0 } }));
     expectProblem(res, 409, "already_exists");
     expect(await stateOf(f)).toEqual(before);
     expect(before.account.name).not.toBe("Impostor");
@@ -79,6 +79,7 @@ describe("POST /v1/accounts", () => {
     ];
     for (const input of cases) {
       const id = typeof input.id === "string" || typeof input.id === "number" ? input.id : uniqueId("bad");
+      // Malformed on purpose: through `call`, since the typed client would not compile this body.
       const res = await call("POST", "/v1/accounts", OPERATOR, { ...input, id });
       expect({ input, status: res.status }).toEqual({ input, status: 400 });
       expectProblem(res, 400, "invalid_request");
@@ -106,7 +107,7 @@ describe("GET /v1/accounts/{account_id}", () => {
 describe("PATCH /v1/accounts/{account_id}", () => {
   it("changes settings and name, audited as account.update by the key", async () => {
     const f = await newAccount();
-    const res = await call("PATCH", acct(f), f.key, { name: "Renamed", billing_day: 28, grace_seconds: 0, lease_ttl_seconds: 3600 });
+    const res = await replyOf(api(f.key).accounts[":account_id"].$patch({ param: { account_id: f.accountId }, json: { name: "Renamed", billing_day: 28, grace_seconds: 0, lease_ttl_seconds: 3600 } }));
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ id: f.accountId, name: "Renamed", billing_day: 28, grace_seconds: 0, lease_ttl_seconds: 3600 });
     expect((await call("GET", acct(f), f.key)).body).toEqual(res.body);
@@ -117,7 +118,7 @@ describe("PATCH /v1/accounts/{account_id}", () => {
 
   it("changes only the fields given", async () => {
     const f = await newAccount({ billing_day: 10, grace_seconds: 300, lease_ttl_seconds: 30 });
-    const res = await call("PATCH", acct(f), f.key, { grace_seconds: 900 });
+    const res = await replyOf(api(f.key).accounts[":account_id"].$patch({ param: { account_id: f.accountId }, json: { grace_seconds: 900 } }));
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ name: `Test ${f.accountId}`, billing_day: 10, grace_seconds: 900, lease_ttl_seconds: 30 });
   });
@@ -132,7 +133,7 @@ describe("PATCH /v1/accounts/{account_id}", () => {
       { lease_ttl_seconds: 5 },
       { lease_ttl_seconds: 3_600 },
     ]) {
-      const res = await call("PATCH", acct(f), f.key, patch);
+      const res = await replyOf(api(f.key).accounts[":account_id"].$patch({ param: { account_id: f.accountId }, json: patch }));
       expect({ patch, status: res.status }).toEqual({ patch, status: 200 });
       expect(res.body).toMatchObject(patch);
     }
@@ -141,7 +142,7 @@ describe("PATCH /v1/accounts/{account_id}", () => {
   it("an empty patch is a harmless no-op, not a server error", async () => {
     const f = await newAccount();
     const before = (await call("GET", acct(f), f.key)).body;
-    const res = await call("PATCH", acct(f), f.key, {});
+    const res = await replyOf(api(f.key).accounts[":account_id"].$patch({ param: { account_id: f.accountId }, json: {} }));
     expect(res.status).toBe(200);
     expect(res.body).toEqual(before);
   });
@@ -166,6 +167,7 @@ describe("PATCH /v1/accounts/{account_id}", () => {
       // One bad field spoils the whole patch.
       { name: "Half applied?", grace_seconds: -5 },
     ]) {
+      // Malformed on purpose: through `call`, since the typed client would not compile this body.
       const res = await call("PATCH", acct(f), f.key, patch);
       expect({ patch, status: res.status }).toEqual({ patch, status: 400 });
       expectProblem(res, 400, "invalid_request");
@@ -178,7 +180,7 @@ describe("PATCH /v1/accounts/{account_id}", () => {
 describe("API keys", () => {
   it("the operator creates a key; it is shown once and works", async () => {
     const f = await newAccount();
-    const res = await call("POST", acct(f, "/api-keys"), OPERATOR, { name: "billing export" });
+    const res = await replyOf(api(OPERATOR).accounts[":account_id"]["api-keys"].$post({ param: { account_id: f.accountId }, json: { name: "billing export" } }));
     expect(res.status).toBe(201);
     expect(res.body).toMatchObject({ id: expect.any(String), key: expect.stringMatching(/^sk_/), name: "billing export" });
     expect(res.body.created_at).toMatch(ISO);
@@ -202,13 +204,13 @@ describe("API keys", () => {
   it("keys are distinct", async () => {
     const f = await newAccount();
     const keys = new Set<string>();
-    for (let i = 0; i < 5; i++) keys.add((await call("POST", acct(f, "/api-keys"), f.key, {})).body.key);
+    for (let i = 0; i < 5; i++) keys.add((await replyOf(api(f.key).accounts[":account_id"]["api-keys"].$post({ param: { account_id: f.accountId }, json: {} }))).body.key);
     expect(keys.size).toBe(5);
   });
 
   it("revoking is 204, audited once, and idempotent", async () => {
     const f = await newAccount();
-    const k = await call("POST", acct(f, "/api-keys"), f.key, { name: "temp" });
+    const k = await replyOf(api(f.key).accounts[":account_id"]["api-keys"].$post({ param: { account_id: f.accountId }, json: { name: "temp" } }));
     expect((await call("DELETE", acct(f, `/api-keys/${k.body.id}`), f.key)).status).toBe(204);
     expect((await call("DELETE", acct(f, `/api-keys/${k.body.id}`), f.key)).status).toBe(204);
     const revokes = (await auditOf(f)).filter((e) => e.action === "api_key.revoke");
@@ -230,7 +232,7 @@ describe("API keys", () => {
   });
 
   it("creating a key for an account that does not exist is 404", async () => {
-    expectProblem(await call("POST", `/v1/accounts/${uniqueId("ghost")}/api-keys`, OPERATOR, {}), 404, "not_found");
+    expectProblem(await replyOf(api(OPERATOR).accounts[":account_id"]["api-keys"].$post({ param: { account_id: uniqueId("ghost") }, json: {} })), 404, "not_found");
   });
 });
 
@@ -238,7 +240,7 @@ describe("concurrent creation", () => {
   it("of one id gives exactly one 201 and already_exists for the rest", async () => {
     const id = uniqueId("race");
     const results = await Promise.all(
-      Array.from({ length: 6 }, (_, i) => call("POST", "/v1/accounts", OPERATOR, { id, name: `Racer ${i}` })),
+      Array.from({ length: 6 }, (_, i) => replyOf(api(OPERATOR).accounts.$post({ json: { id, name: `Racer ${i}` } }))),
     );
     expect(results.map((r) => r.status).sort()).toEqual([201, 409, 409, 409, 409, 409]);
     for (const r of results.filter((r) => r.status === 409)) expectProblem(r, 409, "already_exists");
@@ -266,6 +268,7 @@ describe("GET /v1/accounts/{account_id}/audit", () => {
     ];
     let extraKeyId = "";
     for (const [method, path, body, status] of steps) {
+      // A table of routes: through `call`, since the typed client spells out one route per call.
       const res = await call(method, path, f.key, body);
       expect({ route: `${method} ${path}`, status: res.status }).toEqual({ route: `${method} ${path}`, status });
       if (path.endsWith("/api-keys")) extraKeyId = res.body.id;
@@ -294,7 +297,7 @@ describe("GET /v1/accounts/{account_id}/audit", () => {
 
   it("lists entries newest first, with at/actor/action/target/detail, paginated", async () => {
     const f = await newAccount();
-    for (let i = 0; i < 4; i++) await call("PUT", acct(f, `/users/u-${i}`), f.key, {});
+    for (let i = 0; i < 4; i++) await replyOf(api(f.key).accounts[":account_id"].users[":user_id"].$put({ param: { account_id: f.accountId, user_id: `u-${i}` }, json: {} }));
     const all = await auditOf(f);
     // account.create, api_key.create, 4 × user.put
     expect(all.map((e) => e.action)).toEqual(["user.put", "user.put", "user.put", "user.put", "api_key.create", "account.create"]);
