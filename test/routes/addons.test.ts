@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { agentToken, call, licensedUsers, newAccount, putPool, type Fixture } from "../helpers";
+import { agentToken, call, licensedUsers, newAccount, putPool, type Fixture, api, replyOf } from "../helpers";
 
 const base = (f: Fixture) => `/v1/accounts/${f.accountId}`;
 const assign = (f: Fixture, user: string, product: string) => call("PUT", `${base(f)}/users/${user}/addons/${product}`, f.key);
@@ -32,7 +32,7 @@ describe("the seed's concurrent-Elite example", () => {
     expect(refused.body.code).toBe("addon_seats_exhausted");
     expect(await addon(f, "workforce_management")).toMatchObject({ purchased: 0, bundled: 25, consumed: 0, available: 0 });
 
-    expect((await call("PUT", `${base(f)}/addons/workforce_management`, f.key, { quantity: 1 })).status).toBe(200);
+    expect((await replyOf(api(f.key).accounts[":account_id"].addons[":product"].$put({ param: { account_id: f.accountId, product: "workforce_management" }, json: { quantity: 1 } }))).status).toBe(200);
     const bought = await assign(f, users[25], "workforce_management");
     expect(bought.status).toBe(200);
     expect(bought.body.source).toBe("purchased");
@@ -45,10 +45,10 @@ describe("the seed's concurrent-Elite example", () => {
     expect(ent.body.features).toMatchObject({ ai_expert_assist: true, workforce_management: false, quality_management: false });
 
     // Lowering the purchase below what is consumed, or the pool below the bundle in use, is refused.
-    const lower = await call("PUT", `${base(f)}/addons/workforce_management`, f.key, { quantity: 0 });
+    const lower = await replyOf(api(f.key).accounts[":account_id"].addons[":product"].$put({ param: { account_id: f.accountId, product: "workforce_management" }, json: { quantity: 0 } }));
     expect(lower.status).toBe(409);
     expect(lower.body.code).toBe("quantity_below_assigned");
-    const shrink = await call("PUT", `${base(f)}/pools/elite-concurrent`, f.key, { quantity: 24 });
+    const shrink = await replyOf(api(f.key).accounts[":account_id"].pools[":pool_id"].$put({ param: { account_id: f.accountId, pool_id: "elite-concurrent" }, json: { quantity: 24 } }));
     expect(shrink.status).toBe(409);
     expect(shrink.body.code).toBe("quantity_below_assigned");
   });
@@ -74,7 +74,7 @@ describe("per-seat add-ons by pool", () => {
       expect(refused.status).toBe(409);
       expect(refused.body.code).toBe("addon_seats_exhausted");
     }
-    await call("PUT", `${base(f)}/addons/ai_expert_assist`, f.key, { quantity: 2 });
+    await replyOf(api(f.key).accounts[":account_id"].addons[":product"].$put({ param: { account_id: f.accountId, product: "ai_expert_assist" }, json: { quantity: 2 } }));
     expect((await assign(f, premium, "ai_expert_assist")).body.source).toBe("purchased");
     expect((await assign(f, essentials, "ai_expert_assist")).body.source).toBe("purchased");
     expect(await addon(f, "ai_expert_assist")).toMatchObject({ purchased: 2, consumed: 2, available: 0 });
@@ -85,7 +85,7 @@ describe("per-seat add-ons by pool", () => {
 
   it("refuses add-ons for users without a license, and products that are not per seat", async () => {
     const f = await newAccount();
-    await call("PUT", `${base(f)}/users/nobody`, f.key, {});
+    await replyOf(api(f.key).accounts[":account_id"].users[":user_id"].$put({ param: { account_id: f.accountId, user_id: "nobody" }, json: {} }));
     const res = await assign(f, "nobody", "workforce_management");
     expect(res.status).toBe(409);
     expect(res.body.code).toBe("no_license");
@@ -94,8 +94,8 @@ describe("per-seat add-ons by pool", () => {
     expect(Object.keys(ent.body.features)).toHaveLength(18);
     expect((await assign(f, "nobody", "virtual_agent")).status).toBe(400);
     expect((await assign(f, "nobody", "espresso_machine")).status).toBe(400);
-    expect((await call("PUT", `${base(f)}/addons/virtual_agent`, f.key, { quantity: 2 })).status).toBe(400);
-    expect((await call("PUT", `${base(f)}/addons/virtual_agent`, f.key, { quantity: 1 })).status).toBe(200);
+    expect((await replyOf(api(f.key).accounts[":account_id"].addons[":product"].$put({ param: { account_id: f.accountId, product: "virtual_agent" }, json: { quantity: 2 } }))).status).toBe(400);
+    expect((await replyOf(api(f.key).accounts[":account_id"].addons[":product"].$put({ param: { account_id: f.accountId, product: "virtual_agent" }, json: { quantity: 1 } }))).status).toBe(200);
     expect((await call("GET", `${base(f)}/users/nobody/entitlements`, f.key)).body.account_addons).toEqual({ virtual_agent: true });
     expect((await call("GET", `${base(f)}/users/ghost/entitlements`, f.key)).status).toBe(404);
   });
@@ -104,7 +104,7 @@ describe("per-seat add-ons by pool", () => {
     const f = await newAccount();
     await putPool(f, "premium-concurrent", 10);
     const users = await licensedUsers(f, "premium-concurrent", 20);
-    await call("PUT", `${base(f)}/addons/quality_management`, f.key, { quantity: 5 });
+    await replyOf(api(f.key).accounts[":account_id"].addons[":product"].$put({ param: { account_id: f.accountId, product: "quality_management" }, json: { quantity: 5 } }));
     const results = await Promise.all(users.map((u) => assign(f, u, "quality_management")));
     expect(results.filter((r) => r.status === 200)).toHaveLength(5);
     expect(results.filter((r) => r.status === 409 && r.body.code === "addon_seats_exhausted")).toHaveLength(15);
@@ -116,17 +116,17 @@ describe("per-seat add-ons by pool", () => {
     await putPool(f, "elite-named", 1);
     await putPool(f, "premium-named", 2);
     const [u, v] = await licensedUsers(f, "premium-named", 2);
-    await call("PUT", `${base(f)}/addons/workforce_management`, f.key, { quantity: 1 });
+    await replyOf(api(f.key).accounts[":account_id"].addons[":product"].$put({ param: { account_id: f.accountId, product: "workforce_management" }, json: { quantity: 1 } }));
     expect((await assign(f, u, "workforce_management")).body.source).toBe("purchased");
     expect(await addon(f, "workforce_management")).toMatchObject({ consumed: 1, available: 0 });
 
     // Into elite-named: included there, so the purchased seat frees up.
-    expect((await call("PUT", `${base(f)}/users/${u}/license`, f.key, { pool: "elite-named" })).status).toBe(200);
+    expect((await replyOf(api(f.key).accounts[":account_id"].users[":user_id"].license.$put({ param: { account_id: f.accountId, user_id: u }, json: { pool: "elite-named" } }))).status).toBe(200);
     expect(await addon(f, "workforce_management")).toMatchObject({ consumed: 0, available: 1 });
     expect((await assign(f, v, "workforce_management")).body.source).toBe("purchased");
 
     // Back to premium would need a second purchased seat: refused, nothing changes.
-    const back = await call("PUT", `${base(f)}/users/${u}/license`, f.key, { pool: "premium-named" });
+    const back = await replyOf(api(f.key).accounts[":account_id"].users[":user_id"].license.$put({ param: { account_id: f.accountId, user_id: u }, json: { pool: "premium-named" } }));
     expect(back.status).toBe(409);
     expect(back.body.code).toBe("addon_seats_exhausted");
     expect((await call("GET", `${base(f)}/users/${u}`, f.key)).body.pool).toBe("elite-named");
