@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { cyclesOf, forAccount, harness, iso, runQueue, runScheduled } from "../billing/support";
-import { agentTokens, auditOf, call, checkout, expectProblem, licensedUsers, MIN, newAccount, putPool, release, setClock, type Fixture } from "../helpers";
+import { agentTokens, auditOf, call, checkout, expectProblem, licensedUsers, MIN, newAccount, putPool, release, setClock, type Fixture, api, replyOf } from "../helpers";
 
 /** The price list and the right-sizing advisor (docs/licensing.md#right-sizing-advice). */
 
@@ -21,7 +21,7 @@ describe("PUT/GET/DELETE …/prices", () => {
   it("stores one list per account, audited, and refuses what is not a price list", async () => {
     const f = await newAccount();
     expectProblem(await call("GET", acct(f, "/prices"), f.key), 404, "not_found");
-    const put = await call("PUT", acct(f, "/prices"), f.key, PRICES);
+    const put = await replyOf(api(f.key).accounts[":account_id"].prices.$put({ param: { account_id: f.accountId }, json: PRICES }));
     expect(put.status).toBe(200);
     expect((await call("GET", acct(f, "/prices"), f.key)).body).toEqual(PRICES);
     expect((await auditOf(f)).map((a) => a.action)).toContain("prices.put");
@@ -33,7 +33,7 @@ describe("PUT/GET/DELETE …/prices", () => {
       { ...PRICES, pools: { "premium-concurrent": { seat: 1.5, overage_seat: 1 } } },
       { ...PRICES, addons: { workforce_management: { seat: 1, discount: 2 } } },
     ]) {
-      expectProblem(await call("PUT", acct(f, "/prices"), f.key, bad), 400, "invalid_request");
+      expectProblem(await replyOf(api(f.key).accounts[":account_id"].prices.$put({ param: { account_id: f.accountId }, json: bad })), 400, "invalid_request");
     }
     expect((await call("GET", acct(f, "/prices"), f.key)).body).toEqual(PRICES);
 
@@ -70,7 +70,7 @@ describe("GET …/advice", () => {
     expect(line.cycles).toEqual([{ cycle_start: iso(c0.start), cycle_end: iso(c0.end), peak_active: 5, sustained_peak: 5 }]);
     expect(line).toMatchObject({ quantity: 2, no_billable_overage_quantity: 5, cheapest_quantity: null, saving: null });
 
-    await call("PUT", acct(f, "/prices"), f.key, PRICES);
+    await replyOf(api(f.key).accounts[":account_id"].prices.$put({ param: { account_id: f.accountId }, json: PRICES }));
     const priced = (await call("GET", acct(f, "/advice"), f.key)).body;
     expect(priced.currency).toBe("EUR");
     // 3 billable seats at 15,000 cost more than 3 seats at 10,000: buy 5.
@@ -94,7 +94,7 @@ describe("GET …/advice", () => {
     await setClock(f, c0.end - 285 * MIN);
     expect((await release(tokens[6])).status).toBe(204);
     await setClock(f, c1.start + 5 * MIN);
-    await call("PUT", acct(f, "/prices"), f.key, PRICES);
+    await replyOf(api(f.key).accounts[":account_id"].prices.$put({ param: { account_id: f.accountId }, json: PRICES }));
     const line = (await call("GET", acct(f, "/advice?cycles=1"), f.key)).body.pools.find((p: any) => p.pool === "elite-named");
     expect(line).toMatchObject({
       model: "named",
@@ -123,7 +123,7 @@ describe("amounts on summaries", () => {
     await setClock(f, c0.end - 60 * MIN);
 
     expect((await call("GET", acct(f, "/billing/preview"), f.key)).body.amounts).toBeNull();
-    await call("PUT", acct(f, "/prices"), f.key, PRICES);
+    await replyOf(api(f.key).accounts[":account_id"].prices.$put({ param: { account_id: f.accountId }, json: PRICES }));
     const preview = (await call("GET", acct(f, "/billing/preview"), f.key)).body;
     expect(preview.amounts).toEqual({
       currency: "EUR",
@@ -138,7 +138,7 @@ describe("amounts on summaries", () => {
     await runScheduled(h, c0.end + 7 * MIN);
     await runQueue(h, "seatkeeper-billing", forAccount(h.billing.sent, f));
     // A later price change does not rewrite history.
-    await call("PUT", acct(f, "/prices"), f.key, { ...PRICES, pools: { "premium-concurrent": { seat: 1, overage_seat: 1 } } });
+    await replyOf(api(f.key).accounts[":account_id"].prices.$put({ param: { account_id: f.accountId }, json: { ...PRICES, pools: { "premium-concurrent": { seat: 1, overage_seat: 1 } } } }));
     const [summary] = (await call("GET", acct(f, "/billing/summaries"), f.key)).body.items;
     expect(summary.final).toBe(true);
     expect(summary.amounts.total).toBe(35_000);
