@@ -7,18 +7,18 @@
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { AccountSeats } from "../../src/seats/account-seats";
-import { agentToken, auditOf, call, expectProblem, licensedUsers, newAccount, putPool, putUsers, seatsStub, type Fixture } from "../helpers";
+import { agentToken, auditOf, call, expectProblem, licensedUsers, newAccount, putPool, putUsers, seatsStub, type Fixture, api, replyOf } from "../helpers";
 
 const acct = (f: Fixture, rest = "") => `/v1/accounts/${f.accountId}${rest}`;
 const revoke = (f: Fixture, userId: string, token = f.key) => call("POST", acct(f, `/users/${userId}/agent-tokens:revoke`), token);
-const checkout = (token: string, session_id = "s1") => call("POST", "/v1/seats/checkout", token, { session_id });
+const checkout = (token: string, session_id = "s1") => replyOf(api(token).seats.checkout.$post({ json: { session_id } }));
 
 /** Every agent call answers 401 `unauthorized` with this token. */
 async function expectRefusedEverywhere(token: string) {
   expectProblem(await call("GET", "/v1/me", token), 401, "unauthorized");
   expectProblem(await checkout(token), 401, "unauthorized");
-  expectProblem(await call("POST", "/v1/seats/heartbeat", token, { session_id: "s1" }), 401, "unauthorized");
-  expectProblem(await call("POST", "/v1/seats/release", token, { session_id: "s1" }), 401, "unauthorized");
+  expectProblem(await replyOf(api(token).seats.heartbeat.$post({ json: { session_id: "s1" } })), 401, "unauthorized");
+  expectProblem(await replyOf(api(token).seats.release.$post({ json: { session_id: "s1" } })), 401, "unauthorized");
 }
 
 describe("revoking a user's agent tokens", () => {
@@ -115,7 +115,7 @@ describe("deleting a user", () => {
     const old = await agentToken(f, u);
     await call("DELETE", acct(f, `/users/${u}`), f.key);
     await putUsers(f, [u]);
-    expect((await call("PUT", acct(f, `/users/${u}/license`), f.key, { pool: "premium-named" })).status).toBe(200);
+    expect((await replyOf(api(f.key).accounts[":account_id"].users[":user_id"].license.$put({ param: { account_id: f.accountId, user_id: u }, json: { pool: "premium-named" } }))).status).toBe(200);
     await expectRefusedEverywhere(old);
     const fresh = await agentToken(f, u);
     expect((await checkout(fresh)).status).toBe(200);
@@ -128,7 +128,7 @@ describe("deleting a user", () => {
     const old = await agentToken(f, u);
     await call("DELETE", acct(f, `/users/${u}`), f.key);
     await putUsers(f, [u]);
-    await call("PUT", acct(f, `/users/${u}/license`), f.key, { pool: "premium-named" });
+    await replyOf(api(f.key).accounts[":account_id"].users[":user_id"].license.$put({ param: { account_id: f.accountId, user_id: u }, json: { pool: "premium-named" } }));
     await runInDurableObject(seatsStub(f), (_i, state) => state.abort("restart")).catch(() => undefined);
     expectProblem(await checkout(old), 401, "unauthorized");
   });
@@ -138,7 +138,7 @@ describe("minting", () => {
   it("is audited: agent_token.mint with the actor, the user and the ttl, never the token", async () => {
     const f = await newAccount();
     await putUsers(f, ["u1"]);
-    const res = await call("POST", acct(f, "/users/u1/agent-token"), f.key, { ttl_seconds: 3600 });
+    const res = await replyOf(api(f.key).accounts[":account_id"].users[":user_id"]["agent-token"].$post({ param: { account_id: f.accountId, user_id: "u1" }, json: { ttl_seconds: 3600 } }));
     expect(res.status).toBe(201);
     const entries = (await auditOf(f)).filter((e) => e.action === "agent_token.mint");
     expect(entries).toHaveLength(1);
@@ -150,7 +150,7 @@ describe("minting", () => {
 
   it("for an unknown user is 404 and audits nothing", async () => {
     const f = await newAccount();
-    expectProblem(await call("POST", acct(f, "/users/nobody/agent-token"), f.key, {}), 404, "not_found");
+    expectProblem(await replyOf(api(f.key).accounts[":account_id"].users[":user_id"]["agent-token"].$post({ param: { account_id: f.accountId, user_id: "nobody" }, json: {} })), 404, "not_found");
     expect((await auditOf(f)).filter((e) => e.action === "agent_token.mint")).toEqual([]);
   });
 
@@ -168,10 +168,10 @@ describe("minting", () => {
       inside.env.DB = broken;
     });
     expect((await checkout(token)).status).toBe(200);
-    expect((await call("POST", "/v1/seats/heartbeat", token, { session_id: "s1" })).status).toBe(200);
+    expect((await replyOf(api(token).seats.heartbeat.$post({ json: { session_id: "s1" } }))).status).toBe(200);
     expect((await call("GET", "/v1/me", token)).status).toBe(200);
     // The sabotage is real: a call that does read D1 (an admin write checks the user there) fails.
-    expect((await call("PUT", acct(f, `/users/${u}/license`), f.key, { pool: "premium-concurrent" })).status).toBe(500);
+    expect((await replyOf(api(f.key).accounts[":account_id"].users[":user_id"].license.$put({ param: { account_id: f.accountId, user_id: u }, json: { pool: "premium-concurrent" } }))).status).toBe(500);
     await runInDurableObject(seatsStub(f), (_i, state) => state.abort("restore")).catch(() => undefined);
   });
 });
