@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { call, eventually, expectProblem, newAccount, type Fixture } from "../helpers";
+import { call, eventually, expectProblem, newAccount, type Fixture, api, replyOf } from "../helpers";
 
 /** GET …/api-keys: what an admin may see of the account's keys (README Security). */
 
@@ -8,7 +8,7 @@ const acct = (f: Fixture, rest = "") => `/v1/accounts/${f.accountId}${rest}`;
 describe("GET …/api-keys", () => {
   it("lists id, name, prefix, scopes, created, last used and revoked — never the key or its hash", async () => {
     const f = await newAccount();
-    const bi = await call("POST", acct(f, "/api-keys"), f.key, { name: "bi", scopes: ["read"] });
+    const bi = await replyOf(api(f.key).accounts[":account_id"]["api-keys"].$post({ param: { account_id: f.accountId }, json: { name: "bi", scopes: ["read"] } }));
     expect(bi.status).toBe(201);
     expect(bi.body.prefix).toBe(bi.body.key.slice(0, 11));
 
