@@ -1,7 +1,7 @@
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { mintAgentToken } from "../../src/auth/agent-tokens";
-import { agentToken, call, expectProblem, licensedUsers, newAccount, OPERATOR, putPool, stateOf, uniqueId, type Fixture } from "../helpers";
+import { agentToken, call, expectProblem, licensedUsers, newAccount, OPERATOR, putPool, stateOf, uniqueId, type Fixture, api, replyOf } from "../helpers";
 
 /** docs/api.md#who-may-call: 401 for missing or bad credentials, 403 for the wrong kind, 404 for the wrong account. */
 
@@ -26,6 +26,7 @@ describe("401 unauthorized", () => {
       ["POST", "/v1/seats/checkout", { session_id: "s1" }],
       ["GET", "/v1/me"],
     ] as const) {
+      // A table of routes: through `call`, since the typed client spells out one route per call.
       const res = await call(method, path, null, body);
       expectProblem(res, 401, "unauthorized");
     }
@@ -69,7 +70,7 @@ describe("401 unauthorized", () => {
     const tampered = `${h}.${p}.${s.slice(0, -2)}${s.endsWith("AA") ? "BB" : "AA"}`;
     const noneAlg = `${btoa(JSON.stringify({ alg: "none", typ: "JWT" })).replace(/=+$/, "")}.${p}.`;
     for (const token of [expired.token, forged.token, tampered, noneAlg]) {
-      expectProblem(await call("POST", "/v1/seats/checkout", token, { session_id: "s1" }), 401, "unauthorized");
+      expectProblem(await replyOf(api(token).seats.checkout.$post({ json: { session_id: "s1" } })), 401, "unauthorized");
       expectProblem(await call("GET", "/v1/me", token), 401, "unauthorized");
     }
     // The real one works.
@@ -78,14 +79,14 @@ describe("401 unauthorized", () => {
 
   it("a revoked key fails at once, and the account's other keys keep working", async () => {
     const f = await newAccount();
-    const second = await call("POST", acct(f, "/api-keys"), f.key, { name: "ci" });
+    const second = await replyOf(api(f.key).accounts[":account_id"]["api-keys"].$post({ param: { account_id: f.accountId }, json: { name: "ci" } }));
     expect(second.status).toBe(201);
     expect((await call("GET", acct(f), second.body.key)).status).toBe(200);
 
     const revoked = await call("DELETE", acct(f, `/api-keys/${second.body.id}`), f.key);
     expect(revoked.status).toBe(204);
     expectProblem(await call("GET", acct(f), second.body.key), 401, "unauthorized");
-    expectProblem(await call("PUT", acct(f, "/pools/elite-named"), second.body.key, { quantity: 1 }), 401, "unauthorized");
+    expectProblem(await replyOf(api(second.body.key).accounts[":account_id"].pools[":pool_id"].$put({ param: { account_id: f.accountId, pool_id: "elite-named" }, json: { quantity: 1 } })), 401, "unauthorized");
     expect((await call("GET", acct(f), f.key)).status).toBe(200);
   });
 
@@ -118,7 +119,7 @@ describe("403 forbidden", () => {
   it("an admin key may not create accounts", async () => {
     const f = await newAccount();
     const id = uniqueId("acct");
-    expectProblem(await call("POST", "/v1/accounts", f.key, { id, name: "Sneaky" }), 403, "forbidden");
+    expectProblem(await replyOf(api(f.key).accounts.$post({ json: { id, name: "Sneaky" } })), 403, "forbidden");
     expectProblem(await call("GET", `/v1/accounts/${id}`, OPERATOR), 404, "not_found");
   });
 
@@ -142,6 +143,7 @@ describe("403 forbidden", () => {
       ["POST", acct(f, `/users/${u}/agent-token`), {}],
       ["GET", acct(f, "/audit")],
     ] as const) {
+      // A table of routes: through `call`, since the typed client spells out one route per call.
       const res = await call(method, path, token, body);
       expect({ route: `${method} ${path}`, status: res.status, code: res.body?.code }).toEqual({ route: `${method} ${path}`, status: 403, code: "forbidden" });
       expectProblem(res, 403, "forbidden");
@@ -152,9 +154,9 @@ describe("403 forbidden", () => {
   it("an admin key or the operator token may not call the agent endpoints", async () => {
     const f = await newAccount();
     for (const token of [f.key, OPERATOR]) {
-      expectProblem(await call("POST", "/v1/seats/checkout", token, { session_id: "s1" }), 403, "forbidden");
-      expectProblem(await call("POST", "/v1/seats/heartbeat", token, { session_id: "s1" }), 403, "forbidden");
-      expectProblem(await call("POST", "/v1/seats/release", token, { session_id: "s1" }), 403, "forbidden");
+      expectProblem(await replyOf(api(token).seats.checkout.$post({ json: { session_id: "s1" } })), 403, "forbidden");
+      expectProblem(await replyOf(api(token).seats.heartbeat.$post({ json: { session_id: "s1" } })), 403, "forbidden");
+      expectProblem(await replyOf(api(token).seats.release.$post({ json: { session_id: "s1" } })), 403, "forbidden");
       expectProblem(await call("GET", "/v1/me", token), 403, "forbidden");
     }
   });
@@ -167,7 +169,7 @@ describe("tenancy: a key of account A sees nothing of account B", () => {
     await putPool(b, "elite-named", 3);
     await putPool(b, "premium-concurrent", 3);
     const [b0] = await licensedUsers(b, "elite-named", 1, "bee");
-    await call("PUT", acct(b, "/users/bee-free"), b.key, {});
+    await replyOf(api(b.key).accounts[":account_id"].users[":user_id"].$put({ param: { account_id: b.accountId, user_id: "bee-free" }, json: {} }));
     const before = await stateOf(b);
 
     const routes: Array<[string, string, unknown?]> = [
@@ -194,6 +196,7 @@ describe("tenancy: a key of account A sees nothing of account B", () => {
       ["POST", acct(b, `/users/${b0}/agent-token`), {}],
     ];
     for (const [method, path, body] of routes) {
+      // A table of routes: through `call`, since the typed client spells out one route per call.
       const res = await call(method, path, a.key, body);
       expect({ route: `${method} ${path}`, status: res.status, code: res.body?.code }).toEqual({
         route: `${method} ${path}`,
@@ -227,7 +230,7 @@ describe("tenancy: a key of account A sees nothing of account B", () => {
     const b = await newAccount();
     for (const f of [a, b]) {
       expect((await call("GET", acct(f), OPERATOR)).status).toBe(200);
-      expect((await call("PUT", acct(f, "/pools/elite-named"), OPERATOR, { quantity: 1 })).status).toBe(200);
+      expect((await replyOf(api(OPERATOR).accounts[":account_id"].pools[":pool_id"].$put({ param: { account_id: f.accountId, pool_id: "elite-named" }, json: { quantity: 1 } }))).status).toBe(200);
       expect((await call("GET", acct(f, "/audit"), OPERATOR)).status).toBe(200);
     }
   });
