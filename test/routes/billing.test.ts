@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { cyclesOf, forAccount, harness, iso, runQueue, runScheduled } from "../billing/support";
-import { agentToken, agentTokens, auditOf, call, OPERATOR, checkout, expectProblem, licensedUsers, MIN, newAccount, putPool, release, setClock, type Fixture } from "../helpers";
+import { agentToken, agentTokens, auditOf, call, OPERATOR, checkout, expectProblem, licensedUsers, MIN, newAccount, putPool, release, setClock, type Fixture, api, replyOf } from "../helpers";
 
 /** Billing and webhook routes (docs/api.md#events-and-webhooks). */
 
@@ -80,7 +80,7 @@ describe("PUT and DELETE …/webhook", () => {
   it("sets the webhook, never echoes or audits the secret, and removes it", async () => {
     const f = await newAccount();
     const secret = "s3cret-s3cret-s3cret";
-    const put = await call("PUT", acct(f, "/webhook"), f.key, { url: "https://hooks.acme.example/seat", secret });
+    const put = await replyOf(api(f.key).accounts[":account_id"].webhook.$put({ param: { account_id: f.accountId }, json: { url: "https://hooks.acme.example/seat", secret } }));
     expect(put.status).toBe(200);
     expect(put.body).toEqual({ url: "https://hooks.acme.example/seat", format: "seatkeeper", previous_secret_until: null });
     expect((await call("GET", acct(f), f.key)).body.webhook_url).toBe("https://hooks.acme.example/seat");
@@ -98,13 +98,13 @@ describe("PUT and DELETE …/webhook", () => {
     const f = await newAccount();
     const secret = "0123456789abcdef";
     for (const url of ["http://hooks.acme.example/seat", "ftp://hooks.acme.example/", "not a url", "http://10.0.0.1/hook", "javascript:alert(1)"]) {
-      const res = await call("PUT", acct(f, "/webhook"), f.key, { url, secret });
+      const res = await replyOf(api(f.key).accounts[":account_id"].webhook.$put({ param: { account_id: f.accountId }, json: { url, secret } }));
       expectProblem(res, 400, "invalid_request");
       expect(res.body.errors[0].path).toBe("url");
     }
     expect((await call("GET", acct(f), f.key)).body.webhook_url).toBeNull();
     for (const url of ["http://localhost:8788/hook", "http://127.0.0.1:9000/", "http://[::1]:3000/x", "https://hooks.acme.example:8443/a?b=c"]) {
-      const res = await call("PUT", acct(f, "/webhook"), f.key, { url, secret });
+      const res = await replyOf(api(f.key).accounts[":account_id"].webhook.$put({ param: { account_id: f.accountId }, json: { url, secret } }));
       expect(res.status, url).toBe(200);
     }
   });
@@ -112,8 +112,9 @@ describe("PUT and DELETE …/webhook", () => {
   it("refuses a secret shorter than 16 or longer than 256 characters", async () => {
     const f = await newAccount();
     for (const secret of ["short", "x".repeat(257)]) {
-      expectProblem(await call("PUT", acct(f, "/webhook"), f.key, { url: "https://hooks.acme.example/", secret }), 400, "invalid_request");
+      expectProblem(await replyOf(api(f.key).accounts[":account_id"].webhook.$put({ param: { account_id: f.accountId }, json: { url: "https://hooks.acme.example/", secret } })), 400, "invalid_request");
     }
+    // No secret on purpose: through `call`, since the typed client requires one.
     expectProblem(await call("PUT", acct(f, "/webhook"), f.key, { url: "https://hooks.acme.example/" }), 400, "invalid_request");
   });
 });
@@ -136,6 +137,7 @@ describe("who may call the billing routes", () => {
     const [user] = await licensedUsers(f, "essentials-named", 1);
     const agent = await agentToken(f, user);
     for (const [method, path, body] of routes(f)) {
+      // A table of routes: through `call`, since the typed client spells out one route per call.
       expectProblem(await call(method, path, null, body), 401, "unauthorized");
       expectProblem(await call(method, path, agent, body), 403, "forbidden");
       expectProblem(await call(method, path, other.key, body), 404, "not_found");
