@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { csvLine, csvResponse, paged } from "../../src/routes/csv";
 import { cyclesOf, forAccount, harness, runQueue, runScheduled } from "../billing/support";
-import { agentTokens, auditOf, call, checkout, expectProblem, fetchWorker, licensedUsers, MIN, newAccount, putPool, release, setClock, type Fixture } from "../helpers";
+import { agentTokens, auditOf, call, checkout, expectProblem, fetchWorker, licensedUsers, MIN, newAccount, putPool, release, setClock, type Fixture, api, replyOf } from "../helpers";
 
 /** CSV exports (docs/api.md#csv-exports). */
 
@@ -66,7 +66,7 @@ describe("CSV over HTTP", () => {
     const f = await newAccount();
     await putPool(f, "premium-concurrent", 5);
     await licensedUsers(f, "premium-concurrent", 3);
-    expect((await call("PUT", acct(f, "/users/odd"), f.key, { display_name: '=Ada "the, first" Lovelace', email: "ada@example.com" })).status).toBe(200);
+    expect((await replyOf(api(f.key).accounts[":account_id"].users[":user_id"].$put({ param: { account_id: f.accountId, user_id: "odd" }, json: { display_name: '=Ada "the, first" Lovelace', email: "ada@example.com" } }))).status).toBe(200);
 
     const all = await getCsv(f, "/users?format=csv");
     expect(all.status).toBe(200);
