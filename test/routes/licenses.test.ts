@@ -1,13 +1,15 @@
 import { env } from "cloudflare:workers";
+import type { PoolId } from "../../src/domain/catalog";
 import { describe, expect, it } from "vitest";
-import { auditOf, call, expectProblem, licensedUsers, newAccount, putPool, putUsers, stateOf, usersOf, type Fixture } from "../helpers";
+import { auditOf, call, expectProblem, licensedUsers, newAccount, putPool, putUsers, stateOf, usersOf, type Fixture, api, replyOf } from "../helpers";
 
 /** Named licenses (docs/licensing.md#named-pools): assign, move, revoke, the cap under concurrency, the all-or-nothing batch. */
 
 const acct = (f: Fixture, rest = "") => `/v1/accounts/${f.accountId}${rest}`;
 const poolOf = async (f: Fixture, id: string) =>
   (await call("GET", acct(f, "/pools"), f.key)).body.items.find((p: { id: string }) => p.id === id);
-const assign = (f: Fixture, user: string, pool: string) => call("PUT", acct(f, `/users/${user}/license`), f.key, { pool });
+const assign = (f: Fixture, user: string, pool: PoolId) =>
+  replyOf(api(f.key).accounts[":account_id"].users[":user_id"].license.$put({ param: { account_id: f.accountId, user_id: user }, json: { pool } }));
 
 describe("PUT /v1/accounts/{account_id}/users/{user_id}/license", () => {
   it("assigns a license, audited as license.assign", async () => {
@@ -109,7 +111,8 @@ describe("PUT /v1/accounts/{account_id}/users/{user_id}/license", () => {
     const before = await stateOf(f);
     expectProblem(await assign(f, "ada", "essentials-named"), 404, "not_found");
     expectProblem(await assign(f, "ghost", "elite-named"), 404, "not_found");
-    expectProblem(await assign(f, "ada", "gold-named"), 400, "invalid_request");
+    // Malformed on purpose (a pool outside the catalog, no pool, a number): through `call`, which the typed client would refuse.
+    expectProblem(await call("PUT", acct(f, "/users/ada/license"), f.key, { pool: "gold-named" }), 400, "invalid_request");
     expectProblem(await call("PUT", acct(f, "/users/ada/license"), f.key, {}), 400, "invalid_request");
     expectProblem(await call("PUT", acct(f, "/users/ada/license"), f.key, { pool: 3 }), 400, "invalid_request");
     expect(await stateOf(f)).toEqual(before);
@@ -179,8 +182,8 @@ describe("the named cap under concurrency", () => {
     await putUsers(f, ids);
     await Promise.all([
       ...ids.map((id) => assign(f, id, "elite-named")),
-      call("PUT", acct(f, "/pools/elite-named"), f.key, { quantity: 4 }),
-      call("PUT", acct(f, "/pools/elite-named"), f.key, { quantity: 6 }),
+      replyOf(api(f.key).accounts[":account_id"].pools[":pool_id"].$put({ param: { account_id: f.accountId, pool_id: "elite-named" }, json: { quantity: 4 } })),
+      replyOf(api(f.key).accounts[":account_id"].pools[":pool_id"].$put({ param: { account_id: f.accountId, pool_id: "elite-named" }, json: { quantity: 6 } })),
     ]);
     const pool = await poolOf(f, "elite-named");
     expect(pool.assigned).toBeLessThanOrEqual(pool.quantity);
@@ -196,14 +199,14 @@ describe("POST /v1/accounts/{account_id}/licenses:batch", () => {
     const [old] = await licensedUsers(f, "elite-named", 1, "old");
     await putUsers(f, ["n1", "n2", "c1"]);
     const seen = new Set((await auditOf(f)).map((e) => e.id));
-    const res = await call("POST", acct(f, "/licenses:batch"), f.key, {
+    const res = await replyOf(api(f.key).accounts[":account_id"]["licenses:batch"].$post({ param: { account_id: f.accountId }, json: {
       assign: [
         { user_id: "n1", pool: "elite-named" },
         { user_id: "n2", pool: "elite-named" },
         { user_id: "c1", pool: "premium-concurrent" },
       ],
       revoke: [old],
-    });
+    } }));
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ assigned: 3, revoked: 1 });
     const pools = Object.fromEntries(
@@ -224,13 +227,13 @@ describe("POST /v1/accounts/{account_id}/licenses:batch", () => {
     await putPool(f, "elite-named", 2);
     const [a, b] = await licensedUsers(f, "elite-named", 2);
     await putUsers(f, ["c", "d"]);
-    const res = await call("POST", acct(f, "/licenses:batch"), f.key, {
+    const res = await replyOf(api(f.key).accounts[":account_id"]["licenses:batch"].$post({ param: { account_id: f.accountId }, json: {
       assign: [
         { user_id: "c", pool: "elite-named" },
         { user_id: "d", pool: "elite-named" },
       ],
       revoke: [a, b],
-    });
+    } }));
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ assigned: 2, revoked: 2 });
     expect(await poolOf(f, "elite-named")).toMatchObject({ assigned: 2 });
@@ -241,7 +244,7 @@ describe("POST /v1/accounts/{account_id}/licenses:batch", () => {
     await putPool(f, "elite-named", 2);
     const ids = await licensedUsers(f, "elite-named", 2);
     const before = await stateOf(f);
-    const res = await call("POST", acct(f, "/licenses:batch"), f.key, { assign: ids.map((user_id) => ({ user_id, pool: "elite-named" })) });
+    const res = await replyOf(api(f.key).accounts[":account_id"]["licenses:batch"].$post({ param: { account_id: f.accountId }, json: { assign: ids.map((user_id) => ({ user_id, pool: "elite-named" })) } }));
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ assigned: 0, revoked: 0 });
     expect(await stateOf(f)).toEqual(before);
@@ -255,12 +258,12 @@ describe("POST /v1/accounts/{account_id}/licenses:batch", () => {
     await putUsers(f, ["e", "x"]);
     await assign(f, "e", "essentials-named");
     await assign(f, "x", "elite-named");
-    const res = await call("POST", acct(f, "/licenses:batch"), f.key, {
+    const res = await replyOf(api(f.key).accounts[":account_id"]["licenses:batch"].$post({ param: { account_id: f.accountId }, json: {
       assign: [
         { user_id: "e", pool: "elite-named" },
         { user_id: "x", pool: "essentials-named" },
       ],
-    });
+    } }));
     expect(res.status).toBe(200);
     expect(Object.fromEntries((await usersOf(f)).map((u) => [u.id, u.pool]))).toEqual({ e: "elite-named", x: "essentials-named" });
     expect(await poolOf(f, "elite-named")).toMatchObject({ assigned: 1 });
@@ -274,7 +277,7 @@ describe("POST /v1/accounts/{account_id}/licenses:batch", () => {
     const [held] = await licensedUsers(f, "elite-named", 1, "held");
     await putUsers(f, ["b0", "b1", "b2", "b3", "cc"]);
     const before = await stateOf(f);
-    const res = await call("POST", acct(f, "/licenses:batch"), f.key, {
+    const res = await replyOf(api(f.key).accounts[":account_id"]["licenses:batch"].$post({ param: { account_id: f.accountId }, json: {
       assign: [
         { user_id: "cc", pool: "premium-concurrent" },
         { user_id: "b0", pool: "elite-named" },
@@ -283,7 +286,7 @@ describe("POST /v1/accounts/{account_id}/licenses:batch", () => {
         { user_id: "b3", pool: "elite-named" },
       ],
       revoke: [],
-    });
+    } }));
     expectProblem(res, 409, "named_pool_full");
     expect(res.body.index).toBe(3);
     expect(res.body.user_id).toBe("b2");
@@ -298,13 +301,13 @@ describe("POST /v1/accounts/{account_id}/licenses:batch", () => {
     const [held] = await licensedUsers(f, "elite-named", 1, "held");
     await putUsers(f, ["x", "y"]);
     const before = await stateOf(f);
-    const res = await call("POST", acct(f, "/licenses:batch"), f.key, {
+    const res = await replyOf(api(f.key).accounts[":account_id"]["licenses:batch"].$post({ param: { account_id: f.accountId }, json: {
       assign: [
         { user_id: "x", pool: "elite-named" },
         { user_id: "y", pool: "elite-named" },
       ],
       revoke: [held],
-    });
+    } }));
     expectProblem(res, 409, "named_pool_full");
     expect(await stateOf(f)).toEqual(before);
   });
@@ -315,17 +318,17 @@ describe("POST /v1/accounts/{account_id}/licenses:batch", () => {
     await putUsers(f, ["ok1", "ok2"]);
     const before = await stateOf(f);
     expectProblem(
-      await call("POST", acct(f, "/licenses:batch"), f.key, { assign: [{ user_id: "ok1", pool: "elite-named" }, { user_id: "ghost", pool: "elite-named" }] }),
+      await replyOf(api(f.key).accounts[":account_id"]["licenses:batch"].$post({ param: { account_id: f.accountId }, json: { assign: [{ user_id: "ok1", pool: "elite-named" }, { user_id: "ghost", pool: "elite-named" }] } })),
       404,
       "not_found",
     );
     expectProblem(
-      await call("POST", acct(f, "/licenses:batch"), f.key, { assign: [{ user_id: "ok1", pool: "elite-named" }], revoke: ["ghost"] }),
+      await replyOf(api(f.key).accounts[":account_id"]["licenses:batch"].$post({ param: { account_id: f.accountId }, json: { assign: [{ user_id: "ok1", pool: "elite-named" }], revoke: ["ghost"] } })),
       404,
       "not_found",
     );
     expectProblem(
-      await call("POST", acct(f, "/licenses:batch"), f.key, { assign: [{ user_id: "ok1", pool: "elite-named" }, { user_id: "ok2", pool: "essentials-named" }] }),
+      await replyOf(api(f.key).accounts[":account_id"]["licenses:batch"].$post({ param: { account_id: f.accountId }, json: { assign: [{ user_id: "ok1", pool: "elite-named" }, { user_id: "ok2", pool: "essentials-named" }] } })),
       404,
       "not_found",
     );
@@ -350,6 +353,7 @@ describe("POST /v1/accounts/{account_id}/licenses:batch", () => {
       { revoke: tooMany },
       { assign: tooMany.slice(0, 600).map((user_id) => ({ user_id, pool: "elite-named" })), revoke: tooMany.slice(600) },
     ]) {
+      // Malformed on purpose: through `call`, since the typed client would not compile this body.
       const res = await call("POST", acct(f, "/licenses:batch"), f.key, input);
       expect({ input: JSON.stringify(input).slice(0, 120), status: res.status }).toEqual({ input: JSON.stringify(input).slice(0, 120), status: 400 });
       expectProblem(res, 400, "invalid_request");
@@ -368,7 +372,7 @@ describe("POST /v1/accounts/{account_id}/licenses:batch", () => {
     )
       .bind(f.accountId, new Date().toISOString(), JSON.stringify(ids))
       .run();
-    const res = await call("POST", acct(f, "/licenses:batch"), f.key, { assign: ids.map((user_id) => ({ user_id, pool: "elite-named" })) });
+    const res = await replyOf(api(f.key).accounts[":account_id"]["licenses:batch"].$post({ param: { account_id: f.accountId }, json: { assign: ids.map((user_id) => ({ user_id, pool: "elite-named" })) } }));
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ assigned: 1000, revoked: 0 });
     expect(await poolOf(f, "elite-named")).toMatchObject({ assigned: 1000 });
@@ -378,7 +382,7 @@ describe("POST /v1/accounts/{account_id}/licenses:batch", () => {
   it("an empty batch is fine and changes nothing", async () => {
     const f = await newAccount();
     const before = await stateOf(f);
-    const res = await call("POST", acct(f, "/licenses:batch"), f.key, { assign: [], revoke: [] });
+    const res = await replyOf(api(f.key).accounts[":account_id"]["licenses:batch"].$post({ param: { account_id: f.accountId }, json: { assign: [], revoke: [] } }));
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ assigned: 0, revoked: 0 });
     expect(await stateOf(f)).toEqual(before);
