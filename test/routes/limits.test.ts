@@ -11,6 +11,7 @@ describe("request size", () => {
     const f = await newAccount();
     const before = await stateOf(f);
     const big = JSON.stringify({ assign: [], revoke: [], pad: "x".repeat(MAX_BODY_BYTES) });
+    // A raw oversized body with an unknown field, on purpose: through `call`, which sends the text as it is.
     const declared = await call("POST", acct(f.accountId, "/licenses:batch"), f.key, big);
     expectProblem(declared, 413, "payload_too_large");
     // Streamed without a length: refused while reading.
@@ -35,6 +36,7 @@ describe("request size", () => {
 
   it("a body just under the limit is read (and judged on its content)", async () => {
     const f = await newAccount();
+    // The raw text on purpose (its size is the point): through `call`, which sends it as it is.
     const res = await call("PATCH", acct(f.accountId), f.key, JSON.stringify({ name: "n".repeat(300) }));
     expectProblem(res, 400, "invalid_request");
   });
@@ -44,7 +46,7 @@ describe("arrays are bounded", () => {
   it("refuses 1,001 and 100,000 revocations by length, naming the list", async () => {
     const f = await newAccount();
     for (const n of [1001, 100_000]) {
-      const res = await call("POST", acct(f.accountId, "/licenses:batch"), f.key, { revoke: Array.from({ length: n }, (_, i) => `u${i}`) });
+      const res = await replyOf(api(f.key).accounts[":account_id"]["licenses:batch"].$post({ param: { account_id: f.accountId }, json: { revoke: Array.from({ length: n }, (_, i) => `u${i}`) } }));
       expectProblem(res, 400, "invalid_request");
       expect(res.body.errors.map((e: { path: string }) => e.path)).toContain("revoke");
     }
@@ -55,6 +57,7 @@ describe("unknown fields", () => {
   it("a misspelt setting in PATCH account is 400 naming the field, and changes nothing", async () => {
     const f = await newAccount();
     const before = await stateOf(f);
+    // An unknown field on purpose: through `call`, since the typed client would not compile it.
     const res = await call("PATCH", acct(f.accountId), f.key, { grace_secs: 60 });
     expectProblem(res, 400, "invalid_request");
     expect(res.body.errors).toEqual([{ path: "grace_secs", message: "unknown field" }]);
@@ -75,6 +78,7 @@ describe("unknown fields", () => {
       ["PUT", acct(f.accountId, "/addons/virtual_agent"), { quantity: 1, seats: 1 }, "seats"],
     ];
     for (const [method, path, body, field] of cases) {
+      // A table of routes: through `call`, since the typed client spells out one route per call.
       const res = await call(method, path, path === "/v1/accounts" ? OPERATOR : f.key, body);
       expect({ path, status: res.status }).toEqual({ path, status: 400 });
       expect(res.body.errors.map((e: { path: string }) => e.path)).toContain(field);
@@ -129,8 +133,8 @@ describe("rate limits", () => {
     expectProblem(limited[0], 429, "rate_limited");
     expect(limited[0].headers.get("retry-after")).toBe("60");
     expect((await call("GET", acct(f.accountId, "/users"), f.key)).status).toBe(200);
-    expect((await call("PUT", acct(f.accountId, "/users/w1"), other.body.key, {})).status).toBe(200);
-    expect((await call("PUT", acct(f.accountId, "/users/w2"), OPERATOR, {})).status).toBe(200);
+    expect((await replyOf(api(other.body.key).accounts[":account_id"].users[":user_id"].$put({ param: { account_id: f.accountId, user_id: "w1" }, json: {} }))).status).toBe(200);
+    expect((await replyOf(api(OPERATOR).accounts[":account_id"].users[":user_id"].$put({ param: { account_id: f.accountId, user_id: "w2" }, json: {} }))).status).toBe(200);
   });
 });
 
