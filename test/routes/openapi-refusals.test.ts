@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { MAX_BODY_BYTES } from "../../src/app";
+import type { Scope } from "../../src/auth/scopes";
 import { ADDON_KEYS, POOL_IDS } from "../../src/domain/catalog";
 import { ERROR_CODES, statusOf } from "../../src/errors";
-import { agentToken, call, fetchWorker, licensedUsers, newAccount, OPERATOR, putPool, replyOf, type Fixture } from "../helpers";
+import { agentToken, call, fetchWorker, licensedUsers, newAccount, OPERATOR, putPool, replyOf, type Fixture, api } from "../helpers";
 
 /**
  * The OpenAPI document lists 401, 403, 404, 409, 413, 415 and 429 where they can occur (README
@@ -65,8 +66,8 @@ function credentialFor(o: Op, f: Fixture, agent: string): string {
 }
 
 /** An API key of `f` with one scope. */
-async function keyWith(f: Fixture, scope: string): Promise<string> {
-  const res = await call("POST", `/v1/accounts/${f.accountId}/api-keys`, f.key, { name: `only-${scope}`, scopes: [scope] });
+async function keyWith(f: Fixture, scope: Scope): Promise<string> {
+  const res = await replyOf(api(f.key).accounts[":account_id"]["api-keys"].$post({ param: { account_id: f.accountId }, json: { name: `only-${scope}`, scopes: [scope] } }));
   expect(res.status, JSON.stringify(res.body)).toBe(201);
   return res.body.key;
 }
@@ -95,7 +96,7 @@ describe("the OpenAPI document's refusals", () => {
   it("403 insufficient_scope: listed wherever API key scopes apply, and answered to a key outside them", async () => {
     const { ops } = await operations();
     const f = await newAccount();
-    const keys = Object.fromEntries(await Promise.all(["read", "provisioning", "billing"].map(async (s) => [s, await keyWith(f, s)] as const)));
+    const keys = Object.fromEntries(await Promise.all((["read", "provisioning", "billing"] as const).map(async (s) => [s, await keyWith(f, s)] as const)));
     const mismatches: string[] = [];
     for (const o of ops.filter((o) => o.op["x-required-scopes"])) {
       const accepted = o.op["x-required-scopes"]!;
