@@ -1,25 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { acceptedScopes, familyOf } from "../../src/auth/scopes";
-import {
-  agentToken,
-  call,
-  checkout,
-  expectProblem,
-  licensedUsers,
-  newAccount,
-  OPERATOR,
-  putPool,
-  putUsers,
-  stateOf,
-  type Fixture,
-} from "../helpers";
+import { acceptedScopes, familyOf, type Scope } from "../../src/auth/scopes";
+import { agentToken, call, checkout, expectProblem, licensedUsers, newAccount, OPERATOR, putPool, putUsers, stateOf, type Fixture, api, replyOf } from "../helpers";
 
 /** Scoped API keys (issue 16 part 2): each scope against representative routes. */
 
 const acct = (f: Fixture, rest = "") => `/v1/accounts/${f.accountId}${rest}`;
 
-async function keyWith(f: Fixture, scopes: string[] | undefined): Promise<{ key: string; id: string; scopes: string[] }> {
-  const res = await call("POST", acct(f, "/api-keys"), f.key, scopes === undefined ? { name: "k" } : { name: "k", scopes });
+async function keyWith(f: Fixture, scopes: Scope[] | undefined): Promise<{ key: string; id: string; scopes: string[] }> {
+  const res = await replyOf(api(f.key).accounts[":account_id"]["api-keys"].$post({ param: { account_id: f.accountId }, json: scopes === undefined ? { name: "k" } : { name: "k", scopes } }));
   expect(res.status, JSON.stringify(res.body)).toBe(201);
   return { key: res.body.key, id: res.body.id, scopes: res.body.scopes };
 }
@@ -71,6 +59,7 @@ const probes = (f: Fixture) => ({
 
 async function expectAllowed(key: string, list: Probe[]) {
   for (const [method, path, body] of list) {
+    // A table of routes: through `call`, since the typed client spells out one route per call.
     const res = await call(method, path, key, body);
     expect({ method, path, status: res.status < 300 ? "2xx" : res.status, body: res.status < 300 ? null : res.body }).toEqual({ method, path, status: "2xx", body: null });
   }
@@ -78,6 +67,7 @@ async function expectAllowed(key: string, list: Probe[]) {
 
 async function expectRefused(key: string, list: Probe[], granted: string[]) {
   for (const [method, path, body] of list) {
+    // A table of routes: through `call`, since the typed client spells out one route per call.
     const res = await call(method, path, key, body);
     expectProblem(res, 403, "insufficient_scope");
     const accepted = acceptedScopes(method, new URL(`http://x${path}`).pathname);
@@ -94,8 +84,10 @@ describe("creating keys with scopes", () => {
     expect((await keyWith(f, undefined)).scopes).toEqual(["admin"]);
     expect((await keyWith(f, ["read", "billing", "read"])).scopes).toEqual(["billing", "read"]);
     for (const scopes of [[], ["superuser"], "read", [1]]) {
+      // Malformed on purpose: through `call`, since the typed client would not compile this body.
       expectProblem(await call("POST", acct(f, "/api-keys"), f.key, { scopes }), 400, "invalid_request");
     }
+    // An unknown field on purpose: through `call`, since the typed client would not compile it.
     expectProblem(await call("POST", acct(f, "/api-keys"), f.key, { scope: ["read"] }), 400, "invalid_request");
     const audit = (await call("GET", acct(f, "/audit"), f.key)).body.items.find((e: { action: string; detail: { scopes: string[] } }) => e.action === "api_key.create" && e.detail.scopes.includes("billing"));
     expect(audit.detail.scopes).toEqual(["billing", "read"]);
@@ -115,7 +107,7 @@ describe("each scope against representative routes", () => {
 
   it("provisioning: users, licenses, add-on assignments; not pools, purchases, keys, billing", async () => {
     const f = await setup();
-    await call("PUT", acct(f, "/addons/workforce_management"), f.key, { quantity: 5 });
+    await replyOf(api(f.key).accounts[":account_id"].addons[":product"].$put({ param: { account_id: f.accountId, product: "workforce_management" }, json: { quantity: 5 } }));
     const { key } = await keyWith(f, ["provisioning"]);
     const p = probes(f);
     await expectAllowed(key, [
@@ -158,6 +150,7 @@ describe("each scope against representative routes", () => {
     const other = await setup();
     const { key } = await keyWith(f, ["read"]);
     for (const [method, path, body] of [...probes(other).writeAdmin, ...probes(other).writeProvisioning, ...probes(other).readAdmin]) {
+      // A table of routes: through `call`, since the typed client spells out one route per call.
       expectProblem(await call(method, path, key, body), 404, "not_found");
     }
   });
@@ -166,7 +159,7 @@ describe("each scope against representative routes", () => {
     const f = await setup();
     const { key, id } = await keyWith(f, ["read"]);
     expect((await call("DELETE", acct(f, `/api-keys/${id}`), f.key)).status).toBe(204);
-    expectProblem(await call("PUT", acct(f, "/users/x"), key, {}), 401, "unauthorized");
+    expectProblem(await replyOf(api(key).accounts[":account_id"].users[":user_id"].$put({ param: { account_id: f.accountId, user_id: "x" }, json: {} })), 401, "unauthorized");
   });
 });
 
@@ -188,7 +181,7 @@ describe("credentials without scopes are unaffected", () => {
   it("a key of any scope may not use the agent routes (403 forbidden, as before)", async () => {
     const f = await setup();
     const { key } = await keyWith(f, ["provisioning"]);
-    expectProblem(await call("POST", "/v1/seats/checkout", key, { session_id: "s" }), 403, "forbidden");
+    expectProblem(await replyOf(api(key).seats.checkout.$post({ json: { session_id: "s" } })), 403, "forbidden");
   });
 });
 
