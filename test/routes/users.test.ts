@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { BROAD_SEARCH } from "../../src/db/users";
-import { auditOf, call, expectProblem, licensedUsers, newAccount, putPool, putUsers, stateOf, usersOf, type Fixture, type Reply } from "../helpers";
+import { auditOf, call, expectProblem, licensedUsers, newAccount, putPool, putUsers, stateOf, usersOf, type Fixture, type Reply, api, replyOf } from "../helpers";
 
 /** Users: PUT, GET, list with cursor pagination, DELETE; agent tokens. */
 
@@ -11,7 +11,7 @@ const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 describe("PUT /v1/accounts/{account_id}/users/{user_id}", () => {
   it("creates a user without a license, audited as user.put", async () => {
     const f = await newAccount();
-    const res = await call("PUT", acct(f, "/users/ada@acme.example"), f.key, { display_name: "Ada Lovelace", email: "ada@acme.example" });
+    const res = await replyOf(api(f.key).accounts[":account_id"].users[":user_id"].$put({ param: { account_id: f.accountId, user_id: "ada@acme.example" }, json: { display_name: "Ada Lovelace", email: "ada@acme.example" } }));
     expect(res.status).toBe(200);
     expect(res.body).toEqual({
       id: "ada@acme.example",
@@ -27,7 +27,7 @@ describe("PUT /v1/accounts/{account_id}/users/{user_id}", () => {
 
   it("creates a user with an empty body or none", async () => {
     const f = await newAccount();
-    expect((await call("PUT", acct(f, "/users/u1"), f.key, {})).body).toMatchObject({ id: "u1", display_name: null, email: null, pool: null });
+    expect((await replyOf(api(f.key).accounts[":account_id"].users[":user_id"].$put({ param: { account_id: f.accountId, user_id: "u1" }, json: {} }))).body).toMatchObject({ id: "u1", display_name: null, email: null, pool: null });
     expect((await call("PUT", acct(f, "/users/u2"), f.key)).status).toBe(200);
   });
 
@@ -36,7 +36,7 @@ describe("PUT /v1/accounts/{account_id}/users/{user_id}", () => {
     await putPool(f, "elite-named", 2);
     const [u] = await licensedUsers(f, "elite-named", 1);
     const first = (await call("GET", acct(f, `/users/${u}`), f.key)).body;
-    const res = await call("PUT", acct(f, `/users/${u}`), f.key, { display_name: "Grace" });
+    const res = await replyOf(api(f.key).accounts[":account_id"].users[":user_id"].$put({ param: { account_id: f.accountId, user_id: u }, json: { display_name: "Grace" } }));
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ id: u, display_name: "Grace", pool: "elite-named", created_at: first.created_at });
     expect((await auditOf(f)).filter((e) => e.action === "user.put" && e.target === u)).toHaveLength(2);
@@ -45,7 +45,7 @@ describe("PUT /v1/accounts/{account_id}/users/{user_id}", () => {
   it("accepts the id alphabet and a 128-character id", async () => {
     const f = await newAccount();
     for (const id of ["A", "9", "a.b_c-d@e.f", "x".repeat(128)]) {
-      const res = await call("PUT", acct(f, `/users/${encodeURIComponent(id)}`), f.key, {});
+      const res = await replyOf(api(f.key).accounts[":account_id"].users[":user_id"].$put({ param: { account_id: f.accountId, user_id: encodeURIComponent(id) }, json: {} }));
       expect({ id, status: res.status }).toEqual({ id, status: 200 });
       expect(res.body.id).toBe(id);
     }
@@ -72,6 +72,7 @@ describe("PUT /v1/accounts/{account_id}/users/{user_id}", () => {
       ["keep", "\"just a string\""],
     ];
     for (const [id, input] of cases) {
+      // Malformed on purpose: through `call`, since the typed client would not compile this body.
       const res = await call("PUT", acct(f, `/users/${encodeURIComponent(id)}`), f.key, input);
       expect({ id, input, status: res.status }).toEqual({ id, input, status: 400 });
       expectProblem(res, 400, "invalid_request");
@@ -185,7 +186,7 @@ describe("DELETE /v1/accounts/{account_id}/users/{user_id}", () => {
     expect(last).toMatchObject({ action: "user.delete", target: u0, actor: `api_key:${f.keyId}` });
     expect(last.detail).toMatchObject({ pool: "elite-named" });
     // The freed seat can be given to someone else.
-    expect((await call("PUT", acct(f, "/users/third/license"), f.key, { pool: "elite-named" })).status).toBe(200);
+    expect((await replyOf(api(f.key).accounts[":account_id"].users[":user_id"].license.$put({ param: { account_id: f.accountId, user_id: "third" }, json: { pool: "elite-named" } }))).status).toBe(200);
     expect((await call("GET", acct(f, "/pools"), f.key)).body.items[0]).toMatchObject({ assigned: 2 });
   });
 
@@ -194,7 +195,7 @@ describe("DELETE /v1/accounts/{account_id}/users/{user_id}", () => {
     await putPool(f, "elite-named", 1);
     const [u] = await licensedUsers(f, "elite-named", 1);
     await call("DELETE", acct(f, `/users/${u}`), f.key);
-    const again = await call("PUT", acct(f, `/users/${u}`), f.key, {});
+    const again = await replyOf(api(f.key).accounts[":account_id"].users[":user_id"].$put({ param: { account_id: f.accountId, user_id: u }, json: {} }));
     expect(again.body.pool).toBeNull();
     expect((await call("GET", acct(f, "/pools"), f.key)).body.items[0]).toMatchObject({ assigned: 0 });
   });
@@ -215,7 +216,7 @@ describe("POST /v1/accounts/{account_id}/users/{user_id}/agent-token", () => {
     const f = await newAccount();
     await putUsers(f, ["desk"]);
     const t0 = Date.now();
-    const res = await call("POST", acct(f, "/users/desk/agent-token"), f.key, {});
+    const res = await replyOf(api(f.key).accounts[":account_id"].users[":user_id"]["agent-token"].$post({ param: { account_id: f.accountId, user_id: "desk" }, json: {} }));
     expect(res.status).toBe(201);
     expect(res.body).toEqual({ token: expect.any(String), expires_at: expect.stringMatching(ISO) });
     const ttl = Date.parse(res.body.expires_at) - t0;
@@ -228,17 +229,18 @@ describe("POST /v1/accounts/{account_id}/users/{user_id}/agent-token", () => {
     const f = await newAccount();
     await putUsers(f, ["desk"]);
     const t0 = Date.now();
-    const res = await call("POST", acct(f, "/users/desk/agent-token"), f.key, { ttl_seconds: 3600 });
+    const res = await replyOf(api(f.key).accounts[":account_id"].users[":user_id"]["agent-token"].$post({ param: { account_id: f.accountId, user_id: "desk" }, json: { ttl_seconds: 3600 } }));
     expect(res.status).toBe(201);
     expect(Math.abs(Date.parse(res.body.expires_at) - t0 - 3600_000)).toBeLessThan(5_000);
     for (const ttl_seconds of [0, -60, 1.5, "3600"]) {
+      // Malformed on purpose: through `call`, since the typed client would not compile this body.
       expectProblem(await call("POST", acct(f, "/users/desk/agent-token"), f.key, { ttl_seconds }), 400, "invalid_request");
     }
   });
 
   it("is 404 for an unknown user", async () => {
     const f = await newAccount();
-    expectProblem(await call("POST", acct(f, "/users/ghost/agent-token"), f.key, {}), 404, "not_found");
+    expectProblem(await replyOf(api(f.key).accounts[":account_id"].users[":user_id"]["agent-token"].$post({ param: { account_id: f.accountId, user_id: "ghost" }, json: {} })), 404, "not_found");
   });
 });
 
@@ -264,14 +266,19 @@ describe("GET /v1/accounts/{account_id}/users with q, pool and addon", () => {
     await putPool(f, "premium-named", 10);
     await putPool(f, "elite-concurrent", 10);
     for (const [id, display_name, email] of PEOPLE) {
-      expect((await call("PUT", acct(f, `/users/${encodeURIComponent(id)}`), f.key, { display_name, email })).status).toBe(200);
+      expect((await replyOf(api(f.key).accounts[":account_id"].users[":user_id"].$put({ param: { account_id: f.accountId, user_id: encodeURIComponent(id) }, json: { display_name, email } }))).status).toBe(200);
     }
-    const batch = await call("POST", acct(f, "/licenses:batch"), f.key, {
-      assign: [
-        ...["ada", "ADAM-7", "grace"].map((user_id) => ({ user_id, pool: "premium-named" })),
-        ...["alan.t", "lin", "eli"].map((user_id) => ({ user_id, pool: "elite-concurrent" })),
-      ],
-    });
+    const batch = await replyOf(
+      api(f.key).accounts[":account_id"]["licenses:batch"].$post({
+        param: { account_id: f.accountId },
+        json: {
+          assign: [
+            ...["ada", "ADAM-7", "grace"].map((user_id) => ({ user_id, pool: "premium-named" as const })),
+            ...["alan.t", "lin", "eli"].map((user_id) => ({ user_id, pool: "elite-concurrent" as const })),
+          ],
+        },
+      }),
+    );
     expect(batch.status).toBe(200);
     for (const u of ["alan.t", "lin"]) expect((await call("PUT", acct(f, `/users/${u}/addons/workforce_management`), f.key)).status).toBe(200);
     expect((await call("PUT", acct(f, `/users/eli/addons/quality_management`), f.key)).status).toBe(200);
@@ -396,7 +403,7 @@ describe("GET /v1/accounts/{account_id}/users with q, pool and addon", () => {
   it("never returns another account's users, whatever the filters", async () => {
     const a = await people();
     const b = await people(); // the same ids, names, pools and add-ons in another account
-    await call("PUT", acct(b, "/users/ada-only-in-b"), b.key, { display_name: "Ada B" });
+    await replyOf(api(b.key).accounts[":account_id"].users[":user_id"].$put({ param: { account_id: b.accountId, user_id: "ada-only-in-b" }, json: { display_name: "Ada B" } }));
     const bIds = new Set((await usersOf(b)).map((u) => u.id));
     expect(bIds.has("ada-only-in-b")).toBe(true);
     for (const params of <Filters[]>[{ q: "ada" }, { q: "a", pool: "premium-named" }, { addon: "workforce_management" }, { pool: "elite-concurrent" }, {}]) {
