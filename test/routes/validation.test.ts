@@ -1,6 +1,6 @@
 import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { call, expectProblem, licensedUsers, newAccount, OPERATOR, putPool, putUsers, stateOf, uniqueId, type Fixture, type Reply } from "../helpers";
+import { call, expectProblem, licensedUsers, newAccount, OPERATOR, putPool, putUsers, stateOf, uniqueId, type Fixture, type Reply, api, replyOf } from "../helpers";
 
 /**
  * docs/api.md#errors: a request that is not valid is 400 invalid_request, with the failing fields in
@@ -125,6 +125,7 @@ describe("bodies of the wrong shape", () => {
       ["POST", acct(f, "/users/free/agent-token"), { ttl_seconds: "3600" }, "ttl_seconds"],
     ];
     for (const [method, path, body, field] of cases) {
+      // A table of routes: through `call`, since the typed client spells out one route per call.
       const res = await call(method, path, f.key, body);
       expect({ route: `${method} ${path}`, body, status: res.status }).toEqual({ route: `${method} ${path}`, body, status: 400 });
       expectProblem(res, 400, "invalid_request");
@@ -149,6 +150,7 @@ describe("ids", () => {
         ["PUT", acct(f, "/users/free/license"), { pool }],
         ["POST", acct(f, "/licenses:batch"), { assign: [{ user_id: "free", pool }] }],
       ] as const) {
+        // A table of routes: through `call`, since the typed client spells out one route per call.
         const res = await call(method, path, f.key, body);
         expect({ pool, route: `${method} ${path}`, status: res.status }).toEqual({ pool, route: `${method} ${path}`, status: 400 });
         expectProblem(res, 400, "invalid_request");
@@ -173,6 +175,7 @@ describe("ids", () => {
         ["POST", acct(f, "/licenses:batch"), { assign: [{ user_id: id, pool: "elite-named" }] }],
         ["POST", acct(f, "/licenses:batch"), { revoke: [id] }],
       ] as const) {
+        // A table of routes: through `call`, since the typed client spells out one route per call.
         const res = await call(method, path, f.key, body);
         expect({ id, route: `${method} ${path}`, status: res.status }).toEqual({ id, route: `${method} ${path}`, status: 400 });
         expectProblem(res, 400, "invalid_request");
@@ -196,13 +199,13 @@ describe("problem details", () => {
     await putUsers(f, ["extra"]);
     const replies: Array<[Reply, number, string]> = [
       [await call("GET", acct(f, "/pools"), null), 401, "unauthorized"],
-      [await call("POST", "/v1/accounts", f.key, { name: "x" }), 403, "forbidden"],
+      [await replyOf(api(f.key).accounts.$post({ json: { name: "x" } })), 403, "forbidden"],
       [await call("GET", acct(f, "/users/nobody"), f.key), 404, "not_found"],
-      [await call("POST", "/v1/accounts", OPERATOR, { id: f.accountId, name: "again" }), 409, "already_exists"],
-      [await call("PUT", acct(f, "/users/extra/license"), f.key, { pool: "elite-named" }), 200, ""],
-      [await call("PUT", acct(f, "/users/free/license"), f.key, { pool: "elite-named" }), 409, "named_pool_full"],
-      [await call("PUT", acct(f, "/pools/elite-named"), f.key, { quantity: 1 }), 409, "quantity_below_assigned"],
-      [await call("PUT", acct(f, "/pools/elite-named"), f.key, { quantity: -1 }), 400, "invalid_request"],
+      [await replyOf(api(OPERATOR).accounts.$post({ json: { id: f.accountId, name: "again" } })), 409, "already_exists"],
+      [await replyOf(api(f.key).accounts[":account_id"].users[":user_id"].license.$put({ param: { account_id: f.accountId, user_id: "extra" }, json: { pool: "elite-named" } })), 200, ""],
+      [await replyOf(api(f.key).accounts[":account_id"].users[":user_id"].license.$put({ param: { account_id: f.accountId, user_id: "free" }, json: { pool: "elite-named" } })), 409, "named_pool_full"],
+      [await replyOf(api(f.key).accounts[":account_id"].pools[":pool_id"].$put({ param: { account_id: f.accountId, pool_id: "elite-named" }, json: { quantity: 1 } })), 409, "quantity_below_assigned"],
+      [await replyOf(api(f.key).accounts[":account_id"].pools[":pool_id"].$put({ param: { account_id: f.accountId, pool_id: "elite-named" }, json: { quantity: -1 } })), 400, "invalid_request"],
     ];
     for (const [res, status, code] of replies) {
       if (status === 200) {
