@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { agentToken, call, checkout, expectProblem } from "../helpers";
+import { agentToken, call, checkout, expectProblem, api, replyOf } from "../helpers";
 import { EXT, GROUP, licenseOf, PATCH_OP, provisioned, scim, USER } from "./support";
 
 /**
@@ -92,7 +92,7 @@ describe("Entra ID: users", () => {
 describe("Entra ID: groups", () => {
   it("creates a group, checks it exists without members, renames it, adds and removes members (both remove forms)", async () => {
     const f = await provisioned({ "elite-named": 3 });
-    expect((await call("PUT", `/v1/accounts/${f.accountId}/provisioning/rules`, f.key, { rules: [{ group: "Agents", pool: "elite-named" }] })).status).toBe(200);
+    expect((await replyOf(api(f.key).accounts[":account_id"].provisioning.rules.$put({ param: { account_id: f.accountId }, json: { rules: [{ group: "Agents", pool: "elite-named" }] } }))).status).toBe(200);
     const ids = ["a1@contoso.com", "a2@contoso.com"];
     for (const id of ids) expect((await scim("POST", "/Users", f.scimKey, entraUser(id, { externalId: id }))).status).toBe(201);
 
@@ -130,7 +130,7 @@ describe("Entra ID: groups", () => {
 
   it("a group push that would overfill a named pool is refused with 409 and nothing is half-applied", async () => {
     const f = await provisioned({ "elite-named": 1 });
-    expect((await call("PUT", `/v1/accounts/${f.accountId}/provisioning/rules`, f.key, { rules: [{ group: "Elite", pool: "elite-named" }] })).status).toBe(200);
+    expect((await replyOf(api(f.key).accounts[":account_id"].provisioning.rules.$put({ param: { account_id: f.accountId }, json: { rules: [{ group: "Elite", pool: "elite-named" }] } }))).status).toBe(200);
     const ids = ["x1@contoso.com", "x2@contoso.com"];
     for (const id of ids) expect((await scim("POST", "/Users", f.scimKey, entraUser(id, { externalId: id }))).status).toBe(201);
     const gid = (await scim("POST", "/Groups", f.scimKey, { schemas: [GROUP], displayName: "Elite" })).body.id;
@@ -151,6 +151,6 @@ describe("Entra ID: groups", () => {
     expect(third.body.detail).toMatch(/full|seats/);
     expect(await licenseOf(f, "x3@contoso.com")).toBeNull();
     // The admin API refuses the same way.
-    expectProblem(await call("PUT", `/v1/accounts/${f.accountId}/users/${ids[1]}/license`, f.key, { pool: "elite-named" }), 409, "named_pool_full");
+    expectProblem(await replyOf(api(f.key).accounts[":account_id"].users[":user_id"].license.$put({ param: { account_id: f.accountId, user_id: ids[1] }, json: { pool: "elite-named" } })), 409, "named_pool_full");
   });
 });
