@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { agentToken, auditOf, call, checkout } from "../helpers";
+import { agentToken, auditOf, call, checkout, api, replyOf } from "../helpers";
 import { EXT, GROUP, licenseOf, PATCH_OP, provisioned, scim, USER } from "./support";
 
 /**
@@ -104,7 +104,7 @@ describe("Okta: create, update, deactivate, reactivate", () => {
 describe("Okta: group push", () => {
   it("creates the group, renames it, adds and removes members by PATCH, deletes it; group rules follow", async () => {
     const f = await provisioned({ "elite-named": 5, "premium-concurrent": 10 });
-    expect((await call("PUT", `/v1/accounts/${f.accountId}/provisioning/rules`, f.key, { rules: [{ group: "CC Elite", pool: "elite-named", team: "tier2" }] })).status).toBe(200);
+    expect((await replyOf(api(f.key).accounts[":account_id"].provisioning.rules.$put({ param: { account_id: f.accountId }, json: { rules: [{ group: "CC Elite", pool: "elite-named", team: "tier2" }] } }))).status).toBe(200);
     const ids: string[] = [];
     for (const name of ["ann@okta.local", "bob@okta.local"]) {
       const res = await scim("POST", "/Users", f.scimKey, oktaUser(name, { externalId: name }));
