@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { agentToken, auditOf, call, licensedUsers, OPERATOR } from "../helpers";
+import type { PoolId } from "../../src/domain/catalog";
+import { agentToken, auditOf, call, licensedUsers, OPERATOR, api, replyOf } from "../helpers";
 import { EXT, expectScimError, GROUP, licenseOf, PATCH_OP, provisioned, scim, USER } from "./support";
 
 const u = (userName: string, extra: Record<string, unknown> = {}) => ({ schemas: [USER], userName, ...extra });
@@ -7,8 +8,8 @@ const u = (userName: string, extra: Record<string, unknown> = {}) => ({ schemas:
 describe("SCIM authentication and tenancy", () => {
   it("needs an API key with the provisioning or admin scope; other credentials get SCIM errors", async () => {
     const f = await provisioned();
-    const read = (await call("POST", `/v1/accounts/${f.accountId}/api-keys`, f.key, { scopes: ["read"] })).body.key;
-    const billing = (await call("POST", `/v1/accounts/${f.accountId}/api-keys`, f.key, { scopes: ["billing"] })).body.key;
+    const read = (await replyOf(api(f.key).accounts[":account_id"]["api-keys"].$post({ param: { account_id: f.accountId }, json: { scopes: ["read"] } }))).body.key;
+    const billing = (await replyOf(api(f.key).accounts[":account_id"]["api-keys"].$post({ param: { account_id: f.accountId }, json: { scopes: ["billing"] } }))).body.key;
     expectScimError(await scim("GET", "/Users", null), 401);
     expect((await scim("GET", "/Users", null)).headers.get("www-authenticate")).toMatch(/^Bearer/);
     expectScimError(await scim("GET", "/Users", OPERATOR), 401);
@@ -107,8 +108,8 @@ describe("SCIM refusals change nothing", () => {
 
   it("team and add-ons from the extension land on the user (comma-separated add-ons accepted)", async () => {
     const f = await provisioned({ "premium-concurrent": 5 });
-    await call("PUT", `/v1/accounts/${f.accountId}/addons/workforce_management`, f.key, { quantity: 1 });
-    await call("PUT", `/v1/accounts/${f.accountId}/addons/quality_management`, f.key, { quantity: 1 });
+    await replyOf(api(f.key).accounts[":account_id"].addons[":product"].$put({ param: { account_id: f.accountId, product: "workforce_management" }, json: { quantity: 1 } }));
+    await replyOf(api(f.key).accounts[":account_id"].addons[":product"].$put({ param: { account_id: f.accountId, product: "quality_management" }, json: { quantity: 1 } }));
     const res = await scim("POST", "/Users", f.scimKey, u("t@x.io", { [EXT]: { pool: "premium-concurrent", team: "north.1", addons: "workforce_management, quality_management" } }));
     expect(res.status, JSON.stringify(res.body)).toBe(201);
     expect(res.body[EXT]).toEqual({ pool: "premium-concurrent", team: "north.1", addons: ["quality_management", "workforce_management"] });
@@ -127,17 +128,19 @@ describe("provisioning rules", () => {
   it("GET and PUT the rules; a new rule applies to current members at once, all or nothing", async () => {
     const f = await provisioned({ "elite-named": 1, "premium-concurrent": 5 });
     const rules = `/v1/accounts/${f.accountId}/provisioning/rules`;
+    const putRules = (token: string, json: { rules: Array<{ group: string; pool?: PoolId; team?: string }> }) =>
+      replyOf(api(token).accounts[":account_id"].provisioning.rules.$put({ param: { account_id: f.accountId }, json }));
     expect((await call("GET", rules, f.key)).body).toEqual({ rules: [], updated_at: null });
     for (const id of ["r1@x.io", "r2@x.io"]) expect((await scim("POST", "/Users", f.scimKey, u(id))).status).toBe(201);
     const gid = (await scim("POST", "/Groups", f.scimKey, { schemas: [GROUP], displayName: "Floor", members: [{ value: "r1@x.io" }, { value: "r2@x.io" }] })).body.id;
     expect(gid).toBeDefined();
     // Mapping the 2-member group to a 1-seat named pool is refused, and the rules stay as they were.
-    const full = await call("PUT", rules, f.key, { rules: [{ group: "floor", pool: "elite-named" }] });
+    const full = await putRules(f.key, { rules: [{ group: "floor", pool: "elite-named" }] });
     expect(full.status).toBe(409);
     expect(full.body.code).toBe("named_pool_full");
     expect((await call("GET", rules, f.key)).body.rules).toEqual([]);
     // A concurrent pool fits everyone.
-    const ok = await call("PUT", rules, f.key, { rules: [{ group: "Floor", pool: "premium-concurrent", team: "floor" }] });
+    const ok = await putRules(f.key, { rules: [{ group: "Floor", pool: "premium-concurrent", team: "floor" }] });
     expect(ok.status, JSON.stringify(ok.body)).toBe(200);
     expect(ok.body.applied).toEqual({ assigned: 2, revoked: 0, addons_assigned: 0, addons_unassigned: 0 });
     expect(await licenseOf(f, "r1@x.io")).toEqual({ pool: "premium-concurrent", addons: [] });
@@ -145,19 +148,19 @@ describe("provisioning rules", () => {
     await scim("PATCH", "/Users/r2@x.io", f.scimKey, { schemas: [PATCH_OP], Operations: [{ op: "add", path: `${EXT}:pool`, value: "elite-named" }] });
     expect(await licenseOf(f, "r2@x.io")).toEqual({ pool: "elite-named", addons: [] });
     // Dropping the rule revokes what it gave, and only that.
-    const none = await call("PUT", rules, f.key, { rules: [] });
+    const none = await putRules(f.key, { rules: [] });
     expect(none.body.applied).toEqual({ assigned: 0, revoked: 1, addons_assigned: 0, addons_unassigned: 0 });
     expect(await licenseOf(f, "r1@x.io")).toEqual({ pool: null, addons: [] });
     expect(await licenseOf(f, "r2@x.io")).toEqual({ pool: "elite-named", addons: [] });
-    // Bad rules: 400 problem.
+    // Bad rules: 400 problem. Malformed on purpose: through `call`, since the typed client would not compile them.
     for (const body of [{ rules: [{ group: "x" }] }, { rules: [{ group: "x", pool: "gold" }] }, { rules: [{ group: "a", pool: "elite-named" }, { group: "A", team: "t" }] }, { rules: [{ group: "x", team: "bad team" }] }]) {
       expect((await call("PUT", rules, f.key, body)).status).toBe(400);
     }
     // A read key may read the rules, not change them; a provisioning key may change them.
-    const read = (await call("POST", `/v1/accounts/${f.accountId}/api-keys`, f.key, { scopes: ["read"] })).body.key;
+    const read = (await replyOf(api(f.key).accounts[":account_id"]["api-keys"].$post({ param: { account_id: f.accountId }, json: { scopes: ["read"] } }))).body.key;
     expect((await call("GET", rules, read)).status).toBe(200);
-    expect((await call("PUT", rules, read, { rules: [] })).status).toBe(403);
-    expect((await call("PUT", rules, f.scimKey, { rules: [] })).status).toBe(200);
+    expect((await putRules(read, { rules: [] })).status).toBe(403);
+    expect((await putRules(f.scimKey, { rules: [] })).status).toBe(200);
     const audit = await auditOf(f);
     expect(audit.filter((e) => e.action === "provisioning.rules.put").length).toBe(3);
   });
