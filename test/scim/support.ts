@@ -2,7 +2,7 @@ import { createExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { expect } from "vitest";
 import worker from "../../src/index";
-import { call, newAccount, putPool, type Fixture, type Reply } from "../helpers";
+import { call, newAccount, putPool, type Fixture, type Reply, api, replyOf } from "../helpers";
 
 export const EXT = "urn:ietf:params:scim:schemas:extension:seatkeeper:2.0:User";
 export const PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
@@ -33,7 +33,7 @@ export async function scim<T = any>(method: string, path: string, key: string | 
 export async function provisioned(pools: Record<string, number> = { "elite-named": 2, "premium-concurrent": 10 }) {
   const f = await newAccount();
   for (const [pool, quantity] of Object.entries(pools)) await putPool(f, pool as Parameters<typeof putPool>[1], quantity);
-  const res = await call("POST", `/v1/accounts/${f.accountId}/api-keys`, f.key, { name: "okta", scopes: ["provisioning"] });
+  const res = await replyOf(api(f.key).accounts[":account_id"]["api-keys"].$post({ param: { account_id: f.accountId }, json: { name: "okta", scopes: ["provisioning"] } }));
   expect(res.status).toBe(201);
   return { ...f, scimKey: res.body.key as string, scimKeyId: res.body.id as string };
 }
