@@ -2,25 +2,7 @@ import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { AccountSeats } from "../../src/seats/account-seats";
-import {
-  agentToken,
-  agentTokens,
-  call,
-  checkout,
-  closedIntervals,
-  eventually,
-  heartbeat,
-  licensedUsers,
-  MIN,
-  newAccount,
-  passTime,
-  putPool,
-  release,
-  seatsStub,
-  setClock,
-  T0,
-  type Fixture,
-} from "../helpers";
+import { agentToken, agentTokens, call, checkout, closedIntervals, eventually, heartbeat, licensedUsers, MIN, newAccount, passTime, putPool, release, seatsStub, setClock, T0, type Fixture, api, replyOf } from "../helpers";
 
 const base = (f: Fixture) => `/v1/accounts/${f.accountId}`;
 const poolOf = async (f: Fixture, id: string) =>
@@ -78,7 +60,7 @@ describe("concurrent checkouts", () => {
   it("a user without a license gets 403 no_license; named users get a session but never an overage", async () => {
     const f = await newAccount();
     await putPool(f, "elite-named", 1);
-    await call("PUT", `${base(f)}/users/drifter`, f.key, {});
+    await replyOf(api(f.key).accounts[":account_id"].users[":user_id"].$put({ param: { account_id: f.accountId, user_id: "drifter" }, json: {} }));
     const drifter = await checkout(await agentToken(f, "drifter"));
     expect(drifter.status).toBe(403);
     expect(drifter.body.code).toBe("no_license");
@@ -317,7 +299,7 @@ describe("agent credentials and input", () => {
       expect(res.status).toBe(401);
       expect(res.body.code).toBe("unauthorized");
     }
-    const expired = await call("POST", `${base(a)}/users/${ua}/agent-token`, a.key, { ttl_seconds: 1 });
+    const expired = await replyOf(api(a.key).accounts[":account_id"].users[":user_id"]["agent-token"].$post({ param: { account_id: a.accountId, user_id: ua }, json: { ttl_seconds: 1 } }));
     expect(expired.status).toBe(400); // below the minimum TTL: tokens live at least a minute
   });
 
@@ -327,6 +309,7 @@ describe("agent credentials and input", () => {
     const [u] = await licensedUsers(f, "premium-concurrent", 1);
     const token = await agentToken(f, u);
     for (const bad of [{}, { session_id: "" }, { session_id: "has space" }, { session_id: "x".repeat(129) }, { session_id: 42 }, "{not json"]) {
+      // Malformed on purpose: through `call`, since the typed client would not compile this body.
       const res = await call("POST", "/v1/seats/checkout", token, bad);
       expect(res.status).toBe(400);
       expect(res.body.code).toBe("invalid_request");
