@@ -7,7 +7,7 @@
 import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { AccountSeats } from "../../src/seats/account-seats";
-import { agentToken, call, expectProblem, newAccount, putPool, putUsers, seatsStub, type Fixture } from "../helpers";
+import { agentToken, call, expectProblem, newAccount, putPool, putUsers, seatsStub, type Fixture, api, replyOf } from "../helpers";
 
 const acct = (f: Fixture, rest = "") => `/v1/accounts/${f.accountId}${rest}`;
 
@@ -36,15 +36,15 @@ describe("a D1 write that commits and then reports an error", () => {
     await putPool(f, "premium-named", 1);
     await putUsers(f, ["a", "b"]);
     await failNextWrite(f, true);
-    const first = await call("PUT", acct(f, "/users/a/license"), f.key, { pool: "premium-named" });
+    const first = await replyOf(api(f.key).accounts[":account_id"].users[":user_id"].license.$put({ param: { account_id: f.accountId, user_id: "a" }, json: { pool: "premium-named" } }));
     expectProblem(first, 503, "outcome_unknown");
     expect(first.body.detail).toMatch(/may or may not have been applied/);
     expect(await licensesInD1(f, "premium-named")).toEqual(["a"]);
 
     // The object re-read its roster: the pool is full, and a's license is honoured.
-    expectProblem(await call("PUT", acct(f, "/users/b/license"), f.key, { pool: "premium-named" }), 409, "named_pool_full");
+    expectProblem(await replyOf(api(f.key).accounts[":account_id"].users[":user_id"].license.$put({ param: { account_id: f.accountId, user_id: "b" }, json: { pool: "premium-named" } })), 409, "named_pool_full");
     expect(await licensesInD1(f, "premium-named")).toEqual(["a"]);
-    expect((await call("POST", "/v1/seats/checkout", await agentToken(f, "a"), { session_id: "s1" })).status).toBe(200);
+    expect((await replyOf(api(await agentToken(f, "a")).seats.checkout.$post({ json: { session_id: "s1" } }))).status).toBe(200);
     expect((await call("GET", acct(f, "/pools"), f.key)).body.items.find((p: { id: string }) => p.id === "premium-named")).toMatchObject({ assigned: 1, active: 1 });
   });
 
@@ -53,9 +53,9 @@ describe("a D1 write that commits and then reports an error", () => {
     await putPool(f, "premium-named", 2);
     await putUsers(f, ["a", "b", "c"]);
     await failNextWrite(f, true);
-    const res = await call("POST", acct(f, "/licenses:batch"), f.key, { assign: [{ user_id: "a", pool: "premium-named" }, { user_id: "b", pool: "premium-named" }] });
+    const res = await replyOf(api(f.key).accounts[":account_id"]["licenses:batch"].$post({ param: { account_id: f.accountId }, json: { assign: [{ user_id: "a", pool: "premium-named" }, { user_id: "b", pool: "premium-named" }] } }));
     expectProblem(res, 503, "outcome_unknown");
-    const next = await call("POST", acct(f, "/licenses:batch"), f.key, { assign: [{ user_id: "c", pool: "premium-named" }] });
+    const next = await replyOf(api(f.key).accounts[":account_id"]["licenses:batch"].$post({ param: { account_id: f.accountId }, json: { assign: [{ user_id: "c", pool: "premium-named" }] } }));
     expectProblem(next, 409, "named_pool_full");
     expect(await licensesInD1(f, "premium-named")).toEqual(["a", "b"]);
   });
@@ -64,12 +64,12 @@ describe("a D1 write that commits and then reports an error", () => {
     const f = await newAccount();
     await putPool(f, "premium-concurrent", 5);
     await putUsers(f, ["a"]);
-    await call("PUT", acct(f, "/users/a/license"), f.key, { pool: "premium-concurrent" });
+    await replyOf(api(f.key).accounts[":account_id"].users[":user_id"].license.$put({ param: { account_id: f.accountId, user_id: "a" }, json: { pool: "premium-concurrent" } }));
     const token = await agentToken(f, "a");
-    expect((await call("POST", "/v1/seats/checkout", token, { session_id: "s1" })).status).toBe(200);
+    expect((await replyOf(api(token).seats.checkout.$post({ json: { session_id: "s1" } }))).status).toBe(200);
     await failNextWrite(f, true);
     expectProblem(await call("DELETE", acct(f, "/users/a/license"), f.key), 503, "outcome_unknown");
-    expectProblem(await call("POST", "/v1/seats/checkout", token, { session_id: "s1" }), 403, "no_license");
+    expectProblem(await replyOf(api(token).seats.checkout.$post({ json: { session_id: "s1" } })), 403, "no_license");
     expect((await call("GET", acct(f, "/pools/premium-concurrent/seats"), f.key)).body.active).toBe(0);
   });
 });
@@ -80,9 +80,9 @@ describe("a D1 write that fails without landing", () => {
     await putPool(f, "premium-named", 1);
     await putUsers(f, ["a"]);
     await failNextWrite(f, false);
-    expectProblem(await call("PUT", acct(f, "/users/a/license"), f.key, { pool: "premium-named" }), 503, "outcome_unknown");
+    expectProblem(await replyOf(api(f.key).accounts[":account_id"].users[":user_id"].license.$put({ param: { account_id: f.accountId, user_id: "a" }, json: { pool: "premium-named" } })), 503, "outcome_unknown");
     expect(await licensesInD1(f, "premium-named")).toEqual([]);
-    expect((await call("PUT", acct(f, "/users/a/license"), f.key, { pool: "premium-named" })).status).toBe(200);
+    expect((await replyOf(api(f.key).accounts[":account_id"].users[":user_id"].license.$put({ param: { account_id: f.accountId, user_id: "a" }, json: { pool: "premium-named" } }))).status).toBe(200);
     expect(await licensesInD1(f, "premium-named")).toEqual(["a"]);
   });
 });
