@@ -25,8 +25,11 @@ export async function fetchUsage(poolId, range) {
   if (!cache || cache.range !== range || !cache.ts.length || (now - cache.ts[cache.ts.length - 1]) / stepMs > MAX_BUCKETS - 10) {
     cache = { range, stepMs, from, ts: [], act: [], lim: [], den: [] };
   }
-  // Refetch from the last (partial) bucket on, which stays aligned with the earlier ones.
-  const fetchFrom = cache.ts.length ? cache.ts[cache.ts.length - 1] : from;
+  // Refetch from the start of the minute of the last (partial) bucket on: aligned with the earlier
+  // buckets, and `denied` counts a minute in the bucket where it starts (or the answer's first
+  // bucket), so a minute is never counted twice.
+  const lastMinute = cache.ts.length ? Math.floor(cache.ts[cache.ts.length - 1] / 60_000) * 60_000 : from;
+  const fetchFrom = cache.ts.length ? Math.max(cache.ts[0], lastMinute) : from;
   // The columnar form: two arrays and the first bucket's time, under 1 MB for 43,200 buckets.
   const reply = await api(`/pools/${poolId}/usage?format=columnar&from=${new Date(fetchFrom).toISOString()}&to=${new Date(now).toISOString()}&step_seconds=${step}`);
   const first = Date.parse(reply.from);
@@ -36,7 +39,8 @@ export async function fetchUsage(poolId, range) {
   if (!Number.isFinite(first) || !Array.isArray(act) || !Array.isArray(lim) || act.length !== lim.length || replyStep !== step) {
     throw new Error("the usage answer is not the columnar form asked for");
   }
-  const keep = cache.ts.length ? cache.ts.length - 1 : 0;
+  let keep = 0;
+  while (keep < cache.ts.length && cache.ts[keep] < fetchFrom) keep++;
   cache.ts.length = keep;
   cache.act.length = keep;
   cache.lim.length = keep;
