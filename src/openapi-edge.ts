@@ -42,7 +42,8 @@ export function derivedOperationId(method: string, path: string): string {
     .replace(/^\/v1\//, "/")
     .split(/[/:_-]+/)
     .filter((w) => w && !w.startsWith("{"));
-  return method + words.map((w) => w[0].toUpperCase() + w.slice(1)).join("");
+  // The account itself (`/v1/accounts/{account_id}`) leaves no words: name it.
+  return method + (words.length ? words : ["account"]).map((w) => w[0].toUpperCase() + w.slice(1)).join("");
 }
 
 export function describeEdge<D extends { paths?: object; security?: unknown[] }>(doc: D): D {

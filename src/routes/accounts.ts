@@ -94,6 +94,7 @@ const patchAccount = createRoute({
 const deleteAccount = createRoute({
   method: "delete",
   path: "/v1/accounts/{account_id}",
+  operationId: "deleteAccount",
   tags: ["operator"],
   summary: "Offboard an account (operator only): its last cycle ends now and is billed; everything but its summaries and webhook events is removed",
   description:
