@@ -65,7 +65,7 @@ describe("GET …/billing/summaries", () => {
     expect(page2.body.items.map((s: any) => s.cycle_start)).toEqual([iso(cycles[0].start)]);
     expect(page2.body.next_cursor).toBeNull();
     for (const s of [...page1.body.items, ...page2.body.items]) {
-      expect(Object.keys(s).sort()).toEqual(["account_id", "addons", "amounts", "cycle_end", "cycle_start", "final", "generated_at", "pools"]);
+      expect(Object.keys(s).sort()).toEqual(["account_id", "addons", "amounts", "cycle_end", "cycle_start", "final", "generated_at", "pools", "unlicensed_denials", "unlicensed_users_denied"]);
     }
   });
 

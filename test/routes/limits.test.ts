@@ -135,7 +135,7 @@ describe("rate limits", () => {
     expect((await call("GET", acct(f.accountId, "/users"), f.key)).status).toBe(200);
     expect((await replyOf(api(other.body.key).accounts[":account_id"].users[":user_id"].$put({ param: { account_id: f.accountId, user_id: "w1" }, json: {} }))).status).toBe(200);
     expect((await replyOf(api(OPERATOR).accounts[":account_id"].users[":user_id"].$put({ param: { account_id: f.accountId, user_id: "w2" }, json: {} }))).status).toBe(200);
-  });
+  }, 60_000); // its 1,250 writes must fit the limiter's 60 s window, not the default test timeout
 });
 
 describe("the OpenAPI document lists the edge's refusals", () => {
