@@ -13,6 +13,7 @@ export interface AccountView {
   lease_ttl_seconds: number;
   reconnect_grace_seconds: number;
   max_sessions_per_user: number;
+  warn_before_grace_end_seconds: number;
   webhook_url: string | null;
   created_at: string;
 }
@@ -26,6 +27,7 @@ export const accountView = (row: AccountRow): AccountView => ({
   lease_ttl_seconds: row.leaseTtlSeconds,
   reconnect_grace_seconds: row.reconnectGraceSeconds,
   max_sessions_per_user: row.maxSessionsPerUser,
+  warn_before_grace_end_seconds: row.warnBeforeGraceEndSeconds,
   webhook_url: row.webhookUrl,
   created_at: row.createdAt,
 });

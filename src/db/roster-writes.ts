@@ -10,12 +10,14 @@ import { accounts, addonAssignments, addonPurchases, licenses, pools, users } fr
  * Bulk forms use `json_each` so 1,000 users stay one statement (D1 binds at most 100 parameters).
  */
 
-export function upsertPool(db: Db, accountId: string, pool: PoolId, quantity: number, maxActive: number | null, at: string) {
+/** `alerts` null: the default list (stored as NULL). */
+export function upsertPool(db: Db, accountId: string, pool: PoolId, quantity: number, maxActive: number | null, at: string, alerts: readonly number[] | null = null) {
   const { tier, model } = parsePoolId(pool)!;
+  const stored = alerts === null ? null : JSON.stringify(alerts);
   return db
     .insert(pools)
-    .values({ accountId, id: pool, tier, model, quantity, maxActive, createdAt: at, updatedAt: at })
-    .onConflictDoUpdate({ target: [pools.accountId, pools.id], set: { quantity, maxActive, updatedAt: at } });
+    .values({ accountId, id: pool, tier, model, quantity, maxActive, alerts: stored, createdAt: at, updatedAt: at })
+    .onConflictDoUpdate({ target: [pools.accountId, pools.id], set: { quantity, maxActive, alerts: stored, updatedAt: at } });
 }
 
 export function upsertLicense(db: Db, accountId: string, userId: string, pool: PoolId, at: string) {
@@ -80,7 +82,7 @@ export async function userExists(db: Db, accountId: string, userId: string): Pro
 export function updateAccountSettings(
   db: Db,
   accountId: string,
-  patch: Partial<{ name: string; billingDay: number; graceSeconds: number; gracePolicy: string; leaseTtlSeconds: number; reconnectGraceSeconds: number; maxSessionsPerUser: number }>,
+  patch: Partial<{ name: string; billingDay: number; graceSeconds: number; gracePolicy: string; leaseTtlSeconds: number; reconnectGraceSeconds: number; maxSessionsPerUser: number; warnBeforeGraceEndSeconds: number }>,
 ) {
   return db.update(accounts).set(patch).where(eq(accounts.id, accountId));
 }

@@ -16,6 +16,8 @@ export const accounts = sqliteTable("accounts", {
   leaseTtlSeconds: integer("lease_ttl_seconds").notNull().default(ACCOUNT_DEFAULTS.leaseTtlSeconds),
   reconnectGraceSeconds: integer("reconnect_grace_seconds").notNull().default(ACCOUNT_DEFAULTS.reconnectGraceSeconds),
   maxSessionsPerUser: integer("max_sessions_per_user").notNull().default(ACCOUNT_DEFAULTS.maxSessionsPerUser),
+  /** Seconds before an over-run's grace ends that overage.grace_ending is sent; 0 = off (migration 0014). */
+  warnBeforeGraceEndSeconds: integer("warn_before_grace_end_seconds").notNull().default(ACCOUNT_DEFAULTS.warnBeforeGraceEndSeconds),
   /** "per_overrun" or "cumulative" (src/domain/overage.ts GracePolicy). */
   gracePolicy: text("grace_policy").notNull().default(ACCOUNT_DEFAULTS.gracePolicy),
   webhookUrl: text("webhook_url"),
@@ -93,6 +95,8 @@ export const pools = sqliteTable(
     model: text("model").notNull(),
     quantity: integer("quantity").notNull(),
     maxActive: integer("max_active"),
+    /** Threshold alerts: a JSON array of percentages of the quantity; null = the default [80, 100] (migration 0014). */
+    alerts: text("alerts"),
     createdAt: text("created_at").notNull(),
     updatedAt: text("updated_at").notNull(),
   },

@@ -12,4 +12,6 @@ export const ACCOUNT_DEFAULTS = {
   maxSessionsPerUser: 5,
   /** How grace is counted (docs/licensing.md#grace-policies). */
   gracePolicy: "per_overrun",
+  /** Seconds before an over-run's grace ends that `overage.grace_ending` is sent (0 = off). */
+  warnBeforeGraceEndSeconds: 300,
 } as const;

@@ -143,6 +143,7 @@ export const accountRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHo
       leaseTtlSeconds: input.lease_ttl_seconds ?? ACCOUNT_DEFAULTS.leaseTtlSeconds,
       reconnectGraceSeconds: input.reconnect_grace_seconds ?? ACCOUNT_DEFAULTS.reconnectGraceSeconds,
       maxSessionsPerUser: input.max_sessions_per_user ?? ACCOUNT_DEFAULTS.maxSessionsPerUser,
+      warnBeforeGraceEndSeconds: input.warn_before_grace_end_seconds ?? ACCOUNT_DEFAULTS.warnBeforeGraceEndSeconds,
       webhookUrl: null,
       webhookSecret: null,
       webhookSecretPlain: null,

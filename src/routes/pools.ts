@@ -3,11 +3,18 @@ import { actorOf, requireAccountAdmin, type AppEnv } from "../auth/caller";
 import { invalid, unwrap, validationHook } from "../errors";
 import { seatsOf } from "../seats/stub";
 import { AccountParams, body, commonErrors, Interval, json, noContent, Pool, PoolParams, problem, Quantity, Timestamp, UserParams, PoolIdSchema } from "./schemas";
+import { MAX_ALERTS, MAX_PERCENT, MIN_PERCENT, REARM_POINTS } from "../domain/thresholds";
 import { csvContent, csvResponse, indexChunks, wantsCsv } from "./csv";
 
 const PutPool = z.object({
   quantity: Quantity,
   max_active: z.number().int().min(1).max(1_000_000).nullable().optional().openapi({ description: "Concurrent pools: a hard ceiling of active seats. Omitted keeps the current ceiling; null removes it." }),
+  alerts: z
+    .array(z.number().int().min(MIN_PERCENT).max(MAX_PERCENT))
+    .max(MAX_ALERTS)
+    .refine((a) => new Set(a).size === a.length, "no percentage twice")
+    .optional()
+    .openapi({ description: `Threshold alerts: percentages of the quantity (${MIN_PERCENT} to ${MAX_PERCENT}, at most ${MAX_ALERTS}, no repeats; [] for none). Each upward crossing sends pool.threshold; a threshold re-arms once the pool falls ${REARM_POINTS} points below it. Omitted keeps the current list (default [80, 100]).` }),
 });
 
 const Seats = z
@@ -103,8 +110,8 @@ export const poolRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook 
   .openapi(putPool, async (c) => {
     const { account_id, pool_id } = c.req.valid("param");
     await requireAccountAdmin(c, account_id);
-    const { quantity, max_active } = c.req.valid("json");
-    const pool = unwrap(await seatsOf(c.env, account_id).putPool(pool_id, quantity, max_active, actorOf(c.get("caller"))));
+    const { quantity, max_active, alerts } = c.req.valid("json");
+    const pool = unwrap(await seatsOf(c.env, account_id).putPool(pool_id, quantity, max_active, actorOf(c.get("caller")), alerts));
     return c.json(pool, 200);
   })
   .openapi(listPools, async (c) => {

@@ -92,6 +92,7 @@ export const Account = z
     lease_ttl_seconds: z.number().int(),
     reconnect_grace_seconds: z.number().int(),
     max_sessions_per_user: z.number().int(),
+    warn_before_grace_end_seconds: z.number().int(),
     webhook_url: z.string().nullable(),
     created_at: Timestamp,
   })
@@ -119,6 +120,13 @@ export const AccountSettings = z.object({
     .max(50)
     .optional()
     .openapi({ description: "Sessions one user may hold at once (default 5); a checkout with a new session id beyond it ends the user's least recently renewed session" }),
+  warn_before_grace_end_seconds: z
+    .number()
+    .int()
+    .min(0)
+    .max(86_400)
+    .optional()
+    .openapi({ description: "Seconds before an over-run's grace ends that `overage.grace_ending` is sent (default 300; 0 = off)" }),
 });
 
 export const Pool = z
@@ -133,6 +141,7 @@ export const Pool = z
     active: z.number().int(),
     over_limit: z.boolean(),
     waiting: z.number().int().openapi({ description: "Users in the pool's waitlist at its ceiling (docs/licensing.md#the-waitlist)" }),
+    alerts: z.array(z.number().int()).openapi({ description: "Threshold alerts: percentages of the quantity, ascending (default [80, 100]); each upward crossing sends `pool.threshold`" }),
   })
   .openapi("Pool");
 

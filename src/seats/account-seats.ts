@@ -6,6 +6,7 @@ import type { ProvisioningPlan } from "../domain/provisioning";
 import type { Window } from "../domain/overage";
 import { usageColumns } from "../domain/overage";
 import { deniedColumn } from "../domain/denials";
+import { DEFAULT_ALERTS } from "../domain/thresholds";
 import type { Entitlements } from "../domain/entitlements";
 import { database, type Db } from "../db/client";
 import type { Env } from "../env";
@@ -113,13 +114,25 @@ export class AccountSeats extends DurableObject<Env> {
       heldOpen: (userId, sessionId) => presence.holds(userId, sessionId),
       prune: (before) => alerts.prune(before),
       onFreed: (pool) => this.h.waitlist.serve([pool]),
+      onStep: (pool, t, active, limit) => alerts.onStep(pool, t, active, limit),
     });
     const waitlist = waits.createWaitlist(sql, () => this.h, {
       entitlementsOf: (userId) => entitlementsOf(this.h, userId),
       evictBeyondCap: (userId, keep, at) => agent.evictBeyondCap(this.h, userId, keep, at),
       seated: (userId, at) => this.h.alerts.seated(userId, at),
     });
-    const alerts = new Alerts({ sql, outbox, accountId, now, arm: (at) => activity.arm(at) });
+    const alerts = new Alerts({
+      sql,
+      outbox,
+      accountId,
+      now,
+      arm: (at) => activity.arm(at),
+      flush: () => ctx.waitUntil(activity.flushOutbox()),
+      poolAlerts: (pool) => {
+        const settings = sync.roster.pools.get(pool as PoolId);
+        return settings ? (settings.alerts ?? DEFAULT_ALERTS) : null;
+      },
+    });
     const self = this;
     this.h = {
       get accountId() {
@@ -331,8 +344,8 @@ export class AccountSeats extends DurableObject<Env> {
   }
 
   /** `maxActive` undefined keeps the pool's ceiling; null removes it. */
-  putPool(pool: PoolId, quantity: number, maxActive: number | null | undefined, actor: string): Promise<Result<PoolView>> {
-    return account.putPool(this.h, pool, quantity, maxActive, actor);
+  putPool(pool: PoolId, quantity: number, maxActive: number | null | undefined, actor: string, alerts?: readonly number[]): Promise<Result<PoolView>> {
+    return account.putPool(this.h, pool, quantity, maxActive, actor, alerts);
   }
 
   assignLicense(userId: string, pool: PoolId, actor: string): Promise<Result<{ user_id: string; pool: PoolId }>> {

@@ -1,7 +1,9 @@
 import { minuteOf, MINUTE_MS, type DenialPool, type DenialReason, type MinuteCounts } from "../domain/denials";
 import type { EventRecord } from "../records";
 import { iso } from "../time";
+import { DEFAULT_ALERTS } from "../domain/thresholds";
 import { DenialLog } from "./denial-log";
+import { ThresholdWatch, type Crossing } from "./threshold-watch";
 import type { Outbox } from "./outbox";
 import { readMeta, writeMeta } from "./sqlite-schema";
 
@@ -12,6 +14,10 @@ export interface AlertsContext {
   now: () => number;
   /** Sets the object's alarm to `at` unless an earlier one is set. */
   arm: (at: number) => void;
+  /** Drains the outbox after the reply (events added outside the alarm). */
+  flush: () => void;
+  /** The pool's threshold alerts, or null for a pool the account does not have. */
+  poolAlerts: (pool: string) => readonly number[] | null;
 }
 
 /**
@@ -22,9 +28,26 @@ export interface AlertsContext {
  */
 export class Alerts {
   readonly denials: DenialLog;
+  readonly thresholds: ThresholdWatch;
 
   constructor(private readonly c: AlertsContext) {
     this.denials = new DenialLog(c.sql, c.now());
+    this.thresholds = new ThresholdWatch(c.sql);
+  }
+
+  /** The pool's seats in use or quantity changed (every usage step): thresholds crossed upward go out. */
+  onStep(pool: string, t: number, active: number, quantity: number): void {
+    const alerts = this.c.poolAlerts(pool);
+    if (alerts === null) return;
+    const crossings = this.thresholds.step(pool, alerts, active, quantity);
+    if (crossings.length === 0) return;
+    for (const x of crossings) this.c.outbox.add({ kind: "event", record: thresholdEvent(this.c.accountId(), x, t) });
+    this.c.flush();
+  }
+
+  /** The pool's list was set: new thresholds start armed unless already reached (no event). */
+  configurePool(pool: string, active: number, quantity: number): void {
+    this.thresholds.configure(pool, this.c.poolAlerts(pool) ?? DEFAULT_ALERTS, active, quantity);
   }
 
   /** A refused checkout of `user` (pool null: the user has no license). */
@@ -65,5 +88,16 @@ export function deniedEvent(accountId: string, m: { pool: DenialPool; minute: nu
     account_id: accountId,
     created_at: iso(now),
     data: { pool: m.pool, minute_start: iso(m.minute), minute_end: iso(m.minute + MINUTE_MS), ...m.counts },
+  };
+}
+
+/** A threshold crossed upward; the id carries the account's crossing number, so each names one crossing. */
+export function thresholdEvent(accountId: string, x: Crossing, t: number): EventRecord {
+  return {
+    id: `evt_threshold_${x.pool}_${x.percent}_${x.seq}`,
+    type: "pool.threshold",
+    account_id: accountId,
+    created_at: iso(t),
+    data: { pool: x.pool, percent: x.percent, active: x.active, quantity: x.quantity },
   };
 }

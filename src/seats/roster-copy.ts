@@ -1,5 +1,5 @@
 import { isAddonProduct, isPerSeatProduct, isPoolId, type AddonProduct, type PerSeatProduct, type PoolId } from "../domain/catalog";
-import { Roster, type AccountSettings, type PoolSettings, type RosterSink } from "./roster";
+import { parseAlerts, Roster, type AccountSettings, type PoolSettings, type RosterSink } from "./roster";
 import { deleteMeta, readMeta, writeMeta } from "./sqlite-schema";
 
 /**
@@ -29,8 +29,8 @@ export class RosterCopy implements RosterSink {
     roster.exists = true;
     roster.version = this.version() ?? 0;
     roster.settings = JSON.parse(readMeta(this.sql, "roster_settings") ?? "null") ?? roster.settings;
-    for (const p of this.sql.exec<{ pool_id: string; quantity: number; max_active: number | null }>("SELECT pool_id, quantity, max_active FROM roster_pools")) {
-      if (isPoolId(p.pool_id)) roster.setPool(p.pool_id, { quantity: p.quantity, maxActive: p.max_active });
+    for (const p of this.sql.exec<{ pool_id: string; quantity: number; max_active: number | null; alerts: string | null }>("SELECT pool_id, quantity, max_active, alerts FROM roster_pools")) {
+      if (isPoolId(p.pool_id)) roster.setPool(p.pool_id, { quantity: p.quantity, maxActive: p.max_active, alerts: parseAlerts(p.alerts) });
     }
     for (const r of this.sql.exec<{ pool_id: string; users: string }>("SELECT pool_id, json_group_array(user_id) AS users FROM roster_licenses GROUP BY pool_id")) {
       if (!isPoolId(r.pool_id)) continue;
@@ -78,10 +78,11 @@ export class RosterCopy implements RosterSink {
 
   pool(pool: PoolId, s: PoolSettings): void {
     this.sql.exec(
-      "INSERT INTO roster_pools (pool_id, quantity, max_active) VALUES (?, ?, ?) ON CONFLICT(pool_id) DO UPDATE SET quantity = excluded.quantity, max_active = excluded.max_active",
+      "INSERT INTO roster_pools (pool_id, quantity, max_active, alerts) VALUES (?, ?, ?, ?) ON CONFLICT(pool_id) DO UPDATE SET quantity = excluded.quantity, max_active = excluded.max_active, alerts = excluded.alerts",
       pool,
       s.quantity,
       s.maxActive,
+      s.alerts === undefined ? null : JSON.stringify(s.alerts),
     );
   }
 

@@ -4,11 +4,14 @@ import { isAddonProduct, isPerSeatProduct, isPoolId } from "../domain/catalog";
 import type { Db } from "../db/client";
 import type { GracePolicy } from "../domain/overage";
 import { ACCOUNT_DEFAULTS } from "../domain/account-defaults";
+import { DEFAULT_ALERTS } from "../domain/thresholds";
 import { accounts, addonAssignments, addonPurchases, licenses, pools, users } from "../db/schema";
 
 export interface PoolSettings {
   quantity: number;
   maxActive: number | null;
+  /** Threshold alerts, percentages ascending (src/domain/thresholds.ts); absent: the default. */
+  alerts?: readonly number[];
 }
 
 export interface AccountSettings {
@@ -18,6 +21,7 @@ export interface AccountSettings {
   /** How long a closed presence socket keeps its seat for the same session to reconnect. */
   reconnectGraceSeconds: number;
   maxSessionsPerUser: number;
+  warnBeforeGraceEndSeconds: number;
   billingDay: number;
   createdAt: number;
 }
@@ -87,11 +91,12 @@ export class Roster {
         leaseTtlSeconds: row.leaseTtlSeconds,
         reconnectGraceSeconds: row.reconnectGraceSeconds,
         maxSessionsPerUser: row.maxSessionsPerUser,
+        warnBeforeGraceEndSeconds: row.warnBeforeGraceEndSeconds,
         billingDay: row.billingDay,
         createdAt: Date.parse(row.createdAt),
       };
     }
-    for (const p of poolRows) if (isPoolId(p.id)) roster.setPool(p.id, { quantity: p.quantity, maxActive: p.maxActive });
+    for (const p of poolRows) if (isPoolId(p.id)) roster.setPool(p.id, { quantity: p.quantity, maxActive: p.maxActive, alerts: parseAlerts(p.alerts) });
     for (const l of licenseRows) if (isPoolId(l.poolId)) roster.setLicense(l.userId, l.poolId);
     for (const a of assignmentRows) {
       if (isPerSeatProduct(a.product)) roster.assign(a.userId, a.product, a.seq);
@@ -163,4 +168,16 @@ export class Roster {
   assigned(pool: PoolId): number {
     return this.assignedCount.get(pool) ?? 0;
   }
+}
+
+/** A pool's stored alerts (JSON), or the default for none or an unreadable value. */
+export function parseAlerts(raw: string | null): readonly number[] {
+  if (raw === null) return DEFAULT_ALERTS;
+  try {
+    const parsed: unknown = JSON.parse(raw);
+    if (Array.isArray(parsed) && parsed.every((p) => Number.isInteger(p))) return parsed as number[];
+  } catch {
+    // fall through
+  }
+  return DEFAULT_ALERTS;
 }

@@ -26,6 +26,8 @@ export interface ActivityContext {
   now: () => number;
   /** Whether an open presence socket holds this session (its lease must not end under it). */
   heldOpen?: (userId: string, sessionId: string) => boolean;
+  /** Each usage step of a pool (thresholds). */
+  onStep?: (pool: PoolId, t: number, active: number, limit: number) => void;
   /** Other logs pruned with the usage log (denials). */
   prune?: (before: number) => void;
   /** A seat of `pool` freed (after the step is logged): the waitlist hands it out (./waitlist.ts). */
@@ -58,6 +60,7 @@ export class SeatActivity {
     if (!settings) return;
     const tracked = parsePoolId(pool)!.model === "concurrent";
     const events = this.c.ledger.record(pool, t, this.c.seats.active(pool), settings.quantity, tracked, this.graceRules());
+    this.c.onStep?.(pool, t, this.c.seats.active(pool), settings.quantity);
     this.emit(
       events.map((event) => ({ pool, event })),
       t,

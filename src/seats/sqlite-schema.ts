@@ -73,6 +73,13 @@ const MIGRATIONS: string[] = [
    ) WITHOUT ROWID;
    CREATE INDEX waitlist_queue ON waitlist (pool_id, state, seq);
    CREATE INDEX waitlist_expiry ON waitlist (expires_at);`,
+  // Pool thresholds (src/seats/threshold-watch.ts): armed or spent, per pool and percent; one
+  // counter numbers the crossings so every pool.threshold event id is new.
+  `CREATE TABLE threshold_state (
+     pool_id TEXT NOT NULL, percent INTEGER NOT NULL, armed INTEGER NOT NULL, PRIMARY KEY (pool_id, percent)
+   ) WITHOUT ROWID;
+   CREATE TABLE threshold_seq (n INTEGER NOT NULL);
+   ALTER TABLE roster_pools ADD alerts TEXT;`,
 ];
 
 export function migrateSeatsSchema(sql: SqlStorage): void {

@@ -3,6 +3,7 @@ import type { IntervalFigures, TrackerEvent } from "../domain/overage";
 import type { EventRecord, IntervalRecord } from "../records";
 import { iso } from "../time";
 import type { PoolSettings } from "./roster";
+import { DEFAULT_ALERTS } from "../domain/thresholds";
 
 /** Reply shapes the Durable Object hands to the routes (plain data: they cross the RPC boundary). */
 
@@ -18,6 +19,8 @@ export interface PoolView {
   over_limit: boolean;
   /** Users in the pool's waitlist (docs/licensing.md#the-waitlist). */
   waiting: number;
+  /** Threshold alerts, percentages of the quantity (docs/licensing.md#thresholds). */
+  alerts: number[];
 }
 
 export interface CheckoutView {
@@ -86,6 +89,7 @@ export function poolView(pool: PoolId, settings: PoolSettings, active: number, a
     active,
     over_limit: model === "concurrent" && active > settings.quantity,
     waiting,
+    alerts: [...(settings.alerts ?? DEFAULT_ALERTS)],
   };
 }
 

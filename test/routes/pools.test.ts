@@ -21,6 +21,7 @@ describe("PUT /v1/accounts/{account_id}/pools/{pool_id}", () => {
       active: 0,
       over_limit: false,
       waiting: 0,
+      alerts: [80, 100],
     });
     const [last] = await auditOf(f);
     expect(last).toMatchObject({ action: "pool.create", target: "elite-named", actor: `api_key:${f.keyId}` });
@@ -42,6 +43,7 @@ describe("PUT /v1/accounts/{account_id}/pools/{pool_id}", () => {
       active: 0,
       over_limit: false,
       waiting: 0,
+      alerts: [80, 100],
     });
   });
 
@@ -189,6 +191,7 @@ describe("GET /v1/accounts/{account_id}/pools", () => {
       active: 0,
       over_limit: false,
       waiting: 0,
+      alerts: [80, 100],
     });
     expect(byId["essentials-named"]).toMatchObject({ quantity: 2, assigned: 0, members: null });
     expect(byId["premium-concurrent"]).toEqual({
@@ -202,6 +205,7 @@ describe("GET /v1/accounts/{account_id}/pools", () => {
       active: 0,
       over_limit: false,
       waiting: 0,
+      alerts: [80, 100],
     });
   });
 
