@@ -151,7 +151,7 @@ describe("overage and the grace period", () => {
     expect(await runInDurableObject(seatsStub(f), (_i, state) => state.storage.getAlarm())).toBe(T0 + 30 * MIN + 1);
     await passTime(f, T0 + 30 * MIN + 1);
     const events = await eventually(async () => {
-      const rows = await env.DB.prepare("SELECT type, body FROM webhook_events WHERE account_id = ? ORDER BY created_at").bind(f.accountId).all<{ type: string; body: string }>();
+      const rows = await env.DB.prepare("SELECT type, body FROM webhook_events WHERE account_id = ? AND type LIKE 'overage.%' ORDER BY created_at").bind(f.accountId).all<{ type: string; body: string }>();
       if (!rows.results.some((r) => r.type === "overage.billable")) throw new Error("no billable event yet");
       return rows.results;
     });

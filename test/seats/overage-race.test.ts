@@ -15,8 +15,9 @@ interface StoredEvent {
   interval: { id: string; started_at: string; ended_at: string | null };
 }
 
+/** The over-limit events (pool.threshold and seat.denied are other tests' concern). */
 async function storedEvents(f: Fixture): Promise<StoredEvent[]> {
-  const rows = await env.DB.prepare("SELECT id, type, body FROM webhook_events WHERE account_id = ? ORDER BY created_at, id")
+  const rows = await env.DB.prepare("SELECT id, type, body FROM webhook_events WHERE account_id = ? AND type LIKE 'overage.%' ORDER BY created_at, id")
     .bind(f.accountId)
     .all<{ id: string; type: string; body: string }>();
   return rows.results.map((r) => ({ id: r.id, type: r.type, interval: JSON.parse(r.body).data.interval }));
