@@ -222,8 +222,11 @@ export async function presencePhase({ baseUrl, token, log, check, bulk, mintToke
   const held = (await must("GET", `${A}/pools/${pool}/seats`, undefined, 200)).items;
   const sessions = held.reduce((n, x) => n + x.sessions, 0);
   check(expected === openNow && sessions === openNow, `presence/close: the pool's ${expected} seats are held by exactly the ${openNow} open sockets' sessions (no other session)`, `${sessions} sessions`);
-  for (let i = 0; i < samples; i++) {
-    const s = sockets[i];
+  // Only sockets still open are sampled: closing one that already dropped changes nothing, and would
+  // read as a close that never frees.
+  const sampled = sockets.filter((x) => x && !x.closed).slice(0, samples);
+  for (let i = 0; i < sampled.length; i++) {
+    const s = sampled[i];
     const t0 = performance.now();
     s.ws.close(1000, "bench");
     expected -= 1;
@@ -256,7 +259,7 @@ export async function presencePhase({ baseUrl, token, log, check, bulk, mintToke
   const poll = stats(pollCost, 1);
 
   // ---- the rest leave; every seat is free at the end.
-  for (const s of sockets.slice(samples)) s?.ws.close(1000, "bench done");
+  for (const s of sockets) if (s && !s.closed) s.ws.close(1000, "bench done");
   const drained = await (async () => {
     const deadline = performance.now() + 30_000;
     while (performance.now() < deadline) {
@@ -286,7 +289,7 @@ export async function presencePhase({ baseUrl, token, log, check, bulk, mintToke
       object: wsDelta,
       invocations_per_keepalive: perPing,
     },
-    close_to_free_ms: { samples, p50: close.p50, p99: close.p99, max: close.max, poll_p50_ms: poll.p50, slow: slowCloses },
+    close_to_free_ms: { samples: closeLatencies.length, p50: close.p50, p99: close.p99, max: close.max, poll_p50_ms: poll.p50, slow: slowCloses },
   };
   if (http) {
     if (Object.keys(http.heartbeat_failures).length) log(`   HTTP heartbeats not answered 200: ${JSON.stringify(http.heartbeat_failures)}; releases retried: ${http.releases_retried}`);
