@@ -126,7 +126,7 @@ export const AccountSettings = z.object({
     .min(0)
     .max(86_400)
     .optional()
-    .openapi({ description: "Seconds before an over-run's grace ends that `overage.grace_ending` is sent (default 300; 0 = off)" }),
+    .openapi({ description: "Reserved: seconds before an over-run's grace ends for the planned `overage.grace_ending` warning (default 300; 0 = off). Stored and validated; the warning is not sent yet." }),
 });
 
 export const Pool = z
