@@ -16,6 +16,7 @@ import { agentRoutes } from "./routes/agent";
 import { billingRoutes } from "./routes/billing";
 import { denialRoutes } from "./routes/denials";
 import { poolRoutes } from "./routes/pools";
+import { teamRoutes } from "./routes/teams";
 import { describeEdge } from "./openapi-edge";
 import { docsPage } from "./docs-page";
 import { problem } from "./routes/schemas";
@@ -89,6 +90,7 @@ export const app = base
   })
   .route("/", accountRoutes)
   .route("/", poolRoutes)
+  .route("/", teamRoutes)
   .route("/", userRoutes)
   .route("/", addonRoutes)
   .route("/", activityRoutes)

@@ -133,7 +133,7 @@ export async function auditOf(f: Fixture, token: string = f.key): Promise<Array<
 }
 
 /** Every user of the account, in id order (follows the cursor). */
-export async function usersOf(f: Fixture): Promise<Array<{ id: string; display_name: string | null; email: string | null; pool: string | null; addons: string[]; created_at: string }>> {
+export async function usersOf(f: Fixture): Promise<Array<{ id: string; display_name: string | null; email: string | null; pool: string | null; addons: string[]; team: string | null; created_at: string }>> {
   const out = [];
   let cursor: string | null = null;
   do {

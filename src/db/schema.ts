@@ -83,6 +83,8 @@ export const users = sqliteTable(
     index("users_search_name").on(t.accountId, sql`lower(${t.displayName})`),
     index("users_search_surname").on(t.accountId, sql`lower(substr(${t.displayName}, instr(${t.displayName}, ' ') + 1))`),
     index("users_token_generation").on(t.accountId).where(sql`${t.tokenGeneration} > 0`),
+    // Users with a team (migration 0015): the object's roster load and the user list's `team` filter.
+    index("users_team").on(t.accountId, t.team, t.id).where(sql`${t.team} IS NOT NULL`),
   ],
 );
 
@@ -101,6 +103,20 @@ export const pools = sqliteTable(
     updatedAt: text("updated_at").notNull(),
   },
   (t) => [primaryKey({ columns: [t.accountId, t.id] })],
+);
+
+/** Per concurrent pool and team: a hard cap and a reservation (docs/licensing.md#teams, migration 0015). */
+export const poolTeams = sqliteTable(
+  "pool_teams",
+  {
+    accountId: text("account_id").notNull().references(() => accounts.id),
+    poolId: text("pool_id").notNull(),
+    team: text("team").notNull(),
+    maxActive: integer("max_active"),
+    reserve: integer("reserve").notNull().default(0),
+    updatedAt: text("updated_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.accountId, t.poolId, t.team] })],
 );
 
 /** A user's one contact-center license: the pool they hold a named seat in or are a member of. */

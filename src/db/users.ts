@@ -9,6 +9,7 @@ export interface UserView {
   email: string | null;
   pool: string | null;
   addons: string[];
+  team: string | null;
   created_at: string;
 }
 
@@ -18,6 +19,7 @@ const userColumns = {
   email: users.email,
   createdAt: users.createdAt,
   pool: licenses.poolId,
+  team: users.team,
 };
 
 /** Users with their license and add-on assignments, ordered by id, after `cursor`. */
@@ -41,7 +43,7 @@ export async function listUsers(db: Db, accountId: string, limit: number, after:
     rows,
     limit,
     (r) => [r.id],
-    (r) => ({ id: r.id, display_name: r.displayName, email: r.email, pool: r.pool, addons: addons.get(r.id) ?? [], created_at: r.createdAt }),
+    (r) => ({ id: r.id, display_name: r.displayName, email: r.email, pool: r.pool, addons: addons.get(r.id) ?? [], team: r.team, created_at: r.createdAt }),
   );
 }
 
@@ -53,6 +55,8 @@ export interface UserFilter {
   pool?: string;
   /** Users holding this add-on. */
   addon?: string;
+  /** Users of this team (docs/licensing.md#teams). */
+  team?: string;
 }
 
 /**
@@ -93,6 +97,7 @@ interface Row {
   id: string;
   display_name: string | null;
   email: string | null;
+  team: string | null;
   created_at: string;
   pool_id: string | null;
 }
@@ -116,7 +121,8 @@ export async function searchUsers(db: Db, accountId: string, filter: UserFilter,
     filter.addon === undefined
       ? sql``
       : sql` AND EXISTS (SELECT 1 FROM addon_assignments a2 WHERE a2.account_id = u.account_id AND a2.user_id = u.id AND a2.product = ${filter.addon})`;
-  const columns = sql.raw("u.id, u.display_name, u.email, u.created_at, l.pool_id");
+  const teamCheck = filter.team === undefined ? sql`` : sql` AND u.team = ${filter.team}`;
+  const columns = sql.raw("u.id, u.display_name, u.email, u.team, u.created_at, l.pool_id");
   const licensed = sql.raw("LEFT JOIN licenses l ON l.account_id = u.account_id AND l.user_id = u.id");
 
   let rows: Row[];
@@ -128,7 +134,7 @@ export async function searchUsers(db: Db, accountId: string, filter: UserFilter,
       SELECT ${columns} FROM (${sql.join(branches, sql` UNION `)}) m
       CROSS JOIN users u ON u.rowid = m.r
       ${licensed}
-      WHERE u.account_id = ${accountId} AND u.id > ${after}${poolCheck}${addonCheck}
+      WHERE u.account_id = ${accountId} AND u.id > ${after}${poolCheck}${addonCheck}${teamCheck}
       ORDER BY u.id LIMIT ${limit + 1}`);
   } else {
     const matches = q ? sql` AND (${sql.join(searchFields("u").map((f) => sql`(${inRange(f, lo, hi)})`), sql` OR `)})` : sql``;
@@ -136,15 +142,22 @@ export async function searchUsers(db: Db, accountId: string, filter: UserFilter,
       rows = await db.all<Row>(sql`
         SELECT ${columns} FROM licenses l
         CROSS JOIN users u ON u.account_id = l.account_id AND u.id = l.user_id
-        WHERE l.account_id = ${accountId} AND l.pool_id = ${filter.pool} AND l.user_id > ${after}${addonCheck}${matches}
+        WHERE l.account_id = ${accountId} AND l.pool_id = ${filter.pool} AND l.user_id > ${after}${addonCheck}${teamCheck}${matches}
         ORDER BY l.user_id LIMIT ${limit + 1}`);
     } else if (filter.addon !== undefined) {
       rows = await db.all<Row>(sql`
         SELECT ${columns} FROM addon_assignments a
         CROSS JOIN users u ON u.account_id = a.account_id AND u.id = a.user_id
         ${licensed}
-        WHERE a.account_id = ${accountId} AND a.product = ${filter.addon} AND a.user_id > ${after}${matches}
+        WHERE a.account_id = ${accountId} AND a.product = ${filter.addon} AND a.user_id > ${after}${teamCheck}${matches}
         ORDER BY a.user_id LIMIT ${limit + 1}`);
+    } else if (filter.team !== undefined) {
+      // Index users_team (migration 0015): the team's users in id order.
+      rows = await db.all<Row>(sql`
+        SELECT ${columns} FROM users u
+        ${licensed}
+        WHERE u.account_id = ${accountId} AND u.team = ${filter.team} AND u.id > ${after}${matches}
+        ORDER BY u.id LIMIT ${limit + 1}`);
     } else {
       rows = await db.all<Row>(sql`
         SELECT ${columns} FROM users u
@@ -158,7 +171,7 @@ export async function searchUsers(db: Db, accountId: string, filter: UserFilter,
     rows,
     limit,
     (r) => [r.id],
-    (r) => ({ id: r.id, display_name: r.display_name, email: r.email, pool: r.pool_id, addons: addons.get(r.id) ?? [], created_at: r.created_at }),
+    (r) => ({ id: r.id, display_name: r.display_name, email: r.email, pool: r.pool_id, addons: addons.get(r.id) ?? [], team: r.team, created_at: r.created_at }),
   );
 }
 

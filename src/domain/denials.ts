@@ -8,7 +8,7 @@
  * The property test checks rows kept this way against a plain reading of every refusal and seat.
  */
 
-export const DENIAL_REASONS = ["no_license", "pool_at_ceiling", "session_evicted", "rate_limited"] as const;
+export const DENIAL_REASONS = ["no_license", "pool_at_ceiling", "team_at_ceiling", "session_evicted", "rate_limited"] as const;
 export type DenialReason = (typeof DENIAL_REASONS)[number];
 
 /** A refusal is a true denial when its user held no seat in the following 5 minutes (RLM's term). */
@@ -118,7 +118,7 @@ export interface MinuteCounts {
   by_reason: Record<DenialReason, number>;
 }
 
-export const emptyByReason = (): Record<DenialReason, number> => ({ no_license: 0, pool_at_ceiling: 0, session_evicted: 0, rate_limited: 0 });
+export const emptyByReason = (): Record<DenialReason, number> => ({ no_license: 0, pool_at_ceiling: 0, team_at_ceiling: 0, session_evicted: 0, rate_limited: 0 });
 
 /**
  * Refusal counts into chart buckets: bucket k is [from + k*step, from + (k+1)*step); a minute's

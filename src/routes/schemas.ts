@@ -1,3 +1,4 @@
+import { TEAM_PATTERN } from "../domain/teams";
 import { z } from "@hono/zod-openapi";
 import {
   ADDON_KEYS,
@@ -31,6 +32,9 @@ export const Timestamp = z.string().openapi({ example: "2026-11-27T08:00:00.000Z
 export const AccountParams = z.object({ account_id: AccountId.openapi({ param: { name: "account_id", in: "path" } }) });
 export const UserParams = AccountParams.extend({ user_id: UserId.openapi({ param: { name: "user_id", in: "path" } }) });
 export const PoolParams = AccountParams.extend({ pool_id: PoolIdSchema.openapi({ param: { name: "pool_id", in: "path" } }) });
+/** A team name, as SCIM's `team` attribute spells it (src/domain/teams.ts). */
+export const TeamName = z.string().regex(TEAM_PATTERN, "must match ^[A-Za-z0-9_.-]{1,64}$").openapi({ example: "billing" });
+export const TeamParams = PoolParams.extend({ team: TeamName.openapi({ param: { name: "team", in: "path" } }) });
 
 export const Page = z.object({
   limit: z.coerce.number().int().min(1).max(1000).default(100).openapi({ param: { name: "limit", in: "query" }, example: 100 }),
@@ -167,6 +171,7 @@ export const User = z
     email: z.string().nullable(),
     pool: PoolIdOut.nullable(),
     addons: z.array(PerSeatProductOut),
+    team: z.string().nullable().openapi({ description: "The user's team (docs/licensing.md#teams), or null" }),
     created_at: Timestamp,
   })
   .openapi("User");

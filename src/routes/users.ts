@@ -22,6 +22,7 @@ import {
   PoolIdOut,
   PoolIdSchema,
   problem,
+  TeamName,
   User,
   UserId,
   UserParams,
@@ -30,6 +31,11 @@ import {
 const PutUser = z.object({
   display_name: z.string().trim().max(200).nullable().optional(),
   email: z.string().trim().email().max(320).nullable().optional(),
+  team: TeamName.nullable().optional().openapi({ description: "The user's team (docs/licensing.md#teams). Omitted keeps it; null clears it." }),
+});
+
+const TeamBatch = z.object({
+  items: z.array(z.strictObject({ user_id: UserId, team: TeamName.nullable() })).min(1).max(1000),
 });
 
 /** The most assignments plus revocations in one batch. */
@@ -73,6 +79,7 @@ const UserSearch = Page.extend({
     }),
   pool: PoolIdSchema.optional().openapi({ param: { name: "pool", in: "query" }, description: "Only users licensed in this pool." }),
   addon: PerSeatProductSchema.optional().openapi({ param: { name: "addon", in: "query" }, description: "Only users holding this per-seat add-on.", example: "workforce_management" }),
+  team: TeamName.optional().openapi({ param: { name: "team", in: "query" }, description: "Only users of this team." }),
 });
 
 const listUsersRoute = createRoute({
@@ -82,7 +89,7 @@ const listUsersRoute = createRoute({
   tags: ["users"],
   summary: "List or search users with their license and add-ons",
   description:
-    "Users in id order, paged by cursor. `q`, `pool` and `addon` narrow the list (all given ones must hold); a cursor continues the list it came from, so pass the same filters with it.",
+    "Users in id order, paged by cursor. `q`, `pool`, `addon` and `team` narrow the list (all given ones must hold); a cursor continues the list it came from, so pass the same filters with it.",
   request: { params: AccountParams, query: UserSearch.extend({ format: CsvFormat }) },
   responses: { 200: { description: "OK", content: { ...json(pageOf(User)).content, ...csvContent } }, ...commonErrors },
 });
@@ -145,6 +152,15 @@ const batchLicenses = createRoute({
   },
 });
 
+const teamBatch = createRoute({
+  method: "post",
+  path: "/v1/accounts/{account_id}/users/teams:batch",
+  tags: ["users"],
+  summary: "Set the teams of up to 1000 users (null clears), all or nothing",
+  request: { params: AccountParams, body: body(TeamBatch) },
+  responses: { 200: json(z.object({ updated: z.number().int() })), ...commonErrors },
+});
+
 const agentToken = createRoute({
   method: "post",
   path: "/v1/accounts/{account_id}/users/{user_id}/agent-token",
@@ -172,31 +188,34 @@ export const userRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook 
   .openapi(putUser, async (c) => {
     const { account_id, user_id } = c.req.valid("param");
     await requireAccountAdmin(c, account_id);
-    const input = c.req.valid("json");
+    const { team, ...input } = c.req.valid("json");
     const db = database(c.env.DB);
     const at = iso(Date.now());
     await writeBatch(c.env.DB, [
       upsertUser(db, account_id, user_id, input.display_name ?? null, input.email ?? null, at),
       auditInsert(db, account_id, at, { actor: actorOf(c.get("caller")), action: "user.put", target: user_id, detail: { ...input } }),
     ]);
+    // The team goes through the account's object: checkouts read it from there.
+    if (team !== undefined) unwrap(await seatsOf(c.env, account_id).setUserTeams([{ user_id, team }], actorOf(c.get("caller"))));
     return c.json((await getUser(db, account_id, user_id))!, 200);
   })
   .openapi(listUsersRoute, async (c) => {
     const { account_id } = c.req.valid("param");
     await requireAccountAdmin(c, account_id);
-    const { limit, cursor, q, pool, addon, format } = c.req.valid("query");
+    const { limit, cursor, q, pool, addon, team, format } = c.req.valid("query");
     const db = database(c.env.DB);
-    const filter = { q: q || undefined, pool, addon };
+    const filter = { q: q || undefined, pool, addon, team };
     if (wantsCsv(c, format)) {
       // The filters hold for the export too: "the users of this pool" as a spreadsheet.
       const pages = paged((after: readonly [string] | null) => searchUsers(db, account_id, filter, CSV_PAGE, after));
-      return csvResponse(`users-${account_id}.csv`, ["id", "display_name", "email", "pool", "addons", "created_at"], pages, (u) => [
+      return csvResponse(`users-${account_id}.csv`, ["id", "display_name", "email", "pool", "addons", "created_at", "team"], pages, (u) => [
         u.id,
         u.display_name,
         u.email,
         u.pool,
         u.addons.join(" "),
         u.created_at,
+        u.team,
       ]) as never;
     }
     const page = await searchUsers(db, account_id, filter, limit, decodeCursor(cursor, CursorKeys.user));
@@ -240,6 +259,17 @@ export const userRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook 
     const assign = batch.assign.map((a) => ({ user_id: a.user_id, pool: a.pool }));
     const result = unwrap(await seatsOf(c.env, account_id).applyLicenseBatch({ assign, revoke: batch.revoke }, actorOf(c.get("caller"))));
     return c.json(result, 200);
+  })
+  .openapi(teamBatch, async (c) => {
+    const { account_id } = c.req.valid("param");
+    await requireAccountAdmin(c, account_id);
+    const { items } = c.req.valid("json");
+    const seen = new Set<string>();
+    for (const { user_id } of items) {
+      if (seen.has(user_id)) throw invalid(`User ${user_id} appears more than once in the batch.`, [{ path: "items", message: `duplicate user ${user_id}` }]);
+      seen.add(user_id);
+    }
+    return c.json(unwrap(await seatsOf(c.env, account_id).setUserTeams(items, actorOf(c.get("caller")))), 200);
   })
   .openapi(agentToken, async (c) => {
     const { account_id, user_id } = c.req.valid("param");

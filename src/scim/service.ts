@@ -45,7 +45,7 @@ async function apply(
   const licenseChanges = changes
     .filter((c) => c.pool !== undefined || c.addons_add || c.addons_remove)
     .map(({ user_id, pool, addons_add, addons_remove }) => ({ user_id, pool, addons_add, addons_remove }));
-  const result = (await seatsOf(ctx.env, ctx.accountId).applyProvisioning({ changes: licenseChanges, statements: all, audit, creates }, ctx.actor)) as Result<ProvisioningPlan>;
+  const result = (await seatsOf(ctx.env, ctx.accountId).applyProvisioning({ changes: licenseChanges, statements: all, audit, creates, teams }, ctx.actor)) as Result<ProvisioningPlan>;
   if (result.ok) return result.value;
   if (asApi) return unwrap(result);
   throw scimErrorFrom(result.error);

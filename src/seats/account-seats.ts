@@ -37,6 +37,7 @@ import { RosterSync } from "./roster-sync";
 import { reconcileWithRoster } from "./reconcile";
 import { SeatBook } from "./seat-book";
 import { SeatActivity } from "./seat-activity";
+import * as teams from "./team-seats";
 import * as sockets from "./sockets";
 import { TokenGenerations } from "./token-generations";
 import { migrateSeatsSchema, readMeta, writeMeta } from "./sqlite-schema";
@@ -120,6 +121,9 @@ export class AccountSeats extends DurableObject<Env> {
       entitlementsOf: (userId) => entitlementsOf(this.h, userId),
       evictBeyondCap: (userId, keep, at) => agent.evictBeyondCap(this.h, userId, keep, at),
       seated: (userId, at) => this.h.alerts.seated(userId, at),
+      // The team rules (./team-seats.ts): a waiter gets a seat only when a checkout would.
+      seatState: (pool) => teams.teamSeatState(this.h.roster, this.h.seats, pool),
+      teamOf: (userId) => this.h.roster.teamOf.get(userId) ?? null,
     });
     const alerts = new Alerts({
       sql,
@@ -407,6 +411,30 @@ export class AccountSeats extends DurableObject<Env> {
   /** Drops this instance from memory (throws by design: the reset ends the call). */
   reset(): void {
     offboarding.reset(this.ctx);
+  }
+
+  // ---------------------------------------------------------------- teams (./team-seats.ts)
+
+  async listTeams(pool: PoolId): Promise<Result<teams.TeamLimitView[]>> {
+    await this.fresh();
+    return teams.listTeams(this.h, pool);
+  }
+
+  async getTeam(pool: PoolId, team: string): Promise<Result<teams.TeamLimitView>> {
+    await this.fresh();
+    return teams.getTeam(this.h, pool, team);
+  }
+
+  putTeam(pool: PoolId, team: string, patch: { max_active?: number | null; reserve?: number }, actor: string): Promise<Result<teams.TeamLimitView>> {
+    return teams.putTeam(this.h, pool, team, patch, actor);
+  }
+
+  deleteTeam(pool: PoolId, team: string, actor: string): Promise<Result<null>> {
+    return teams.deleteTeam(this.h, pool, team, actor);
+  }
+
+  setUserTeams(items: { user_id: string; team: string | null }[], actor: string): Promise<Result<{ updated: number }>> {
+    return teams.setUserTeams(this.h, items, actor);
   }
 
   // ---------------------------------------------------------------- WebSocket presence (./sockets.ts)

@@ -1,6 +1,7 @@
 import type { PoolId } from "../domain/catalog";
 import { refusePoolQuantity } from "../domain/licenses";
 import { normalizeAlerts } from "../domain/thresholds";
+import { refuseCeiling } from "../domain/teams";
 import type { GracePolicy } from "../domain/overage";
 import * as writes from "../db/roster-writes";
 import { fail, ok, type Result } from "../errors";
@@ -42,7 +43,7 @@ export function putPool(h: House, pool: PoolId, quantity: number, requestedMaxAc
     const before = h.roster.pools.get(pool);
     const maxActive = requestedMaxActive === undefined ? (before?.maxActive ?? null) : requestedMaxActive;
     const alerts = requestedAlerts === undefined ? (before?.alerts ?? null) : normalizeAlerts(requestedAlerts);
-    const refusal = refusePoolQuantity(h.roster, pool, quantity, maxActive);
+    const refusal = refusePoolQuantity(h.roster, pool, quantity, maxActive) ?? refuseCeiling(pool, maxActive, h.roster.limitsOf(pool));
     if (refusal) return fail(refusalError(refusal));
     return {
       writes: [writes.upsertPool(h.db, h.accountId, pool, quantity, maxActive, at, alerts)],

@@ -1,11 +1,11 @@
 import { parsePoolId } from "../domain/catalog";
 import type { Entitlements } from "../domain/entitlements";
-import { refuseSeat } from "../domain/licenses";
 import { ApiError, fail, ok, type Result } from "../errors";
 import { iso } from "../time";
 import { entitlementsOf, rosterLoaded, revoked, type House } from "./house";
 import { CLOSE } from "./presence";
 import { refusalError } from "./refusal";
+import { refuseSeatFor } from "./team-seats";
 import { checkoutView, type CheckoutView } from "./views";
 import { forgetWait, joinWaitlist, leaveWait as leaveQueue, pollWait as pollQueue, WAITABLE } from "./wait-seat";
 import type { WaitingView } from "./waitlist";
@@ -37,9 +37,9 @@ export async function takeSeat(h: House, userId: string, sessionId: string, wait
   const holdsSeat = h.seats.holders.has(userId);
   if (!holdsSeat || !h.seats.renew(userId, sessionId, expiresAt)) {
     if (!holdsSeat) {
-      const refusal = refuseSeat(pool, h.roster.pools.get(pool)!.maxActive, h.seats.active(pool));
+      const refusal = refuseSeatFor(h.roster, h.seats, pool, userId);
       if (refusal) {
-        h.alerts.refused(userId, pool, "pool_at_ceiling", now);
+        h.alerts.refused(userId, pool, refusal.code === "team_at_ceiling" ? "team_at_ceiling" : "pool_at_ceiling", now);
         // With `wait`, the refusal at the ceiling is still counted; the grant later counts as seated.
         if (wait && WAITABLE.has(refusal.code)) return ok(joinWaitlist(h, userId, sessionId, pool, now, refusal.code));
         return fail(refusalError(refusal));

@@ -5,6 +5,7 @@ import * as writes from "../db/roster-writes";
 import { ApiError, fail, ok, type Result } from "../errors";
 import { endSessionsOf, unknownUser, type House } from "./house";
 import { refusalError } from "./refusal";
+import { teamChanged } from "./team-seats";
 
 /*
  * Who holds which license: one user, a batch, and provisioning (SCIM, group rules). Each goes
@@ -88,6 +89,8 @@ export interface ProvisioningInput {
   audit: { action: string; target: string; detail?: Record<string, unknown> }[];
   /** Users the statements insert, so they need not exist yet. */
   creates: string[];
+  /** Teams the statements set (null clears): the roster learns them with the rest. */
+  teams?: { user_id: string; team: string | null }[];
 }
 
 /**
@@ -122,6 +125,7 @@ export function applyProvisioning(h: House, input: ProvisioningInput, actor: str
         ...plan.addonsAdd.map((a) => ({ action: "addon.assign", target: a.user_id, detail: { product: a.product } })),
       ],
       apply: () => {
+        for (const t of input.teams ?? []) teamChanged(h, t.user_id, t.team, now);
         for (const id of plan.revoke) h.roster.revokeLicense(id);
         for (const a of plan.assign) h.roster.setLicense(a.user_id, a.pool);
         for (const a of plan.addonsRemove) h.roster.unassign(a.user_id, a.product);

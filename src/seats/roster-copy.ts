@@ -1,6 +1,7 @@
 import { isAddonProduct, isPerSeatProduct, isPoolId, type AddonProduct, type PerSeatProduct, type PoolId } from "../domain/catalog";
 import { parseAlerts, Roster, type AccountSettings, type PoolSettings, type RosterSink } from "./roster";
 import { deleteMeta, readMeta, writeMeta } from "./sqlite-schema";
+import type { TeamLimit } from "../domain/teams";
 
 /**
  * The roster's copy in the object's own SQLite, with the D1 `roster_version` it reflects
@@ -43,6 +44,12 @@ export class RosterCopy implements RosterSink {
     for (const p of this.sql.exec<{ product: string; quantity: number }>("SELECT product, quantity FROM roster_purchases")) {
       if (isAddonProduct(p.product)) roster.purchased.set(p.product, p.quantity);
     }
+    for (const r of this.sql.exec<{ team: string; users: string }>("SELECT team, json_group_array(user_id) AS users FROM roster_teams GROUP BY team")) {
+      for (const userId of JSON.parse(r.users) as string[]) roster.setTeam(userId, r.team);
+    }
+    for (const t of this.sql.exec<{ pool_id: string; team: string; max_active: number | null; reserve: number }>("SELECT pool_id, team, max_active, reserve FROM roster_team_limits")) {
+      if (isPoolId(t.pool_id)) roster.setTeamLimit(t.pool_id, t.team, { maxActive: t.max_active, reserve: t.reserve });
+    }
     roster.sink = this;
     return roster;
   }
@@ -53,6 +60,8 @@ export class RosterCopy implements RosterSink {
     this.sql.exec("DELETE FROM roster_licenses");
     this.sql.exec("DELETE FROM roster_assignments");
     this.sql.exec("DELETE FROM roster_purchases");
+    this.sql.exec("DELETE FROM roster_teams");
+    this.sql.exec("DELETE FROM roster_team_limits");
     if (!roster.exists) {
       deleteMeta(this.sql, "roster_version");
       deleteMeta(this.sql, "roster_settings");
@@ -71,6 +80,11 @@ export class RosterCopy implements RosterSink {
       JSON.stringify(assignments),
     );
     for (const [product, quantity] of roster.purchased) this.purchase(product, quantity);
+    this.sql.exec(
+      "INSERT INTO roster_teams (user_id, team) SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?)",
+      JSON.stringify([...roster.teamOf]),
+    );
+    for (const [pool, limits] of roster.teamLimits) for (const [team, limit] of limits) this.teamLimit(pool, team, limit);
     this.settings(roster.settings);
     this.setVersion(roster.version);
     roster.sink = this;
@@ -106,5 +120,23 @@ export class RosterCopy implements RosterSink {
 
   settings(settings: AccountSettings): void {
     writeMeta(this.sql, "roster_settings", JSON.stringify(settings));
+  }
+
+  team(userId: string, team: string | null): void {
+    if (team === null) this.sql.exec("DELETE FROM roster_teams WHERE user_id = ?", userId);
+    else this.sql.exec("INSERT INTO roster_teams (user_id, team) VALUES (?, ?) ON CONFLICT(user_id) DO UPDATE SET team = excluded.team", userId, team);
+  }
+
+  teamLimit(pool: PoolId, team: string, limit: TeamLimit | null): void {
+    if (limit === null) this.sql.exec("DELETE FROM roster_team_limits WHERE pool_id = ? AND team = ?", pool, team);
+    else {
+      this.sql.exec(
+        "INSERT INTO roster_team_limits (pool_id, team, max_active, reserve) VALUES (?, ?, ?, ?) ON CONFLICT(pool_id, team) DO UPDATE SET max_active = excluded.max_active, reserve = excluded.reserve",
+        pool,
+        team,
+        limit.maxActive,
+        limit.reserve,
+      );
+    }
   }
 }

@@ -6,6 +6,8 @@ import type { GracePolicy } from "../domain/overage";
 import { ACCOUNT_DEFAULTS } from "../domain/account-defaults";
 import { DEFAULT_ALERTS } from "../domain/thresholds";
 import { accounts, addonAssignments, addonPurchases, licenses, pools, users } from "../db/schema";
+import { teamQueries } from "../db/teams";
+import type { TeamLimit } from "../domain/teams";
 
 export interface PoolSettings {
   quantity: number;
@@ -35,6 +37,10 @@ export interface RosterSink {
   assignment(userId: string, product: PerSeatProduct, seq: number | null): void;
   purchase(product: AddonProduct, quantity: number): void;
   settings(settings: AccountSettings): void;
+  /** `null`: the user has no team. */
+  team(userId: string, team: string | null): void;
+  /** `null`: the team has no limits in the pool any more. */
+  teamLimit(pool: PoolId, team: string, limit: TeamLimit | null): void;
 }
 
 /**
@@ -62,9 +68,13 @@ export class Roster {
   /** D1's `accounts.roster_version` this roster reflects. */
   version = 0;
   sink: RosterSink | null = null;
+  /** user -> team, for users who have one (docs/licensing.md#teams). */
+  readonly teamOf = new Map<string, string>();
+  /** pool -> team -> its cap and reservation in the pool. */
+  readonly teamLimits = new Map<PoolId, Map<string, TeamLimit>>();
 
   static async load(db: Db, accountId: string): Promise<Roster> {
-    const [account, poolRows, licenseRows, assignmentRows, purchaseRows, generationRows] = await db.batch([
+    const [account, poolRows, licenseRows, assignmentRows, purchaseRows, generationRows, teamRows, teamLimitRows] = await db.batch([
       db.select().from(accounts).where(eq(accounts.id, accountId)),
       db.select().from(pools).where(eq(pools.accountId, accountId)),
       db.select({ userId: licenses.userId, poolId: licenses.poolId }).from(licenses).where(eq(licenses.accountId, accountId)),
@@ -78,6 +88,7 @@ export class Roster {
         .select({ id: users.id, gen: users.tokenGeneration })
         .from(users)
         .where(and(eq(users.accountId, accountId), sql`${users.tokenGeneration} > 0`)),
+      ...teamQueries(db, accountId),
     ]);
     const roster = new Roster();
     const row = account[0];
@@ -103,6 +114,8 @@ export class Roster {
     }
     for (const p of purchaseRows) if (isAddonProduct(p.product)) roster.purchased.set(p.product, p.quantity);
     for (const u of generationRows) roster.tokenGenerations.set(u.id, u.gen);
+    for (const u of teamRows) roster.setTeam(u.id, u.team);
+    for (const t of teamLimitRows) if (isPoolId(t.poolId)) roster.setTeamLimit(t.poolId, t.team, { maxActive: t.maxActive, reserve: t.reserve });
     return roster;
   }
 
@@ -165,6 +178,26 @@ export class Roster {
     return this.lastSeq;
   }
 
+  setTeam(userId: string, team: string | null): void {
+    if (team === null) this.teamOf.delete(userId);
+    else this.teamOf.set(userId, team);
+    this.sink?.team(userId, team);
+  }
+
+  /** Sets (or with null, removes) a team's limits in a pool. */
+  setTeamLimit(pool: PoolId, team: string, limit: TeamLimit | null): void {
+    let limits = this.teamLimits.get(pool);
+    if (!limits) this.teamLimits.set(pool, (limits = new Map()));
+    if (limit) limits.set(team, limit);
+    else limits.delete(team);
+    this.sink?.teamLimit(pool, team, limit);
+  }
+
+  /** The teams' limits in a pool (empty when none). */
+  limitsOf(pool: PoolId): ReadonlyMap<string, TeamLimit> {
+    return this.teamLimits.get(pool) ?? NO_LIMITS;
+  }
+
   assigned(pool: PoolId): number {
     return this.assignedCount.get(pool) ?? 0;
   }
@@ -181,3 +214,5 @@ export function parseAlerts(raw: string | null): readonly number[] {
   }
   return DEFAULT_ALERTS;
 }
+
+const NO_LIMITS: ReadonlyMap<string, TeamLimit> = new Map();

@@ -80,6 +80,13 @@ const MIGRATIONS: string[] = [
    ) WITHOUT ROWID;
    CREATE TABLE threshold_seq (n INTEGER NOT NULL);
    ALTER TABLE roster_pools ADD alerts TEXT;`,
+  // Teams in the roster's copy (docs/licensing.md#teams): users' teams and per pool and team limits.
+  // Copies written before this have no team rows: their roster_version is cleared so the next wake reads D1.
+  `CREATE TABLE roster_teams (user_id TEXT PRIMARY KEY, team TEXT NOT NULL) WITHOUT ROWID;
+   CREATE TABLE roster_team_limits (
+     pool_id TEXT NOT NULL, team TEXT NOT NULL, max_active INTEGER, reserve INTEGER NOT NULL, PRIMARY KEY (pool_id, team)
+   ) WITHOUT ROWID;
+   DELETE FROM meta WHERE key = 'roster_version';`,
 ];
 
 export function migrateSeatsSchema(sql: SqlStorage): void {

@@ -19,6 +19,7 @@ export function deleteUser(h: House, userId: string, actor: string): Promise<Res
       audit: [{ action: "user.delete", target: userId, detail: { pool: h.roster.licenses.get(userId) ?? null } }],
       apply: () => {
         h.roster.revokeLicense(userId);
+        h.roster.setTeam(userId, null);
         h.tickets.revokeUser(userId);
         endSessionsOf(h, userId, now, "user_deleted");
         return null;

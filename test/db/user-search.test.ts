@@ -45,6 +45,9 @@ describe("searchUsers: query plans", () => {
       [{ q: "wide", pool: "premium-named" }, [/licenses_pool_user/]],
       [{ pool: "premium-named", addon: "workforce_management" }, [/licenses_pool_user/, /sqlite_autoindex_addon_assignments_1/]],
       [{ q: "wide", addon: "workforce_management" }, [/addon_assignments_product_user/]],
+      [{ team: "billing" }, [/users_team \(account_id=\? AND team=\? AND id>\?\)/]],
+      [{ q: "wide", team: "billing" }, [/users_team/]],
+      [{ pool: "premium-named", team: "billing" }, [/licenses_pool_user/]],
     ];
     for (const [filter, expected] of cases) {
       const sent = await statementsOf(f.accountId, filter);

@@ -72,7 +72,7 @@ describe("CSV over HTTP", () => {
     expect(all.status).toBe(200);
     expect(all.type).toBe("text/csv; charset=utf-8");
     expect(all.disposition).toContain(`users-${f.accountId}.csv`);
-    expect(all.rows[0]).toEqual(["id", "display_name", "email", "pool", "addons", "created_at"]);
+    expect(all.rows[0]).toEqual(["id", "display_name", "email", "pool", "addons", "created_at", "team"]);
     expect(all.rows.slice(1).map((r) => r[0])).toEqual(["agent-0", "agent-1", "agent-2", "odd"]);
     expect(all.rows[4].slice(1, 4)).toEqual(['\'=Ada "the, first" Lovelace', "ada@example.com", ""]);
 

@@ -19,6 +19,7 @@ describe("PUT /v1/accounts/{account_id}/users/{user_id}", () => {
       email: "ada@acme.example",
       pool: null,
       addons: [],
+      team: null,
       created_at: expect.stringMatching(ISO),
     });
     const [last] = await auditOf(f);
@@ -88,7 +89,7 @@ describe("GET /v1/accounts/{account_id}/users/{user_id}", () => {
     const [u] = await licensedUsers(f, "premium-concurrent", 1);
     const res = await call("GET", acct(f, `/users/${u}`), f.key);
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({ id: u, display_name: null, email: null, pool: "premium-concurrent", addons: [], created_at: expect.stringMatching(ISO) });
+    expect(res.body).toEqual({ id: u, display_name: null, email: null, pool: "premium-concurrent", addons: [], team: null, created_at: expect.stringMatching(ISO) });
   });
 
   it("is 404 for an unknown user, 400 for a malformed id", async () => {

@@ -1,0 +1,181 @@
+/**
+ * Teams over HTTP (docs/licensing.md#teams): users' teams (PUT user, the team batch, search), team
+ * caps and reservations per pool (PUT, list, read, delete, the 400s), and the checkout enforcing
+ * them from the object's memory.
+ */
+import { describe, expect, it } from "vitest";
+import { agentTokens, auditOf, call, checkout, expectProblem, licensedUsers, newAccount, putPool, release, stateOf, type Fixture } from "../helpers";
+
+const acct = (f: Fixture, rest = "") => `/v1/accounts/${f.accountId}${rest}`;
+const teamPath = (f: Fixture, pool: string, team = "") => acct(f, `/pools/${pool}/teams${team ? `/${team}` : ""}`);
+
+async function setTeams(f: Fixture, items: { user_id: string; team: string | null }[]) {
+  const res = await call("POST", acct(f, "/users/teams:batch"), f.key, { items });
+  expect(res.status, JSON.stringify(res.body)).toBe(200);
+  return res.body;
+}
+
+describe("a user's team", () => {
+  it("is set by PUT user, kept when omitted, cleared by null, shown in views and searched by team=", async () => {
+    const f = await newAccount();
+    let res = await call("PUT", acct(f, "/users/ada"), f.key, { display_name: "Ada", team: "billing" });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ id: "ada", display_name: "Ada", team: "billing" });
+    await call("PUT", acct(f, "/users/bob"), f.key, { team: "sales" });
+    await call("PUT", acct(f, "/users/cy"), f.key, {});
+    res = await call("PUT", acct(f, "/users/ada"), f.key, { display_name: "Ada L." });
+    expect(res.body.team).toBe("billing");
+    expect((await call("GET", acct(f, "/users/ada"), f.key)).body.team).toBe("billing");
+    expect((await call("GET", acct(f, "/users?team=billing"), f.key)).body.items.map((u: { id: string }) => u.id)).toEqual(["ada"]);
+    expect((await call("GET", acct(f, "/users?team=billing&q=ad"), f.key)).body.items.map((u: { id: string }) => u.id)).toEqual(["ada"]);
+    expect((await call("GET", acct(f, "/users?team=nobody"), f.key)).body.items).toEqual([]);
+    res = await call("PUT", acct(f, "/users/ada"), f.key, { team: null });
+    expect(res.body.team).toBeNull();
+    expect((await call("GET", acct(f, "/users?team=billing"), f.key)).body.items).toEqual([]);
+    const audit = await auditOf(f);
+    expect(audit.filter((a) => a.action === "user.team").map((a) => [a.target, a.detail.team])).toEqual([
+      ["ada", null],
+      ["bob", "sales"],
+      ["ada", "billing"],
+    ]);
+  });
+
+  it("a malformed team is 400 and changes nothing", async () => {
+    const f = await newAccount();
+    await call("PUT", acct(f, "/users/ada"), f.key, { team: "billing" });
+    const before = await stateOf(f);
+    for (const team of ["", "a b", "x".repeat(65), "é", 7]) {
+      expectProblem(await call("PUT", acct(f, "/users/ada"), f.key, { display_name: "changed", team }), 400, "invalid_request");
+    }
+    expectProblem(await call("GET", acct(f, "/users?team=a%20b"), f.key), 400, "invalid_request");
+    expect(await stateOf(f)).toEqual(before);
+  });
+
+  it("the team batch sets many at once, all or nothing", async () => {
+    const f = await newAccount();
+    await putPool(f, "elite-concurrent", 3);
+    await licensedUsers(f, "elite-concurrent", 3);
+    expect(await setTeams(f, [{ user_id: "agent-0", team: "a" }, { user_id: "agent-1", team: "b" }])).toEqual({ updated: 2 });
+    // Unchanged users are not counted (nor audited).
+    expect(await setTeams(f, [{ user_id: "agent-0", team: "a" }, { user_id: "agent-1", team: null }])).toEqual({ updated: 1 });
+    const before = await stateOf(f);
+    expectProblem(await call("POST", acct(f, "/users/teams:batch"), f.key, { items: [{ user_id: "agent-2", team: "c" }, { user_id: "ghost", team: "c" }] }), 404, "not_found");
+    expectProblem(await call("POST", acct(f, "/users/teams:batch"), f.key, { items: [{ user_id: "agent-2", team: "c" }, { user_id: "agent-2", team: "d" }] }), 400, "invalid_request");
+    expectProblem(await call("POST", acct(f, "/users/teams:batch"), f.key, { items: [] }), 400, "invalid_request");
+    expectProblem(await call("POST", acct(f, "/users/teams:batch"), f.key, { items: Array.from({ length: 1001 }, (_, i) => ({ user_id: `u${i}`, team: "x" })) }), 400, "invalid_request");
+    expect(await stateOf(f)).toEqual(before);
+    expect(before.users.map((u: { id: string; team: string | null }) => [u.id, u.team])).toEqual([
+      ["agent-0", "a"],
+      ["agent-1", null],
+      ["agent-2", null],
+    ]);
+  });
+});
+
+describe("PUT/GET/DELETE …/pools/{pool_id}/teams/{team}", () => {
+  it("sets, lists, reads and deletes a team's cap and reservation, audited", async () => {
+    const f = await newAccount();
+    await putPool(f, "elite-concurrent", 10, 12);
+    let res = await call("PUT", teamPath(f, "elite-concurrent", "billing"), f.key, { reserve: 3 });
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ team: "billing", max_active: null, reserve: 3, active: 0, unused_reserve: 3 });
+    // Omitted fields keep their value.
+    res = await call("PUT", teamPath(f, "elite-concurrent", "billing"), f.key, { max_active: 5 });
+    expect(res.body).toEqual({ team: "billing", max_active: 5, reserve: 3, active: 0, unused_reserve: 3 });
+    await call("PUT", teamPath(f, "elite-concurrent", "collections"), f.key, { max_active: 4 });
+    expect((await call("GET", teamPath(f, "elite-concurrent"), f.key)).body.items.map((t: { team: string }) => t.team)).toEqual(["billing", "collections"]);
+    expect((await call("GET", teamPath(f, "elite-concurrent", "collections"), f.key)).body).toEqual({ team: "collections", max_active: 4, reserve: 0, active: 0, unused_reserve: 0 });
+    expect((await call("DELETE", teamPath(f, "elite-concurrent", "collections"), f.key)).status).toBe(204);
+    expectProblem(await call("GET", teamPath(f, "elite-concurrent", "collections"), f.key), 404, "not_found");
+    // Deleting what is not there is done already.
+    expect((await call("DELETE", teamPath(f, "elite-concurrent", "collections"), f.key)).status).toBe(204);
+    const audit = await auditOf(f);
+    expect(audit.filter((a) => a.action.startsWith("pool_team.")).map((a) => a.action)).toEqual(["pool_team.delete", "pool_team.create", "pool_team.update", "pool_team.create"]);
+    expect(audit[0]).toMatchObject({ target: "elite-concurrent/collections", detail: { pool: "elite-concurrent", team: "collections", max_active: 4, reserve: 0 } });
+  });
+
+  it("refuses what contradicts the pool with 400, and changes nothing", async () => {
+    const f = await newAccount();
+    await putPool(f, "elite-concurrent", 10, 10);
+    await putPool(f, "premium-concurrent", 10);
+    await putPool(f, "elite-named", 10);
+    await call("PUT", teamPath(f, "elite-concurrent", "billing"), f.key, { reserve: 6 });
+    const before = await stateOf(f);
+    const cases: [string, unknown, string][] = [
+      [teamPath(f, "elite-concurrent", "sales"), { reserve: 5 }, "reserve"], // 6 + 5 > 10
+      [teamPath(f, "elite-concurrent", "sales"), { max_active: 2, reserve: 3 }, "reserve"],
+      [teamPath(f, "premium-concurrent", "sales"), { reserve: 1 }, "reserve"], // no ceiling
+      [teamPath(f, "elite-named", "sales"), { max_active: 3 }, "pool_id"],
+      [teamPath(f, "elite-concurrent", "sales"), { reserve: -1 }, "reserve"],
+      [teamPath(f, "elite-concurrent", "sales"), { max_active: 1.5 }, "max_active"],
+      [teamPath(f, "elite-concurrent", "bad%20name"), { max_active: 1 }, "team"],
+    ];
+    for (const [path, payload, field] of cases) {
+      const res = await call("PUT", path, f.key, payload);
+      expectProblem(res, 400, "invalid_request");
+      expect(res.body.errors.map((e: { path: string }) => e.path).join(" "), `${path} ${JSON.stringify(payload)}`).toContain(field);
+    }
+    // The pool's ceiling may not go below its reserves, nor away while they exist.
+    expectProblem(await call("PUT", acct(f, "/pools/elite-concurrent"), f.key, { quantity: 10, max_active: 5 }), 400, "invalid_request");
+    expectProblem(await call("PUT", acct(f, "/pools/elite-concurrent"), f.key, { quantity: 10, max_active: null }), 400, "invalid_request");
+    expectProblem(await call("PUT", teamPath(f, "essentials-concurrent", "sales"), f.key, { max_active: 1 }), 404, "not_found");
+    expectProblem(await call("GET", teamPath(f, "essentials-concurrent"), f.key), 404, "not_found");
+    expect(await stateOf(f)).toEqual(before);
+    // A team cap alone needs no ceiling; a ceiling at the reserves' sum is fine.
+    expect((await call("PUT", teamPath(f, "premium-concurrent", "sales"), f.key, { max_active: 3 })).status).toBe(200);
+    expect((await call("PUT", acct(f, "/pools/elite-concurrent"), f.key, { quantity: 10, max_active: 6 })).status).toBe(200);
+  });
+});
+
+describe("checkout with teams", () => {
+  it("refuses a member at the team's cap (team_at_ceiling) and an outsider on a reserved seat (pool_at_ceiling), from memory", async () => {
+    const f = await newAccount();
+    await putPool(f, "elite-concurrent", 10, 4);
+    const users = await licensedUsers(f, "elite-concurrent", 7);
+    await setTeams(f, [
+      { user_id: "agent-0", team: "billing" },
+      { user_id: "agent-1", team: "billing" },
+      { user_id: "agent-2", team: "sales" },
+      { user_id: "agent-3", team: "sales" },
+    ]);
+    await call("PUT", teamPath(f, "elite-concurrent", "billing"), f.key, { reserve: 2 });
+    await call("PUT", teamPath(f, "elite-concurrent", "sales"), f.key, { max_active: 1 });
+    const [b0, b1, s2, s3, n4, n5, n6] = await agentTokens(f, users);
+    expect((await checkout(s2)).status).toBe(200);
+    const capped = await checkout(s3);
+    expectProblem(capped, 409, "team_at_ceiling");
+    expect(capped.body).toMatchObject({ team: "sales", team_max_active: 1, team_active: 1 });
+    // 1 in use + 2 reserved for billing < 4.
+    expect((await checkout(n4)).status).toBe(200);
+    // 2 in use + 2 reserved = 4: outsiders wait, billing does not.
+    const outsider = await checkout(n5);
+    expectProblem(outsider, 409, "pool_at_ceiling");
+    expect(outsider.body).toMatchObject({ reserved: 2, active: 2, max_active: 4 });
+    expect((await checkout(b0)).status).toBe(200);
+    // 3 in use + 1 still reserved = 4.
+    expectProblem(await checkout(n6), 409, "pool_at_ceiling");
+    expect((await checkout(b1)).status).toBe(200);
+    // A second session of a holder takes no seat and is never refused.
+    expect((await checkout(b1, "desk-2")).status).toBe(200);
+    // The team cap comes first, even at the pool's ceiling.
+    await release(s2);
+    expect((await checkout(n5)).status).toBe(200);
+    expectProblem(await checkout(n6), 409, "pool_at_ceiling");
+    const pool = (await call("GET", teamPath(f, "elite-concurrent", "billing"), f.key)).body;
+    expect(pool).toEqual({ team: "billing", max_active: null, reserve: 2, active: 2, unused_reserve: 0 });
+  });
+
+  it("a team change applies to the next checkout, and to a held seat's count", async () => {
+    const f = await newAccount();
+    await putPool(f, "premium-concurrent", 10);
+    const users = await licensedUsers(f, "premium-concurrent", 2);
+    await call("PUT", teamPath(f, "premium-concurrent", "night"), f.key, { max_active: 1 });
+    const [t0, t1] = await agentTokens(f, users);
+    expect((await checkout(t0)).status).toBe(200);
+    await setTeams(f, [{ user_id: "agent-0", team: "night" }, { user_id: "agent-1", team: "night" }]);
+    expect((await call("GET", teamPath(f, "premium-concurrent", "night"), f.key)).body.active).toBe(1);
+    expectProblem(await checkout(t1), 409, "team_at_ceiling");
+    await call("PUT", acct(f, "/users/agent-0"), f.key, { team: null });
+    expect((await checkout(t1)).status).toBe(200);
+  });
+});
