@@ -35,6 +35,7 @@ const TeamLimit = z
   .openapi("TeamLimit");
 
 const putTeam = createRoute({
+  operationId: "putPoolTeam",
   method: "put",
   path: "/v1/accounts/{account_id}/pools/{pool_id}/teams/{team}",
   tags: ["teams"],
@@ -46,6 +47,7 @@ const putTeam = createRoute({
 });
 
 const listTeams = createRoute({
+  operationId: "listPoolTeams",
   method: "get",
   path: "/v1/accounts/{account_id}/pools/{pool_id}/teams",
   tags: ["teams"],
@@ -55,6 +57,7 @@ const listTeams = createRoute({
 });
 
 const getTeam = createRoute({
+  operationId: "getPoolTeam",
   method: "get",
   path: "/v1/accounts/{account_id}/pools/{pool_id}/teams/{team}",
   tags: ["teams"],
@@ -64,6 +67,7 @@ const getTeam = createRoute({
 });
 
 const deleteTeam = createRoute({
+  operationId: "deletePoolTeam",
   method: "delete",
   path: "/v1/accounts/{account_id}/pools/{pool_id}/teams/{team}",
   tags: ["teams"],

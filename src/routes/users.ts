@@ -153,6 +153,7 @@ const batchLicenses = createRoute({
 });
 
 const teamBatch = createRoute({
+  operationId: "setUserTeams",
   method: "post",
   path: "/v1/accounts/{account_id}/users/teams:batch",
   tags: ["users"],
