@@ -3,8 +3,11 @@
  * caps and reservations per pool (PUT, list, read, delete, the 400s), and the checkout enforcing
  * them from the object's memory.
  */
+import { runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { agentTokens, auditOf, call, checkout, expectProblem, licensedUsers, newAccount, putPool, release, stateOf, type Fixture } from "../helpers";
+import type { AccountSeats } from "../../src/seats/account-seats";
+import { agentTokens, auditOf, call, checkout, expectProblem, licensedUsers, newAccount, putPool, release, seatsStub, stateOf, type Fixture } from "../helpers";
 
 const acct = (f: Fixture, rest = "") => `/v1/accounts/${f.accountId}${rest}`;
 const teamPath = (f: Fixture, pool: string, team = "") => acct(f, `/pools/${pool}/teams${team ? `/${team}` : ""}`);
@@ -177,5 +180,37 @@ describe("checkout with teams", () => {
     expectProblem(await checkout(t1), 409, "team_at_ceiling");
     await call("PUT", acct(f, "/users/agent-0"), f.key, { team: null });
     expect((await checkout(t1)).status).toBe(200);
+  });
+});
+
+describe("teams in the object's roster copy", () => {
+  const copyOf = (f: Fixture) =>
+    runInDurableObject<AccountSeats, { teams: unknown[][]; limits: unknown[][] }>(seatsStub(f), (_i, state) => ({
+      teams: [...state.storage.sql.exec("SELECT user_id, team FROM roster_teams ORDER BY user_id").raw()],
+      limits: [...state.storage.sql.exec("SELECT pool_id, team, max_active, reserve FROM roster_team_limits ORDER BY pool_id, team").raw()],
+    }));
+  const d1Of = async (f: Fixture) => ({
+    teams: await env.DB.prepare("SELECT id, team FROM users WHERE account_id = ? AND team IS NOT NULL ORDER BY id").bind(f.accountId).raw(),
+    limits: await env.DB.prepare("SELECT pool_id, team, max_active, reserve FROM pool_teams WHERE account_id = ? ORDER BY pool_id, team").bind(f.accountId).raw(),
+  });
+
+  it("equals D1 after every team write, and a woken object decides from it", async () => {
+    const f = await newAccount();
+    await putPool(f, "elite-concurrent", 10, 6);
+    const users = await licensedUsers(f, "elite-concurrent", 3);
+    await setTeams(f, [{ user_id: "agent-0", team: "a" }, { user_id: "agent-1", team: "a" }, { user_id: "agent-2", team: "b" }]);
+    await call("PUT", acct(f, "/users/agent-2"), f.key, { team: null });
+    await call("PUT", teamPath(f, "elite-concurrent", "a"), f.key, { max_active: 1, reserve: 1 });
+    await call("PUT", teamPath(f, "elite-concurrent", "b"), f.key, { reserve: 2 });
+    await call("DELETE", teamPath(f, "elite-concurrent", "b"), f.key);
+    await call("DELETE", acct(f, "/users/agent-1"), f.key);
+    expect(await copyOf(f)).toEqual(await d1Of(f));
+    expect(await copyOf(f)).toEqual({ teams: [["agent-0", "a"]], limits: [["elite-concurrent", "a", 1, 1]] });
+
+    await setTeams(f, [{ user_id: "agent-2", team: "a" }]);
+    const [t0, t2] = await agentTokens(f, [users[0], users[2]]);
+    await runInDurableObject(seatsStub(f), (_i, state) => state.abort("restart")).catch(() => undefined);
+    expect((await checkout(t0)).status).toBe(200);
+    expectProblem(await checkout(t2), 409, "team_at_ceiling");
   });
 });
