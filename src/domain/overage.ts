@@ -383,6 +383,11 @@ export class OverageEngine {
     };
   }
 
+  /** The over-runs as plain values (the grace-ending warning reads them). */
+  overRuns(): OverRun[] {
+    return [...this.runs].map(plainRun);
+  }
+
   get runCount(): number {
     return this.runs.size;
   }

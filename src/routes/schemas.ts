@@ -130,7 +130,7 @@ export const AccountSettings = z.object({
     .min(0)
     .max(86_400)
     .optional()
-    .openapi({ description: "Reserved: seconds before an over-run's grace ends for the planned `overage.grace_ending` warning (default 300; 0 = off). Stored and validated; the warning is not sent yet." }),
+    .openapi({ description: "Seconds before an over-run's grace ends at which an `overage.grace_ending` event is sent with the places that will become billable (default 300; 0 = off; at or above the grace: sent as soon as the over-run is decided)." }),
 });
 
 export const Pool = z

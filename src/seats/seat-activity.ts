@@ -1,14 +1,16 @@
 import { parsePoolId, type PoolId } from "../domain/catalog";
 import { cycleContaining } from "../domain/cycles";
-import type { GraceRules, TrackerEvent } from "../domain/overage";
+import { planGraceWarnings } from "../domain/grace-warning";
+import { graceMs, type GraceRules, type TrackerEvent } from "../domain/overage";
 import { DAY_MS } from "../time";
+import { graceEndingEvent } from "./grace-ending";
 import { HoldLog } from "./hold-log";
 import type { Outbox } from "./outbox";
 import type { Roster } from "./roster";
 import type { SeatBook } from "./seat-book";
 import { readMeta, writeMeta } from "./sqlite-schema";
 import type { UsageLedger } from "./usage-ledger";
-import { eventRecord, intervalRecord } from "./views";
+import { eventRecord, intervalId, intervalRecord } from "./views";
 
 /** Retry delay for an outbox that D1 or the queue refused. */
 const OUTBOX_RETRY_MS = 5_000;
@@ -68,6 +70,40 @@ export class SeatActivity {
     // An instant's outcome is decided once it has passed (decision 030): wake just after it.
     const wake = this.c.ledger.nextWake();
     if (wake !== null) this.arm(wake);
+    const warn = this.graceWarnings(t, false);
+    if (warn !== null) this.arm(warn);
+  }
+
+  /**
+   * The `overage.grace_ending` warnings (docs/licensing.md#grace-ending-warning): with `send`, those
+   * due by now go to the outbox (after `settle(now)`, from the alarm). Returns when the next falls due.
+   */
+  private graceWarnings(now: number, send: boolean): number | null {
+    const settings = this.c.roster().settings;
+    const warnMs = settings.warnBeforeGraceEndSeconds * 1000;
+    if (!(warnMs > 0)) return null;
+    const rules = this.graceRules();
+    let next: number | null = null;
+    for (const [pool, poolSettings] of this.c.roster().pools) {
+      if (parsePoolId(pool)!.model !== "concurrent") continue;
+      const runs = this.c.ledger.overRuns(pool, rules, now);
+      if (runs.length === 0) continue;
+      const key = `grace_warned_${pool}`;
+      // Deadlines already warned about and still ahead (the past ones drop out as they pass).
+      const warned = (JSON.parse(readMeta(this.c.sql, key) ?? "[]") as number[]).filter((d) => d > now);
+      const plan = planGraceWarnings(runs, graceMs(rules.graceSeconds), warnMs, new Set(warned), now);
+      let wake = plan.wakeAt;
+      if (plan.due.length > 0) {
+        const interval = send ? this.c.ledger.live(pool, now, rules)?.interval : null;
+        if (interval) {
+          const id = intervalId(pool, interval.started_at);
+          for (const w of plan.due) this.c.outbox.add({ kind: "event", record: graceEndingEvent(this.c.accountId(), pool, id, w, this.c.seats.active(pool), poolSettings.quantity, now) });
+          writeMeta(this.c.sql, key, JSON.stringify([...warned, ...plan.due.map((w) => w.graceEndsAt)]));
+        } else wake = now + 1; // due, but not sent from here: the alarm sends it just after
+      }
+      if (wake !== null && (next === null || wake < next)) next = wake;
+    }
+    return next;
   }
 
   /** A user took a seat (their first session): the usage step, and their hold opens at the step's time. */
@@ -175,9 +211,10 @@ export class SeatActivity {
     this.alarmAt = null;
     const now = this.c.now();
     this.expireDue(now);
+    const warn = this.graceWarnings(now, true);
     this.pruneDaily(now);
     await this.flushOutbox();
-    const candidates = [this.c.seats.refreshExpiry(), this.c.ledger.nextWake(), this.c.outbox.pending() ? now + OUTBOX_RETRY_MS : null];
+    const candidates = [this.c.seats.refreshExpiry(), this.c.ledger.nextWake(), warn, this.c.outbox.pending() ? now + OUTBOX_RETRY_MS : null];
     const next = candidates.filter((t): t is number => t !== null);
     if (next.length) this.arm(Math.min(...next));
   }

@@ -139,6 +139,11 @@ export class UsageLedger {
     return next;
   }
 
+  /** The pool's over-runs (none for a pool with no tracker), for the grace-ending warning. */
+  overRuns(pool: PoolId, rules: GraceRules, now: number): OverRun[] {
+    return this.engine(pool, rules, now)?.overRuns() ?? [];
+  }
+
   /** The pool as of now. Call `settle(now)` first: then this decides nothing and tells nothing. */
   live(pool: PoolId, now: number, rules: GraceRules): LiveStatus | null {
     const engine = this.engine(pool, rules, now);

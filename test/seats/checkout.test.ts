@@ -144,10 +144,13 @@ describe("overage and the grace period", () => {
     const tokens = await agentTokens(f, await licensedUsers(f, "premium-concurrent", 110));
     await setClock(f, T0);
     await Promise.all(tokens.slice(0, 105).map((t) => checkout(t)));
-    // The alarm wakes just after 08:00 to decide that instant; the grace of the 5 over-runs ends at
-    // 08:30, announced once 08:30 has passed (a release could still land in that ms).
+    // The alarm wakes just after 08:00 to decide that instant; at 08:25 for the grace-ending warning
+    // (default 300 s before); the grace of the 5 over-runs ends at 08:30, announced once 08:30 has
+    // passed (a release could still land in that ms).
     expect(await runInDurableObject(seatsStub(f), (_i, state) => state.storage.getAlarm())).toBe(T0 + 1);
     await passTime(f, T0 + 1);
+    expect(await runInDurableObject(seatsStub(f), (_i, state) => state.storage.getAlarm())).toBe(T0 + 25 * MIN);
+    await passTime(f, T0 + 25 * MIN);
     expect(await runInDurableObject(seatsStub(f), (_i, state) => state.storage.getAlarm())).toBe(T0 + 30 * MIN + 1);
     await passTime(f, T0 + 30 * MIN + 1);
     const events = await eventually(async () => {
@@ -155,8 +158,9 @@ describe("overage and the grace period", () => {
       if (!rows.results.some((r) => r.type === "overage.billable")) throw new Error("no billable event yet");
       return rows.results;
     });
-    expect(events.map((e) => e.type)).toEqual(["overage.started", "overage.billable"]);
-    expect(JSON.parse(events[1].body).data.billable_now).toBe(5);
+    expect(events.map((e) => e.type)).toEqual(["overage.started", "overage.grace_ending", "overage.billable"]);
+    expect(JSON.parse(events[1].body).data).toMatchObject({ grace_ends_at: new Date(T0 + 30 * MIN).toISOString(), seats: 5, active: 105, limit: 100 });
+    expect(JSON.parse(events[2].body).data.billable_now).toBe(5);
     // 08:40 to 08:50: five more agents spike in (their own grace, so free).
     await setClock(f, T0 + 40 * MIN);
     const spike = await Promise.all(tokens.slice(105).map((t) => checkout(t)));
