@@ -8,9 +8,7 @@ import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { AccountSeats } from "../../src/seats/account-seats";
-import { agentToken, call, checkout, eventually, expectProblem, heartbeat, licensedUsers, newAccount, putPool, putUsers, seatsStub, type Fixture } from "../helpers";
-
-const acct = (f: Fixture, rest = "") => `/v1/accounts/${f.accountId}${rest}`;
+import { agentToken, api, checkout, eventually, expectProblem, heartbeat, licensedUsers, newAccount, putPool, putUsers, replyOf, seatsStub, type Fixture } from "../helpers";
 
 const restart = (f: Fixture) => runInDurableObject(seatsStub(f), (_i, state) => state.abort("restart")).catch(() => undefined);
 
@@ -55,15 +53,15 @@ describe("the copy follows every admin write", () => {
     await putPool(f, "premium-named", 2);
     await licensedUsers(f, "premium-concurrent", 3);
     await putUsers(f, ["n1", "n2"]);
-    expect((await call("PUT", acct(f, "/users/n1/license"), f.key, { pool: "premium-named" })).status).toBe(200);
-    expect((await call("POST", acct(f, "/licenses:batch"), f.key, { assign: [{ user_id: "n2", pool: "premium-named" }], revoke: ["agent-2"] })).status).toBe(200);
-    expect((await call("PUT", acct(f, "/addons/ai_expert_assist"), f.key, { quantity: 2 })).status).toBe(200);
-    expect((await call("PUT", acct(f, "/users/agent-0/addons/ai_expert_assist"), f.key)).status).toBe(200);
-    expect((await call("PUT", acct(f, "/users/agent-1/addons/ai_expert_assist"), f.key)).status).toBe(200);
-    expect((await call("DELETE", acct(f, "/users/agent-1/addons/ai_expert_assist"), f.key)).status).toBe(204);
-    expect((await call("PATCH", acct(f), f.key, { grace_seconds: 900, lease_ttl_seconds: 300 })).status).toBe(200);
-    expect((await call("DELETE", acct(f, "/users/n1"), f.key)).status).toBe(204);
-    expect((await call("DELETE", acct(f, "/users/agent-0/license"), f.key)).status).toBe(204);
+    expect((await replyOf(api(f.key).accounts[":account_id"].users[":user_id"].license.$put({ param: { account_id: f.accountId, user_id: "n1" }, json: { pool: "premium-named" } }))).status).toBe(200);
+    expect((await replyOf(api(f.key).accounts[":account_id"]["licenses:batch"].$post({ param: { account_id: f.accountId }, json: { assign: [{ user_id: "n2", pool: "premium-named" }], revoke: ["agent-2"] } }))).status).toBe(200);
+    expect((await replyOf(api(f.key).accounts[":account_id"].addons[":product"].$put({ param: { account_id: f.accountId, product: "ai_expert_assist" }, json: { quantity: 2 } }))).status).toBe(200);
+    expect((await replyOf(api(f.key).accounts[":account_id"].users[":user_id"].addons[":product"].$put({ param: { account_id: f.accountId, user_id: "agent-0", product: "ai_expert_assist" } }))).status).toBe(200);
+    expect((await replyOf(api(f.key).accounts[":account_id"].users[":user_id"].addons[":product"].$put({ param: { account_id: f.accountId, user_id: "agent-1", product: "ai_expert_assist" } }))).status).toBe(200);
+    expect((await replyOf(api(f.key).accounts[":account_id"].users[":user_id"].addons[":product"].$delete({ param: { account_id: f.accountId, user_id: "agent-1", product: "ai_expert_assist" } }))).status).toBe(204);
+    expect((await replyOf(api(f.key).accounts[":account_id"].$patch({ param: { account_id: f.accountId }, json: { grace_seconds: 900, lease_ttl_seconds: 300 } }))).status).toBe(200);
+    expect((await replyOf(api(f.key).accounts[":account_id"].users[":user_id"].$delete({ param: { account_id: f.accountId, user_id: "n1" } }))).status).toBe(204);
+    expect((await replyOf(api(f.key).accounts[":account_id"].users[":user_id"].license.$delete({ param: { account_id: f.accountId, user_id: "agent-0" } }))).status).toBe(204);
 
     const [copy, d1] = [await copyOf(f), await d1Of(f)];
     // One raise per batch that changed the roster (putUsers writes users only, not the roster).
@@ -79,8 +77,8 @@ describe("the copy follows every admin write", () => {
     await licensedUsers(f, "premium-named", 1);
     await putUsers(f, ["late"]);
     const before = [await copyOf(f), await d1Version(f)];
-    expectProblem(await call("PUT", acct(f, "/users/late/license"), f.key, { pool: "premium-named" }), 409, "named_pool_full");
-    expect((await call("PUT", acct(f, "/users/agent-0/license"), f.key, { pool: "premium-named" })).status).toBe(200);
+    expectProblem(await replyOf(api(f.key).accounts[":account_id"].users[":user_id"].license.$put({ param: { account_id: f.accountId, user_id: "late" }, json: { pool: "premium-named" } })), 409, "named_pool_full");
+    expect((await replyOf(api(f.key).accounts[":account_id"].users[":user_id"].license.$put({ param: { account_id: f.accountId, user_id: "agent-0" }, json: { pool: "premium-named" } }))).status).toBe(200);
     expect([await copyOf(f), await d1Version(f)]).toEqual(before);
   });
 });
