@@ -91,7 +91,7 @@ describe("checkout with wait", () => {
       grace_ends_at: null,
     });
     // From then on it is a session like any other.
-    expect((await call("POST", "/v1/seats/heartbeat", w1, { session_id: "desk-1" })).status).toBe(200);
+    expect((await replyOf(api(w1).seats.heartbeat.$post({ json: { session_id: "desk-1" } }))).status).toBe(200);
     expect((await poll(w2)).body).toMatchObject({ status: "waiting", position: 1, waiting: 1 });
     expect((await poolOf(f)).waiting).toBe(1);
   });
@@ -148,7 +148,7 @@ describe("checkout with wait", () => {
     expect((await waitCheckout(busy)).body.position).toBe(2);
     for (const t of [20_000, 40_000, 59_000]) {
       await setClock(f, T0 + t);
-      expect((await call("POST", "/v1/seats/heartbeat", h, { session_id: "desk-1" })).status).toBe(200);
+      expect((await replyOf(api(h).seats.heartbeat.$post({ json: { session_id: "desk-1" } }))).status).toBe(200);
       expect((await poll(busy)).status).toBe(202);
     }
     await setClock(f, T0 + 61_000);
@@ -180,7 +180,7 @@ describe("checkout with wait", () => {
 
   it("force release, a raised ceiling and a quantity change each hand seats out, in queue order", async () => {
     const { f, users, waiters } = await fullPool(1, 3);
-    const forced = await call("DELETE", acct(f, `/pools/premium-concurrent/seats/${users[0]}`), f.key);
+    const forced = await replyOf(api(f.key).accounts[":account_id"].pools[":pool_id"].seats[":user_id"].$delete({ param: { account_id: f.accountId, pool_id: "premium-concurrent", user_id: users[0] } }));
     expect(forced.status).toBe(204);
     expect(await holders(f)).toEqual([users[1]]);
     await putPool(f, "premium-concurrent", 3, 3);
@@ -190,7 +190,7 @@ describe("checkout with wait", () => {
 
   it("a waiter whose license is revoked is dropped with the reason; the seat goes to the next", async () => {
     const { f, users, waiters, holders: hs } = await fullPool(1, 2);
-    expect((await call("DELETE", acct(f, `/users/${users[1]}/license`), f.key)).status).toBe(204);
+    expect((await replyOf(api(f.key).accounts[":account_id"].users[":user_id"].license.$delete({ param: { account_id: f.accountId, user_id: users[1] } }))).status).toBe(204);
     expect((await poll(waiters[1])).body).toMatchObject({ position: 1, waiting: 1 });
     const dropped = await poll(waiters[0]);
     expectProblem(dropped, 403, "no_license");
@@ -219,8 +219,9 @@ describe("checkout with wait", () => {
 
   it("validates the session id in the path (400) and refuses admin keys (403)", async () => {
     const { f, waiters } = await fullPool(1, 1);
+    // A malformed session id and a malformed body on purpose: through `call`, since the typed client would not compile the body.
     expectProblem(await call("POST", "/v1/seats/wait/bad%20id", waiters[0]), 400, "invalid_request");
-    expectProblem(await call("POST", "/v1/seats/wait/desk-1", f.key), 403, "forbidden");
+    expectProblem(await replyOf(api(f.key).seats.wait[":session_id"].$post({ param: { session_id: "desk-1" } })), 403, "forbidden");
     expectProblem(await call("POST", "/v1/seats/checkout", waiters[0], { session_id: "desk-1", wait: "yes" }), 400, "invalid_request");
   });
 });
