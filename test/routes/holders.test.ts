@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { cyclesOf, forAccount, harness, iso, runQueue, runScheduled, storedSummaries } from "../billing/support";
-import { agentTokens, call, checkout, expectProblem, fetchWorker, heartbeat, licensedUsers, MIN, newAccount, putPool, release, setClock, type Fixture } from "../helpers";
+import { agentTokens, api, call, checkout, expectProblem, fetchWorker, heartbeat, licensedUsers, MIN, newAccount, putPool, release, replyOf, setClock, type Fixture } from "../helpers";
 
 /**
  * Who counted (docs/licensing.md#who-counted): GET …/overages/{interval_id}/holders and the
@@ -29,8 +29,8 @@ async function scene(): Promise<Scene> {
   await putPool(f, "premium-concurrent", 2);
   const users = ["a", "b", "c", "d", "e", "f", "g"];
   await licensedUsers(f, "premium-concurrent", 0);
-  for (const u of users) expect((await call("PUT", acct(f, `/users/${u}`), f.key, {})).status).toBe(200);
-  expect((await call("POST", acct(f, "/licenses:batch"), f.key, { assign: users.map((user_id) => ({ user_id, pool: "premium-concurrent" })) })).status).toBe(200);
+  for (const u of users) expect((await replyOf(api(f.key).accounts[":account_id"].users[":user_id"].$put({ param: { account_id: f.accountId, user_id: u }, json: {} }))).status).toBe(200);
+  expect((await replyOf(api(f.key).accounts[":account_id"]["licenses:batch"].$post({ param: { account_id: f.accountId }, json: { assign: users.map((user_id) => ({ user_id, pool: "premium-concurrent" as const })) } }))).status).toBe(200);
   const tokens = await agentTokens(f, users);
   const token = Object.fromEntries(users.map((u, i) => [u, tokens[i]]));
   // Inside the account's first cycle, so the preview covers it.
