@@ -6,7 +6,7 @@ import { createExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import worker from "../../src/index";
-import { agentToken, call, licensedUsers, newAccount, OPERATOR, putPool } from "../helpers";
+import { agentToken, api, licensedUsers, newAccount, OPERATOR, putPool, replyOf } from "../helpers";
 import { openSocket } from "../presence/support";
 
 let lines: string[] = [];
@@ -99,7 +99,7 @@ describe("the request log line", () => {
     await putPool(f, "premium-concurrent", 2);
     const [user] = await licensedUsers(f, "premium-concurrent", 1);
     const token = await agentToken(f, user);
-    const ticket = (await call("POST", "/v1/seats/connect-ticket", token, { session_id: "desk-1" })).body.ticket as string;
+    const ticket = (await replyOf(api(token).seats["connect-ticket"].$post({ json: { session_id: "desk-1" } }))).body.ticket as string;
     lines = [];
     await send("GET", `/v1/accounts/${f.accountId}/pools`, { token: f.key, headers: { "x-request-id": f.key } });
     await send("POST", "/v1/seats/checkout", { token, headers: { "x-request-id": token }, body: { session_id: "desk-2" } });
@@ -124,7 +124,7 @@ describe("the request log line", () => {
     await putPool(f, "premium-concurrent", 2);
     const [user] = await licensedUsers(f, "premium-concurrent", 1);
     const token = await agentToken(f, user);
-    const ticket = (await call("POST", "/v1/seats/connect-ticket", token, { session_id: "desk-1" })).body.ticket as string;
+    const ticket = (await replyOf(api(token).seats["connect-ticket"].$post({ json: { session_id: "desk-1" } }))).body.ticket as string;
     lines = [];
     const socket = await openSocket(ticket, { headers: { upgrade: "websocket", "x-request-id": "sock-1" } });
     expect(requestLines()).toEqual([expect.objectContaining({ request_id: "sock-1", route: "/v1/seats/connect", status: 101 })]);
