@@ -6,6 +6,7 @@ import { storedEvents } from "../billing/support";
 import {
   agentToken,
   agentTokens,
+  api,
   call,
   checkout,
   eventually,
@@ -17,6 +18,7 @@ import {
   putPool,
   putUsers,
   release,
+  replyOf,
   seatsStub,
   setClock,
   T0,
@@ -45,7 +47,7 @@ async function checkoutRateLimited(token: string): Promise<number> {
  */
 async function refusals() {
   const f = await newAccount({ lease_ttl_seconds: 3600 });
-  expect((await call("PATCH", acct(f), f.key, { max_sessions_per_user: 1 })).status).toBe(200);
+  expect((await replyOf(api(f.key).accounts[":account_id"].$patch({ param: { account_id: f.accountId }, json: { max_sessions_per_user: 1 } }))).status).toBe(200);
   await setClock(f, T0 - MIN);
   await putPool(f, "elite-concurrent", 1, 1);
   const [a, b, limited] = await agentTokens(f, await licensedUsers(f, "elite-concurrent", 3));
