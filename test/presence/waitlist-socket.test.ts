@@ -80,7 +80,7 @@ describe("waiting on the presence socket", () => {
     const s1 = await waitOn(w1);
     await s1.next("seat.waiting");
     await setClock(f, T0 + 45_000);
-    expect((await call("POST", "/v1/seats/heartbeat", h, { session_id: "desk-1" })).status).toBe(404);
+    expect((await replyOf(api(h).seats.heartbeat.$post({ json: { session_id: "desk-1" } }))).status).toBe(404);
     // h's lease ended at T0 + 30 s (no heartbeat): noticed now, its seat goes to the socket waiter.
     await s1.next("seat.granted");
     expect(await holders(f)).toEqual([users[1]]);
