@@ -24,7 +24,7 @@ import { complianceReport, type ComplianceReport } from "./compliance";
 import { ConnectTickets } from "./connect-tickets";
 import { cycleSummary } from "./cycle-summary";
 import { intervalHoldersOf, type HoldersPage, type IntervalHoldersQuery } from "./interval-holders";
-import { endSessionsOf, entitlementsOf, poolViewOf, type House } from "./house";
+import { assembleHouse, endSessionsOf, entitlementsOf, poolViewOf, type House } from "./house";
 import { InvocationStats, type CounterSnapshot } from "./invocation-stats";
 import * as licenses from "./license-writes";
 import { Mutex } from "./mutex";
@@ -137,30 +137,10 @@ export class AccountSeats extends DurableObject<Env> {
         return settings ? (settings.alerts ?? DEFAULT_ALERTS) : null;
       },
     });
-    const self = this;
-    this.h = {
-      get accountId() {
-        return self.accountId;
-      },
-      get db() {
-        return self.db;
-      },
-      get roster() {
-        return sync.roster;
-      },
-      sync,
-      admin: this.admin,
-      seats,
-      ledger: this.ledger,
-      activity,
-      tokens,
-      presence,
-      tickets: new ConnectTickets(sql),
-      calls: new InvocationStats(sql),
-      alerts,
-      waitlist,
-      now,
-    };
+    this.h = assembleHouse(
+      { accountId, db: () => this.db, sync },
+      { admin: this.admin, seats, ledger: this.ledger, activity, tokens, presence, tickets: new ConnectTickets(sql), calls: new InvocationStats(sql), alerts, waitlist, now },
+    );
     // Small critical section: the roster (from the object's copy; from D1 only without one) and the
     // alarm. A failed load is retried by the next call.
     void ctx.blockConcurrencyWhile(async () => {

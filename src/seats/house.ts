@@ -45,6 +45,26 @@ export interface House {
   now(): number;
 }
 
+/** The House over the object's parts; its account id, database and roster are read at each use. */
+export function assembleHouse(
+  live: { accountId: () => string; db: () => Db; sync: RosterSync },
+  parts: Omit<House, "accountId" | "db" | "roster" | "sync">,
+): House {
+  return {
+    get accountId() {
+      return live.accountId();
+    },
+    get db() {
+      return live.db();
+    },
+    get roster() {
+      return live.sync.roster;
+    },
+    sync: live.sync,
+    ...parts,
+  };
+}
+
 /** The roster, loaded once (the agent path never waits for anything else). */
 export async function rosterLoaded(h: House): Promise<void> {
   if (!h.sync.loaded) await h.sync.ready();
