@@ -70,22 +70,24 @@ export class SeatActivity {
     // An instant's outcome is decided once it has passed (decision 030): wake just after it.
     const wake = this.c.ledger.nextWake();
     if (wake !== null) this.arm(wake);
-    const warn = this.graceWarnings(t, false);
+    // Only this pool's over-runs changed: the other pools' warnings stay armed as they were.
+    const warn = this.graceWarnings(t, false, pool);
     if (warn !== null) this.arm(warn);
   }
 
   /**
    * The `overage.grace_ending` warnings (docs/licensing.md#grace-ending-warning): with `send`, those
-   * due by now go to the outbox (after `settle(now)`, from the alarm). Returns when the next falls due.
+   * due by now go to the outbox (after `settle(now)`, from the alarm). Returns when the next falls due
+   * (of `only` when given, else of every pool).
    */
-  private graceWarnings(now: number, send: boolean): number | null {
+  private graceWarnings(now: number, send: boolean, only?: PoolId): number | null {
     const settings = this.c.roster().settings;
     const warnMs = settings.warnBeforeGraceEndSeconds * 1000;
     if (!(warnMs > 0)) return null;
     const rules = this.graceRules();
     let next: number | null = null;
     for (const [pool, poolSettings] of this.c.roster().pools) {
-      if (parsePoolId(pool)!.model !== "concurrent") continue;
+      if ((only !== undefined && pool !== only) || parsePoolId(pool)!.model !== "concurrent") continue;
       const runs = this.c.ledger.overRuns(pool, rules, now);
       if (runs.length === 0) continue;
       const key = `grace_warned_${pool}`;
