@@ -70,6 +70,14 @@ try {
   tokens.set(elite[3], must(await admin("POST", `${A}/users/${encodeURIComponent(elite[3])}/agent-token`, {})).token);
   must(await agent(elite[3])("POST", "/v1/seats/checkout", { session_id: "desk-elite4" }), 409);
 
+  // Teams (docs/licensing.md#teams): premium gets a ceiling of 8; agents 1-3 are tier1 (capped at
+  // 3, 1 seat reserved: all 3 hold seats, so it is at its cap), agents 4-5 tier2 (no cap, 3
+  // reserved: 2 hold seats, 1 reserved seat unused).
+  must(await admin("PUT", `${A}/pools/premium-concurrent`, { quantity: 5, max_active: 8 }));
+  must(await admin("POST", `${A}/users/teams:batch`, { items: [...premium.slice(0, 3).map((u) => ({ user_id: u, team: "tier1" })), ...premium.slice(3, 5).map((u) => ({ user_id: u, team: "tier2" }))] }));
+  must(await admin("PUT", `${A}/pools/premium-concurrent/teams/tier1`, { max_active: 3, reserve: 1 }));
+  must(await admin("PUT", `${A}/pools/premium-concurrent/teams/tier2`, { reserve: 3 }));
+
   browser = await launchBrowser();
   const page = await browser.context.newPage();
   const consoleProblems = [];
@@ -211,6 +219,27 @@ try {
     assert.equal(premiumPool.over_limit, true);
   });
 
+  await test("the header shows the grace policy: per over-run, or cumulative after the account changes it", async () => {
+    const policy = page.locator('#session-settings [data-field="grace-policy"]');
+    assert.equal((await readApi("")).grace_policy, "per_overrun");
+    assert.equal(await policy.getAttribute("data-policy"), "per_overrun");
+    assert.match(await page.locator("#session-settings").textContent(), /grace 10 min 00 s per over-run · lease/);
+    must(await admin("PATCH", A, { grace_policy: "cumulative" }));
+    try {
+      await refreshNow();
+      assert.equal(await policy.getAttribute("data-policy"), "cumulative");
+      assert.match(await page.locator("#session-settings").textContent(), /grace 10 min 00 s cumulative per cycle · lease/);
+      assert.match(await policy.getAttribute("title"), /summed over all its over-runs/);
+      // The open interval's countdown is this over-run's: under the cumulative policy it says so.
+      assert.match(await page.locator('[data-open-interval="premium-concurrent"] [data-billable]').textContent(), /Cumulative grace policy/);
+    } finally {
+      must(await admin("PATCH", A, { grace_policy: "per_overrun" }));
+      await refreshNow();
+    }
+    assert.equal(await policy.getAttribute("data-policy"), "per_overrun");
+    assert.doesNotMatch(await page.locator('[data-open-interval="premium-concurrent"] [data-billable]').textContent(), /Cumulative/);
+  });
+
   await test("the open over-limit interval shows the time left in its grace", async () => {
     const seats = await readApi("/pools/premium-concurrent/seats");
     assert.ok(seats.interval, "the API reports an open interval");
@@ -324,6 +353,64 @@ try {
       await page.unroute(`**/v1/accounts/${ACCOUNT}/pools`);
       await refreshNow();
     }
+  });
+
+  await test("team caps and reservations are on each concurrent pool's card, as the API gives them, and follow its changes", async () => {
+    const pools = (await readApi("/pools")).items.filter((p) => p.model === "concurrent");
+    const shown = async (poolId) =>
+      page.locator(`[data-pool-teams="${poolId}"] tbody tr[data-team]`).evaluateAll((rows) =>
+        rows.map((r) => Object.fromEntries([...r.querySelectorAll("[data-field]")].map((c) => [c.dataset.field, c.textContent.trim()]))),
+      );
+    const expected = (t) => ({
+      team: t.team,
+      active: String(t.active),
+      max_active: t.max_active === null ? "no cap" : String(t.max_active),
+      reserve: String(t.reserve),
+      unused_reserve: String(t.unused_reserve),
+      status: t.max_active !== null && t.active >= t.max_active ? "AT TEAM CAP" : t.max_active !== null ? "✓ Below cap" : "No cap",
+    });
+    for (const p of pools) {
+      const teams = (await readApi(`/pools/${p.id}/teams`)).items;
+      assert.deepEqual(await shown(p.id), teams.map(expected), p.id);
+    }
+    // What the setup made: tier1 at its cap, tier2 with one reserved seat unused; elite has no teams.
+    assert.deepEqual(await shown("premium-concurrent"), [
+      { team: "tier1", active: "3", max_active: "3", reserve: "1", unused_reserve: "0", status: "AT TEAM CAP" },
+      { team: "tier2", active: "2", max_active: "no cap", reserve: "3", unused_reserve: "1", status: "No cap" },
+    ]);
+    assert.equal(await page.locator('[data-pool-teams="elite-concurrent"]').count(), 0);
+    assert.match(await page.locator('[data-pool-teams="premium-concurrent"] caption').textContent(), /premium-concurrent/);
+    assert.match(await page.locator('[data-pool-teams="premium-concurrent"] [data-field="pool-note"]').textContent(), /Ceiling 8, 6 in use; 4 reserved for teams, 1 of them unused/);
+    assert.equal(await page.locator('#pools-table [data-field="reserved-only"]').count(), 0);
+    // (After the usage chart tests: the spike below would be the newest bucket's peak there.)
+    // A seventh holder (no team): 7 in use + tier2's unused reserved seat = the ceiling of 8, so
+    // the free seat is reserved; the pool's status says so.
+    await checkout(premium[6]);
+    try {
+      await refreshNow();
+      assert.equal((await readApi("/pools")).items.find((p) => p.id === "premium-concurrent").active, 7);
+      const badge = page.locator('#pools-table tr[data-pool="premium-concurrent"] [data-field="reserved-only"]');
+      assert.equal((await badge.textContent()).trim(), "FREE SEATS RESERVED");
+      assert.match(await badge.getAttribute("title"), /1 free seat below the ceiling, all reserved/);
+      const refused = await agent(premium[7])("POST", "/v1/seats/checkout", { session_id: "desk-agent8" });
+      assert.equal(refused.status, 409);
+      assert.equal(refused.body.code, "pool_at_ceiling");
+    } finally {
+      await release(premium[6]);
+    }
+    // A cap changed through the API shows at the next refresh; a deleted team goes away.
+    must(await admin("PUT", `${A}/pools/premium-concurrent/teams/tier1`, { max_active: 4 }));
+    must(await admin("DELETE", `${A}/pools/premium-concurrent/teams/tier2`), 204);
+    try {
+      await refreshNow();
+      assert.deepEqual(await shown("premium-concurrent"), [{ team: "tier1", active: "3", max_active: "4", reserve: "1", unused_reserve: "0", status: "✓ Below cap" }]);
+      assert.equal(await page.locator('#pools-table [data-field="reserved-only"]').count(), 0);
+    } finally {
+      must(await admin("PUT", `${A}/pools/premium-concurrent/teams/tier1`, { max_active: 3 }));
+      must(await admin("PUT", `${A}/pools/premium-concurrent/teams/tier2`, { reserve: 3 }));
+      await refreshNow();
+    }
+    assert.equal(await page.locator('[data-pool-teams="premium-concurrent"] tbody tr[data-team]').count(), 2);
   });
 
   await test("compliance, billing preview and users equal the API's", async () => {
@@ -471,6 +558,54 @@ try {
     await page.getByLabel("Pool", { exact: true }).selectOption("");
     await search.fill("");
     await count.filter({ hasText: /^16 users\.$/ }).waitFor({ timeout: 10_000 });
+    page.off("request", listener);
+  });
+
+  await test("users show their team; the Team filter searches on the server (alone and with the others); a malformed team is not sent", async () => {
+    const requests = [];
+    const listener = (req) => {
+      const url = new URL(req.url());
+      if (url.pathname === `${A}/users`) requests.push(url.searchParams);
+    };
+    page.on("request", listener);
+    const count = page.locator("#users-count");
+    const rows = page.locator("#users-table tbody tr[data-user]");
+    const teamCells = () => rows.evaluateAll((trs) => trs.map((tr) => [tr.dataset.user, tr.querySelector('[data-field="team"]').textContent]));
+    // The Team column equals the API's, "—" for none.
+    const users = (await readApi("/users?limit=1000")).items;
+    assert.deepEqual(await teamCells(), users.map((u) => [u.id, u.team ?? "—"]));
+    assert.deepEqual(users.filter((u) => u.team).map((u) => u.team), ["tier1", "tier1", "tier1", "tier2", "tier2"]);
+    // The known teams are offered as suggestions.
+    assert.deepEqual(await page.locator("#team-options option").evaluateAll((os) => os.map((o) => o.value)), ["tier1", "tier2"]);
+    const team = page.getByLabel("Team", { exact: true });
+    await team.fill("tier1");
+    await count.filter({ hasText: /^3 users match\.$/ }).waitFor({ timeout: 10_000 });
+    const tier1 = (await readApi("/users?team=tier1&limit=1000")).items.map((u) => u.id);
+    assert.deepEqual(tier1, premium.slice(0, 3));
+    assert.deepEqual(await rows.evaluateAll((trs) => trs.map((tr) => tr.dataset.user)), tier1);
+    assert.ok(requests.some((q) => q.get("team") === "tier1"), "the filter is the server's");
+    // With the search: agent2 of tier1 only.
+    await page.getByLabel("Search users").fill("agent2");
+    await count.filter({ hasText: /^1 user matches\.$/ }).waitFor({ timeout: 10_000 });
+    assert.equal(await rows.first().getAttribute("data-user"), premium[1]);
+    await page.getByLabel("Search users").fill("");
+    await team.fill("tier2");
+    await count.filter({ hasText: /^2 users match\.$/ }).waitFor({ timeout: 10_000 });
+    assert.deepEqual(await teamCells(), premium.slice(3, 5).map((u) => [u, "tier2"]));
+    // A team nobody is in: none.
+    await team.fill("night-shift");
+    await page.locator("#users-table tbody").filter({ hasText: "No user matches" }).waitFor({ timeout: 10_000 });
+    // Malformed: said beside the filter, never sent, the last list stays.
+    const before = requests.length;
+    await team.fill("tier 1");
+    await page.locator("#users-error").filter({ hasText: /A team name is 1 to 64 letters/ }).waitFor({ timeout: 10_000 });
+    assert.equal(await team.getAttribute("aria-invalid"), "true");
+    await sleep(400);
+    assert.ok(requests.slice(before).every((q) => q.get("team") !== "tier 1"), "a malformed team is not sent");
+    await team.fill("");
+    await count.filter({ hasText: /^16 users\.$/ }).waitFor({ timeout: 10_000 });
+    assert.equal(await team.getAttribute("aria-invalid"), "false");
+    assert.equal((await page.locator("#users-error").textContent()).trim(), "");
     page.off("request", listener);
   });
 

@@ -3,7 +3,7 @@
 import { $, badge, fmtClock, fmtDuration, fmtHours, fmtInt, fmtTime, h } from "./dom.js";
 import { serverNow } from "./api.js";
 import { deniedNote, isDenied } from "./access.js";
-import { graceSeconds, state } from "./state.js";
+import { gracePolicy, graceSeconds, state } from "./state.js";
 
 export function renderOpenIntervals() {
   const box = $("open-intervals");
@@ -47,7 +47,10 @@ function updateCountdown(el) {
   if (left > 0) {
     el.classList.remove("billable");
     countdown.textContent = `Grace ends in ${fmtDuration(left)} (at ${fmtClock(graceEnd)}): within grace, not billable yet.`;
-    billable.textContent = "Bring active seats back to the quantity before then, or raise the quantity, and nothing is billed.";
+    billable.textContent =
+      gracePolicy() === "cumulative"
+        ? "Cumulative grace policy: the countdown is this over-run's; a place that was over the limit earlier in the cycle has less grace left and may be billable sooner. Bring active seats back to the quantity, or raise the quantity, to stop counting."
+        : "Bring active seats back to the quantity before then, or raise the quantity, and nothing is billed.";
   } else {
     el.classList.add("billable");
     countdown.textContent = `Grace ended at ${fmtClock(graceEnd)}: BILLABLE.`;

@@ -129,24 +129,32 @@ async function runRefresh() {
     if (account.ok) state.account = account.value;
     if (pools.ok) state.pools = pools.value.items;
 
-    // Per concurrent pool: who is on it (and its open interval) and the usage series.
+    // Per concurrent pool: who is on it (and its open interval), its team caps and reservations,
+    // and the usage series.
     if (pools.denied) state.pools = [];
     const concurrent = state.pools.filter((p) => p.model === "concurrent");
     const perPool = await Promise.all(
-      concurrent.map(async (p) => ({
-        pool: p,
-        seats: await settle(api(`/pools/${p.id}/seats`)),
-        usage: await settle(fetchUsage(p.id, range)),
-      })),
+      concurrent.map(async (p) => {
+        const [seats, teams, usage] = await Promise.all([settle(api(`/pools/${p.id}/seats`)), settle(api(`/pools/${p.id}/teams`)), settle(fetchUsage(p.id, range))]);
+        return { pool: p, seats, teams, usage };
+      }),
     );
     const windowFrom = new Date(serverNow() - RANGES[range].ms).toISOString();
     const overages = pools.denied ? { ok: true, value: { items: [] } } : await settle(listAll(`/overages?from=${encodeURIComponent(windowFrom)}`, 1000, 10));
+    // Teams of pools that are gone are dropped; a pool whose teams could not be read keeps the last ones.
+    const teams = new Map();
     for (const r of perPool) {
       if (r.seats.ok) state.seats.set(r.pool.id, r.seats.value);
       else failures.push(r.seats.error);
+      if (r.teams.ok) teams.set(r.pool.id, r.teams.value.items);
+      else {
+        failures.push(r.teams.error);
+        if (state.teams.has(r.pool.id)) teams.set(r.pool.id, state.teams.get(r.pool.id));
+      }
       if (!r.usage.ok) failures.push(r.usage.error);
     }
     if (!credentials()) return; // signed out meanwhile: draw nothing
+    state.teams = teams;
     if (overages.ok) state.overages = overages.value.items;
     else failures.push(overages.error);
     // The advisor reads the ended cycles (issue 14): its own request, its own card.

@@ -74,6 +74,7 @@ function signOut(message) {
   clearExports();
   clearAccess();
   resetState();
+  $("pool-teams").replaceChildren();
   $("dashboard").hidden = true;
   $("session").hidden = true;
   $("signin").hidden = false;

@@ -5,6 +5,8 @@ const fresh = () => ({
   account: null,
   pools: [],
   seats: new Map(),
+  /** pool -> its team caps and reservations (GET …/pools/{pool_id}/teams items) */
+  teams: new Map(),
   overages: [],
   lastRefresh: null,
 });
@@ -17,4 +19,9 @@ export function resetState() {
 
 export function graceSeconds() {
   return state.account?.grace_seconds ?? 1800;
+}
+
+/** The account's grace policy: "per_overrun" (each over-run has its own grace) or "cumulative". */
+export function gracePolicy() {
+  return state.account?.grace_policy === "cumulative" ? "cumulative" : "per_overrun";
 }

@@ -1,5 +1,5 @@
-// Users: searched on the server (GET …/users?q=&pool=&addon=), never loaded all at once. Typing
-// searches after a pause; "Show more users" follows the cursor; each refresh reloads what is shown.
+// Users: searched on the server (GET …/users?q=&pool=&addon=&team=), never loaded all at once.
+// Typing searches after a pause; "Show more users" follows the cursor; each refresh reloads what is shown.
 import { $, badge, fmtInt, h } from "./dom.js";
 import { api } from "./api.js";
 import { deniedText, isDenied, markDenied } from "./access.js";
@@ -9,23 +9,29 @@ const PAGE = 50;
 /** The server answers at most this many per request. */
 const MAX_PAGE = 1000;
 const DEBOUNCE_MS = 250;
+/** A team name as the API accepts it (src/domain/teams.ts): anything else is not sent. */
+const TEAM = /^[A-Za-z0-9_.-]{1,64}$/;
 
 /** The list on screen: for which filters, the users loaded so far, the cursor of the rest. */
 const list = { filters: null, items: [], next: null, generation: 0, loading: false };
 let typingTimer = null;
 
 function currentFilters() {
-  return { q: $("user-search").value.trim(), pool: $("user-pool").value, addon: $("user-addon").value };
+  return { q: $("user-search").value.trim(), pool: $("user-pool").value, addon: $("user-addon").value, team: $("user-team").value.trim() };
 }
 
-const sameFilters = (a, b) => a && b && a.q === b.q && a.pool === b.pool && a.addon === b.addon;
-const filtered = (f) => Boolean(f.q || f.pool || f.addon);
+const sameFilters = (a, b) => a && b && a.q === b.q && a.pool === b.pool && a.addon === b.addon && a.team === b.team;
+const filtered = (f) => Boolean(f.q || f.pool || f.addon || f.team);
+
+/** What is wrong with the team typed, or null. */
+const teamProblem = (f) => (f.team && !TEAM.test(f.team) ? "A team name is 1 to 64 letters, digits, “_”, “.” or “-”." : null);
 
 function path(f, limit, cursor) {
   const params = new URLSearchParams();
   if (f.q) params.set("q", f.q);
   if (f.pool) params.set("pool", f.pool);
   if (f.addon) params.set("addon", f.addon);
+  if (f.team) params.set("team", f.team);
   params.set("limit", String(limit));
   if (cursor) params.set("cursor", cursor);
   return `/users?${params}`;
@@ -38,7 +44,8 @@ function path(f, limit, cursor) {
  */
 async function load(mode) {
   // A refresh reloads the search on screen, not what is being typed (that search comes after the pause).
-  const f = mode === "refresh" && list.filters ? list.filters : currentFilters();
+  let f = mode === "refresh" && list.filters ? list.filters : currentFilters();
+  if (teamProblem(f)) f = { ...f, team: "" }; // a first refresh before any valid search: never send a malformed team
   if (mode !== "search" && !sameFilters(f, list.filters)) mode = "search";
   if (mode === "search") {
     list.generation++;
@@ -70,6 +77,13 @@ export function refreshUsers() {
 /** A search or "more" started by the admin: drawn as soon as it answers; a failure is said in the section. */
 async function searchNow(mode) {
   $("users-error").textContent = "";
+  const problem = teamProblem(currentFilters());
+  $("user-team").setAttribute("aria-invalid", String(Boolean(problem)));
+  if (problem) {
+    // Not sent: the list stays that of the last valid search.
+    $("users-error").textContent = `${problem} The list below is for the last valid search.`;
+    return;
+  }
   if (mode === "search") $("users-count").textContent = "Searching…";
   try {
     if (await load(mode)) renderUsers();
@@ -90,6 +104,17 @@ function renderPoolOptions() {
   select.value = chosen;
 }
 
+/** Suggestions for the team filter: the teams with caps in any pool and those of the users shown. */
+function renderTeamOptions() {
+  const names = new Set();
+  for (const teams of state.teams.values()) for (const t of teams) names.add(t.team);
+  for (const u of list.items) if (u.team) names.add(u.team);
+  const sorted = [...names].sort();
+  const box = $("team-options");
+  if ([...box.options].map((o) => o.value).join("\n") === sorted.join("\n")) return;
+  box.replaceChildren(...sorted.map((t) => h("option", { value: t })));
+}
+
 export function renderUsers() {
   const denied = isDenied("users");
   for (const part of [$("user-filters"), $("users-table").closest(".table-wrap")]) part.hidden = denied;
@@ -99,6 +124,7 @@ export function renderUsers() {
     return;
   }
   renderPoolOptions();
+  renderTeamOptions();
   const f = list.filters ?? currentFilters();
   const searching = filtered(f);
   $("users-table").tBodies[0].replaceChildren(
@@ -110,11 +136,12 @@ export function renderUsers() {
             h("th", { scope: "row", text: u.id }),
             h("td", { text: u.display_name ?? "—" }),
             h("td", { text: u.email ?? "—" }),
+            h("td", { "data-field": "team", text: u.team ?? "—" }),
             h("td", {}, u.pool ? u.pool : badge("info", "No license")),
             h("td", { text: (u.addons ?? []).length ? u.addons.join(", ") : "—" }),
           ),
         )
-      : [h("tr", {}, h("td", { colspan: "5", text: searching ? "No user matches the search." : "No users yet." }))]),
+      : [h("tr", {}, h("td", { colspan: "6", text: searching ? "No user matches the search." : "No users yet." }))]),
   );
   const n = fmtInt(list.items.length);
   const noun = list.items.length === 1 ? "user" : "users";
@@ -138,13 +165,17 @@ export function clearUsers() {
   $("users-count").textContent = "";
   $("users-error").textContent = "";
   $("users-more").hidden = true;
+  $("team-options").replaceChildren();
+  $("user-team").removeAttribute("aria-invalid");
 }
 
 export function initUsers() {
-  $("user-search").addEventListener("input", () => {
-    clearTimeout(typingTimer);
-    typingTimer = setTimeout(() => searchNow("search"), DEBOUNCE_MS);
-  });
+  for (const id of ["user-search", "user-team"]) {
+    $(id).addEventListener("input", () => {
+      clearTimeout(typingTimer);
+      typingTimer = setTimeout(() => searchNow("search"), DEBOUNCE_MS);
+    });
+  }
   for (const id of ["user-pool", "user-addon"]) $(id).addEventListener("change", () => searchNow("search"));
   // Enter searches at once; the form never submits anywhere.
   $("user-filters").addEventListener("submit", (event) => {
