@@ -3,6 +3,8 @@
  *
  * WebSocket first (`/v1/seats/connect`: the server pushes grants, revocations and entitlement
  * changes, and frees the seat when the socket drops), HTTP heartbeats when a socket cannot be held.
+ * With `wait`, a desktop refused at the pool's ceiling waits in the service's queue instead (on the
+ * socket, or by polling over HTTP) and is told its place until a seat is handed to it.
  * No runtime dependencies; runs in browsers, Electron, Node 22+ and workerd. Everything the
  * environment provides (WebSocket, fetch, timers, randomness) can be passed in, for tests.
  */
@@ -20,6 +22,26 @@ export interface Seat {
   active: number;
   over_limit: boolean;
   grace_ends_at: string | null;
+}
+
+/**
+ * A place in the pool's waitlist (the 202 of a checkout with `wait`, the poll's 202, and the
+ * `seat.waiting` message).
+ */
+export interface Waiting {
+  status: "waiting";
+  user_id: string;
+  session_id: string;
+  pool: string;
+  /** 1-based place of the user in the pool's queue. */
+  position: number;
+  /** Users waiting in the pool. */
+  waiting: number;
+  /** Why no seat was given at once: `pool_at_ceiling` or `team_at_ceiling`. */
+  reason: string;
+  /** The entry ends then unless renewed (a poll, or an open socket). */
+  expires_at: string;
+  poll_interval_seconds: number;
 }
 
 /** What the user may use (`GET /v1/me`, and the `entitlements.changed` message). */
@@ -57,7 +79,8 @@ export interface Revocation {
   detail: string;
 }
 
-export type ConnectionState = "connecting" | "connected" | "reconnecting" | "stopped";
+/** `waiting`: in the pool's queue (see `SeatClientOptions.wait`), over `transport`. */
+export type ConnectionState = "connecting" | "connected" | "waiting" | "reconnecting" | "stopped";
 export type Transport = "websocket" | "http";
 
 export interface ConnectionEvent {
@@ -69,6 +92,8 @@ export interface ConnectionEvent {
 
 export interface SeatEvents {
   granted: Seat;
+  /** In the queue: the first place, and every change of it. */
+  waiting: Waiting;
   denied: SeatProblem;
   revoked: Revocation;
   entitlements: Entitlements;
@@ -105,6 +130,13 @@ export interface SeatClientOptions {
   getToken: (context: { refresh: boolean }) => string | Promise<string>;
   /** Identifies this desktop (`^[A-Za-z0-9_-]{1,128}$`); random per client when omitted. */
   sessionId?: string;
+  /**
+   * At the pool's ceiling (or the team's cap), wait in the pool's queue for the next seat instead
+   * of `denied` and retries: the `waiting` event tells the place, `granted` follows. On the socket
+   * with `?wait=true`; over HTTP by polling `POST /v1/seats/wait/{session_id}`. `stop()` leaves the
+   * queue. Default false.
+   */
+  wait?: boolean;
   /** `auto` (default): WebSocket, falling back to HTTP heartbeats; or force one. */
   transport?: "auto" | Transport;
   /** Keep-alive ping period on the socket; never more than the seat's heartbeat interval. Default 30 s. */
@@ -140,6 +172,8 @@ export interface SeatClient {
   off<K extends keyof SeatEvents>(event: K, listener: (payload: SeatEvents[K]) => void): void;
   /** The seat held now, or null. */
   readonly seat: Seat | null;
+  /** The last place reported while waiting for a seat (`wait`), or null. */
+  readonly waiting: Waiting | null;
   readonly entitlements: Entitlements | null;
   readonly sessionId: string;
   readonly transport: Transport | null;
@@ -175,6 +209,7 @@ export function createSeatClient(options: SeatClientOptions): SeatClient {
 
 class Client implements SeatClient {
   seat: Seat | null = null;
+  waiting: Waiting | null = null;
   entitlements: Entitlements | null = null;
   transport: Transport | null = null;
   running = false;
@@ -206,6 +241,8 @@ class Client implements SeatClient {
   private lastHeard = 0;
   private pageHooks: (() => void) | null = null;
   private resumeOnShow = false;
+  /** The last `connection` event reported. */
+  private reported: ConnectionEvent = { state: "stopped", transport: null, attempt: 0 };
 
   constructor(private readonly options: SeatClientOptions) {
     if (!options.baseUrl) throw new TypeError("createSeatClient: baseUrl is required");
@@ -253,15 +290,18 @@ class Client implements SeatClient {
   async stop(): Promise<void> {
     if (!this.running) return;
     const hadSeat = this.seat !== null;
+    const wasWaiting = !hadSeat && this.waiting !== null;
     const socket = this.halt();
     this.removePageHooks();
     if (socket && socket.readyState === WS_OPEN) {
-      // The server frees the seat at once (no reconnect grace) and closes with 1000.
+      // The server frees the seat (or leaves the queue) at once, no reconnect grace, and closes with 1000.
       safely(() => socket.send(JSON.stringify({ type: "release" })));
       safely(() => socket.close(CloseCode.normal, "released"));
     } else {
       if (socket) safely(() => socket.close(CloseCode.normal, "stopped"));
       if (hadSeat && this.token) await this.release(false).catch((err) => this.emit("error", asError(err)));
+      // A place kept over HTTP or for a reconnect: leave it (a seat granted but not collected goes too).
+      else if (wasWaiting && this.token) await this.leaveQueue().catch((err) => this.emit("error", asError(err)));
     }
     this.emit("connection", { state: "stopped", transport: null, attempt: 0 });
   }
@@ -269,6 +309,7 @@ class Client implements SeatClient {
   // ------------------------------------------------------------------ events
 
   private emit<K extends keyof SeatEvents>(event: K, payload: SeatEvents[K]): void {
+    if (event === "connection") this.reported = payload as ConnectionEvent;
     for (const listener of [...(this.listeners.get(event) ?? [])]) {
       try {
         (listener as (p: SeatEvents[K]) => void)(payload);
@@ -280,6 +321,7 @@ class Client implements SeatClient {
 
   private granted(seat: Seat, entitlements?: Entitlements): void {
     this.seat = seat;
+    this.waiting = null;
     this.failures = 0;
     this.unauthorizedInARow = 0;
     this.emit("connection", { state: "connected", transport: this.transport, attempt: 0 });
@@ -300,6 +342,26 @@ class Client implements SeatClient {
     if (entitlements && JSON.stringify(entitlements) !== JSON.stringify(this.entitlements)) this.setEntitlements(entitlements);
   }
 
+  /**
+   * A place in the queue (first, renewed or pushed). Reported when it changes; `connection`
+   * `waiting` when the client was not waiting on this transport before.
+   */
+  private waitingAt(view: Waiting): void {
+    const last = this.waiting;
+    if (this.seat) {
+      // The seat's lease ran out (a heartbeat found it gone) and the pool is full now.
+      this.seat = null;
+      this.emit("revoked", { reason: view.reason, detail: "The seat's lease ran out and the pool is at its ceiling: waiting for a seat again." });
+    }
+    this.waiting = view;
+    this.failures = 0;
+    this.unauthorizedInARow = 0;
+    if (this.reported.state !== "waiting" || this.reported.transport !== this.transport) this.emit("connection", { state: "waiting", transport: this.transport, attempt: 0 });
+    if (!last || last.position !== view.position || last.waiting !== view.waiting || last.reason !== view.reason || last.pool !== view.pool) {
+      this.emit("waiting", view);
+    }
+  }
+
   private setEntitlements(e: Entitlements): void {
     this.entitlements = e;
     this.emit("entitlements", e);
@@ -307,6 +369,7 @@ class Client implements SeatClient {
 
   /** A refusal: `revoked` when a seat was held (it is gone now), else `denied`. Terminal codes stop the client. */
   private refused(problem: SeatProblem): void {
+    this.waiting = null;
     if (this.seat) {
       this.seat = null;
       this.emit("revoked", { reason: problem.code, detail: problem.detail });
@@ -332,6 +395,7 @@ class Client implements SeatClient {
     if (socket) detach(socket);
     this.dropProbe();
     this.seat = null;
+    this.waiting = null;
     return socket;
   }
 
@@ -394,13 +458,13 @@ class Client implements SeatClient {
   }
 
   /** An agent request; a refused token is replaced once from getToken({ refresh: true }). */
-  private async call(path: string, body: unknown): Promise<{ status: number; body: any; headers: Headers }> {
+  private async call(path: string, body?: unknown): Promise<{ status: number; body: any; headers: Headers }> {
     for (let attempt = 0; ; attempt++) {
       const token = await this.currentToken();
       const res = await this.fetchImpl(`${this.base}${path}`, {
         method: "POST",
-        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-        body: JSON.stringify(body),
+        headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+        body: body === undefined ? undefined : JSON.stringify(body),
       });
       const text = await res.text();
       let parsed: any = null;
@@ -431,17 +495,53 @@ class Client implements SeatClient {
 
   private async checkout(): Promise<void> {
     const run = this.run;
-    const res = await this.call("/v1/seats/checkout", { session_id: this.sessionId });
+    const res = await this.call("/v1/seats/checkout", { session_id: this.sessionId, ...(this.options.wait ? { wait: true } : {}) });
     // A socket may have taken over while this was in flight: it holds the same session.
     if (run !== this.run || this.transport !== "http") return;
-    if (res.status === 200) {
-      const first = this.seat === null;
-      this.granted(res.body as Seat);
-      if (first) void this.loadEntitlements(run);
-      this.scheduleHeartbeat();
-      return;
+    if (res.status === 200) return this.seated(res.body as Seat, run);
+    if (res.status === 202) {
+      // At the ceiling with `wait`: in the queue (asking again kept the session's place, if it had one).
+      this.waitingAt(res.body as Waiting);
+      return this.scheduleHeartbeat();
     }
     this.handleRefusal(res);
+  }
+
+  /** A seat over HTTP (checkout, or a granted poll): heartbeats from now on. */
+  private seated(seat: Seat, run: number): void {
+    const first = this.seat === null;
+    this.granted(seat);
+    if (first) void this.loadEntitlements(run);
+    this.scheduleHeartbeat();
+  }
+
+  /**
+   * `POST /v1/seats/wait/{session_id}`: renews the place (202) or collects the seat the server
+   * handed to this session meanwhile (200, the checkout answer).
+   */
+  private async poll(): Promise<void> {
+    const run = this.run;
+    const res = await this.call(`/v1/seats/wait/${encodeURIComponent(this.sessionId)}`);
+    if (run !== this.run || this.transport !== "http") return;
+    if (res.status === 200) return this.seated(res.body as Seat, run);
+    if (res.status === 202) {
+      this.waitingAt(res.body as Waiting);
+      return this.scheduleHeartbeat();
+    }
+    // wait_not_found: the entry expired (not renewed within a lease) or the license moved to
+    // another pool. Check out again: a seat if one is free, else the end of the (new) queue.
+    if (res.status === 404) return this.checkout();
+    this.handleRefusal(res); // no_license (revoked while waiting) stops; 429/5xx retry
+  }
+
+  /** `DELETE /v1/seats/wait/{session_id}`: leaves the queue (idempotent). */
+  private leaveQueue(): Promise<unknown> {
+    const token = this.token;
+    if (!token) return Promise.resolve();
+    return this.fetchImpl(`${this.base}/v1/seats/wait/${encodeURIComponent(this.sessionId)}`, {
+      method: "DELETE",
+      headers: { authorization: `Bearer ${token}` },
+    });
   }
 
   private handleRefusal(res: { status: number; body: any; headers: Headers }): void {
@@ -462,17 +562,26 @@ class Client implements SeatClient {
     }
   }
 
+  /** The HTTP keep-alive period: the seat's heartbeat interval, or the waitlist's poll interval (both a third of the lease). */
+  private beatSeconds(): number {
+    return this.seat?.heartbeat_interval_seconds ?? this.waiting?.poll_interval_seconds ?? 30;
+  }
+
+  /** A heartbeat for a seat; a poll while waiting. */
+  private beat(): Promise<void> {
+    return this.seat === null && this.waiting !== null ? this.poll() : this.heartbeat();
+  }
+
   private scheduleHeartbeat(): void {
-    const seconds = this.seat?.heartbeat_interval_seconds ?? 30;
-    this.later(seconds * 1000, () => void this.heartbeat().catch((err) => this.heartbeatFailed(err)));
+    this.later(this.beatSeconds() * 1000, () => void this.beat().catch((err) => this.heartbeatFailed(err)));
   }
 
   private heartbeatFailed(err: unknown): void {
     if (!this.running || this.transport !== "http") return;
     this.emit("error", asError(err));
-    // Keep trying at the heartbeat pace: the lease outlives two missed beats.
+    // Keep trying at the heartbeat pace: the lease (of a seat or a place) outlives two missed beats.
     this.emit("connection", { state: "reconnecting", transport: "http", attempt: ++this.failures });
-    this.later(Math.min(this.backoffDelay(this.failures), (this.seat?.heartbeat_interval_seconds ?? 30) * 1000), () => void this.heartbeat().catch((e) => this.heartbeatFailed(e)));
+    this.later(Math.min(this.backoffDelay(this.failures), this.beatSeconds() * 1000), () => void this.beat().catch((e) => this.heartbeatFailed(e)));
   }
 
   private async heartbeat(): Promise<void> {
@@ -525,7 +634,8 @@ class Client implements SeatClient {
       if (probe) return this.probeFailed(false);
       return this.handleRefusal(res);
     }
-    const url = `${this.base.replace(/^http/i, "ws")}/v1/seats/connect?ticket=${encodeURIComponent(res.body.ticket)}`;
+    const wait = this.options.wait ? "&wait=true" : "";
+    const url = `${this.base.replace(/^http/i, "ws")}/v1/seats/connect?ticket=${encodeURIComponent(res.body.ticket)}${wait}`;
     const socket = this.socketFactory!(url);
     let opened = false;
     if (probe) {
@@ -560,6 +670,15 @@ class Client implements SeatClient {
         return this.emit("error", new Error(`unreadable message from the server: ${String(ev.data).slice(0, 100)}`));
       }
       if (trial()) {
+        if (msg?.type === "seat.waiting" && this.seat === null) {
+          // Waiting over HTTP: the socket took the session's place in the queue (the same place,
+          // the same session) and holds it from now on; polls stop.
+          const { type: _type, ...view } = msg;
+          this.promote(socket);
+          this.waitingAt(view as Waiting);
+          this.schedulePing(run);
+          return;
+        }
         if (msg?.type !== "seat.granted") return this.probeFailed(true); // HTTP decides what a refusal means
         const { type: _type, entitlements, ...seat } = msg;
         this.promote(socket);
@@ -572,6 +691,12 @@ class Client implements SeatClient {
           const { type: _type, entitlements, ...seat } = msg;
           this.granted(seat as Seat, entitlements);
           this.schedulePing(run);
+          break;
+        }
+        case "seat.waiting": {
+          const { type: _type, ...view } = msg;
+          this.waitingAt(view as Waiting);
+          this.schedulePing(run); // the period follows the place's poll interval
           break;
         }
         case "seat.denied":
@@ -617,6 +742,7 @@ class Client implements SeatClient {
   }
 
   private socketRevoked(reason: string, detail: string): void {
+    if (this.seat === null && this.waiting !== null) return this.waiterRevoked(reason, detail);
     this.seat = null;
     this.emit("revoked", { reason, detail });
     if (!RECONNECT_REASONS.has(reason)) return this.stopQuietly();
@@ -624,9 +750,29 @@ class Client implements SeatClient {
     this.later(0, () => this.connect());
   }
 
+  /**
+   * A waiting socket was dropped from the queue. No seat was held, so it is not `revoked`: it ends
+   * as over HTTP (decision 210). A license moved (or tokens revoked) connects again at once, into
+   * the new pool's queue; a revoked license is `denied` `no_license` (the poll's 403); any other
+   * reason is `denied` with that reason as its code. Both stop the client.
+   */
+  private waiterRevoked(reason: string, detail: string): void {
+    this.waiting = null;
+    if (RECONNECT_REASONS.has(reason)) {
+      if (reason === "tokens_revoked") this.refreshToken = true;
+      this.emit("connection", { state: "reconnecting", transport: this.transport, attempt: 0 });
+      return this.later(0, () => this.connect());
+    }
+    const problem: SeatProblem =
+      reason === "license_revoked" ? { status: 403, code: "no_license", detail, reason } : { status: 410, code: reason, detail, reason };
+    this.emit("denied", problem);
+    this.stopQuietly();
+  }
+
   private socketClosed(code: number, opened: boolean): void {
     if (code === CloseCode.unauthorized) return this.unauthorized({ status: 401, code: "unauthorized", detail: "The ticket or token was refused." });
-    const hadSeat = this.seat !== null;
+    // A place in the queue is kept for the reconnect grace, like a seat: reconnect as quickly.
+    const hadSeat = this.seat !== null || this.waiting !== null;
     this.seat = null;
     if (!opened) {
       this.socketFailures += 1;
@@ -686,7 +832,8 @@ class Client implements SeatClient {
     if (!this.running || this.transport !== "http") return;
     this.probeFailures += 1;
     this.scheduleProbe();
-    if (accepted && this.seat) void this.heartbeat().catch((err) => this.heartbeatFailed(err));
+    // (A place in the queue too: the poll renews it for a lease.)
+    if (accepted && (this.seat || this.waiting)) void this.beat().catch((err) => this.heartbeatFailed(err));
   }
 
   private dropProbe(): void {
@@ -714,7 +861,8 @@ class Client implements SeatClient {
   private schedulePing(run: number): void {
     if (this.pingTimer !== null) this.clearTimer(this.pingTimer);
     const configured = this.options.pingIntervalMs ?? 30_000;
-    const period = Math.max(1000, Math.min(configured, (this.seat?.heartbeat_interval_seconds ?? Infinity) * 1000));
+    const interval = this.seat?.heartbeat_interval_seconds ?? this.waiting?.poll_interval_seconds ?? Infinity;
+    const period = Math.max(1000, Math.min(configured, interval * 1000));
     this.pingTimer = this.setTimer(() => {
       this.pingTimer = null;
       const socket = this.socket;

@@ -98,7 +98,7 @@ export function createWaitlist(sql: SqlStorage, host: () => Omit<WaitHost, "wait
 
 /** A checkout refused for the ceiling, with `wait`: the session's place (joined now, or kept). */
 export function joinWaitlist(h: WaitHost, userId: string, sessionId: string, pool: PoolId, now: number, reason: ErrorCode): WaitingView {
-  h.waitlist.store.join(userId, sessionId, pool, now + leaseMs(h));
+  h.waitlist.store.join(userId, sessionId, pool, now, now + leaseMs(h));
   return h.waitlist.view(pool, userId, sessionId, now, undefined, reason);
 }
 

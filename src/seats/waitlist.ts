@@ -74,10 +74,13 @@ export class WaitlistStore {
     return r ? entryOf(r) : null;
   }
 
-  /** Joins the pool's queue at the end, or renews the session's entry in place (it keeps its seq). */
-  join(userId: string, sessionId: string, pool: PoolId, expiresAt: number): Entry {
+  /**
+   * Joins the pool's queue at the end, or renews the session's live entry in place (it keeps its
+   * seq). An entry whose time is up (not purged yet) is gone: it does not give its place back.
+   */
+  join(userId: string, sessionId: string, pool: PoolId, now: number, expiresAt: number): Entry {
     const existing = this.entry(userId, sessionId);
-    if (existing && existing.state === "waiting" && existing.pool === pool) {
+    if (existing && existing.state === "waiting" && existing.pool === pool && this.live(existing, now)) {
       this.renew(userId, sessionId, expiresAt);
       return { ...existing, expires_at: expiresAt };
     }

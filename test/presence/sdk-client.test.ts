@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { createSeatClient, type SeatClientOptions, type SeatEvents, type WebSocketLike } from "../../sdk/src/index";
+import { Clock } from "./sdk-clock";
 
 /**
  * The seat SDK against fakes: a scripted server (fetch), fake sockets and a manual clock, so every
@@ -20,43 +21,6 @@ const SEAT = {
   grace_ends_at: null,
 };
 const ENTITLEMENTS = { user_id: "ada", pool: "premium-concurrent", tier: "premium", model: "concurrent", features: {}, addons: {}, account_addons: { virtual_agent: false } };
-
-class Clock {
-  t = 0;
-  private timers: { id: number; at: number; fn: () => void }[] = [];
-  private ids = 0;
-  setTimeout = (fn: () => void, ms: number) => {
-    const id = ++this.ids;
-    this.timers.push({ id, at: this.t + ms, fn });
-    return id;
-  };
-  clearTimeout = (id: unknown) => {
-    this.timers = this.timers.filter((x) => x.id !== id);
-  };
-  now = () => this.t;
-  pending(): number[] {
-    return this.timers.map((x) => x.at - this.t).sort((a, b) => a - b);
-  }
-  /** Runs timers due within `ms`, in time order, letting promises settle between them. */
-  async advance(ms: number): Promise<void> {
-    const end = this.t + ms;
-    for (;;) {
-      await settle();
-      const next = this.timers.filter((x) => x.at <= end).sort((a, b) => a.at - b.at)[0];
-      if (!next) break;
-      this.timers = this.timers.filter((x) => x !== next);
-      this.t = next.at;
-      next.fn();
-    }
-    this.t = end;
-    await settle();
-  }
-}
-
-const settle = async () => {
-  for (let i = 0; i < 20; i++) await Promise.resolve();
-  await new Promise((r) => setTimeout(r, 0));
-};
 
 class FakeSocket implements WebSocketLike {
   readyState = 0;
@@ -92,7 +56,7 @@ type Handler = (body: any, auth: string | null, init: RequestInit & { keepalive?
 function setup(opts: Partial<SeatClientOptions> = {}, routes: Record<string, Handler> = {}) {
   const clock = new Clock();
   const sockets: FakeSocket[] = [];
-  const requests: { path: string; body: any; auth: string | null; keepalive?: boolean }[] = [];
+  const requests: { path: string; method: string; body: any; auth: string | null; keepalive?: boolean }[] = [];
   const tokens: { refresh: boolean }[] = [];
   let tokenN = 0;
   const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
@@ -121,7 +85,7 @@ function setup(opts: Partial<SeatClientOptions> = {}, routes: Record<string, Han
       const path = new URL(input).pathname;
       const body = init.body ? JSON.parse(String(init.body)) : null;
       const auth = new Headers(init.headers).get("authorization");
-      requests.push({ path, body, auth, keepalive: init.keepalive });
+      requests.push({ path, method: init.method ?? "GET", body, auth, keepalive: init.keepalive });
       const handler = table[path];
       if (!handler) return json(404, { code: "not_found", detail: "no route" });
       return handler(body, auth, init);
@@ -133,7 +97,7 @@ function setup(opts: Partial<SeatClientOptions> = {}, routes: Record<string, Han
     ...opts,
   });
   const events: { type: keyof SeatEvents; payload: any }[] = [];
-  for (const type of ["granted", "denied", "revoked", "entitlements", "connection", "error"] as const) {
+  for (const type of ["granted", "waiting", "denied", "revoked", "entitlements", "connection", "error"] as const) {
     client.on(type, (payload) => events.push({ type, payload }));
   }
   const of = (type: keyof SeatEvents) => events.filter((e) => e.type === type).map((e) => e.payload);
@@ -587,5 +551,326 @@ describe("seat SDK over HTTP", () => {
   it("refuses a bad session id or missing options at creation", () => {
     expect(() => createSeatClient({ baseUrl: "https://x", getToken: () => "t", sessionId: "bad id" })).toThrow(TypeError);
     expect(() => createSeatClient({ baseUrl: "", getToken: () => "t" })).toThrow(TypeError);
+  });
+});
+
+const WAITING = {
+  status: "waiting",
+  user_id: "ada",
+  session_id: "desk-1",
+  pool: "premium-concurrent",
+  position: 2,
+  waiting: 2,
+  reason: "pool_at_ceiling",
+  expires_at: "2030-01-15T08:02:00.000Z",
+  poll_interval_seconds: 20,
+};
+const waitingMsg = (fields: Partial<typeof WAITING> = {}) => ({ type: "seat.waiting", ...WAITING, ...fields });
+const WAIT_PATH = "/v1/seats/wait/desk-1";
+
+/** A scripted waitlist over HTTP: the checkout with `wait` answers 202, each poll the next answer. */
+function httpQueue(answers: Array<[number, unknown]>) {
+  const polls: string[] = [];
+  return {
+    polls,
+    routes: {
+      "/v1/seats/checkout": (body: any) => new Response(JSON.stringify(body?.wait ? WAITING : { status: 409, code: "pool_at_ceiling", detail: "full" }), { status: body?.wait ? 202 : 409 }),
+      [WAIT_PATH]: (_b: unknown, _a: unknown, init: RequestInit) => {
+        polls.push(init.method ?? "GET");
+        if (init.method === "DELETE") return new Response(null, { status: 204 });
+        const [status, body] = answers.shift() ?? [202, WAITING];
+        return new Response(JSON.stringify(body), { status });
+      },
+    } as Record<string, Handler>,
+  };
+}
+
+describe("seat SDK waiting at the ceiling, on the socket (wait: true)", () => {
+  it("connects with wait=true; seat.waiting reports the place (on change only), pings at the poll interval; seat.granted ends the wait", async () => {
+    const t = setup({ wait: true, pingIntervalMs: 60_000 });
+    t.client.start();
+    await t.clock.advance(0);
+    expect(t.sockets[0].url).toBe(`wss://seats.example/v1/seats/connect?ticket=${encodeURIComponent(`ct_${"x".repeat(43)}.acme`)}&wait=true`);
+    t.sockets[0].open();
+    t.sockets[0].message(waitingMsg());
+    expect(t.of("waiting")).toEqual([WAITING]);
+    expect(t.client.waiting).toEqual(WAITING);
+    expect(t.client.seat).toBeNull();
+    expect(t.of("connection").map((c) => [c.state, c.transport])).toEqual([["connecting", "websocket"], ["waiting", "websocket"]]);
+    expect(t.of("denied")).toEqual([]);
+    // The server pushes the place when it changes; the same place again is not reported twice.
+    t.sockets[0].message(waitingMsg({ position: 1, waiting: 1 }));
+    t.sockets[0].message(waitingMsg({ position: 1, waiting: 1 }));
+    expect(t.of("waiting").map((w) => w.position)).toEqual([2, 1]);
+    // Pings keep the waiting socket (and so its entry) alive, at most every poll interval (20 s).
+    await t.clock.advance(20_000);
+    expect(t.sockets[0].sent).toEqual(["ping"]);
+    t.sockets[0].message("pong");
+    t.sockets[0].message(granted);
+    expect(t.of("granted")).toEqual([SEAT]);
+    expect(t.client.waiting).toBeNull();
+    expect(t.client.seat).toEqual(SEAT);
+    expect(t.of("connection").at(-1)).toEqual({ state: "connected", transport: "websocket", attempt: 0 });
+    // Then it pings at the seat's heartbeat interval (40 s), as any seat.
+    await t.clock.advance(39_999);
+    expect(t.sockets[0].sent).toEqual(["ping"]);
+    await t.clock.advance(1);
+    expect(t.sockets[0].sent).toEqual(["ping", "ping"]);
+    expect(t.paths()).toEqual(["/v1/seats/connect-ticket"]);
+  });
+
+  it("without wait the URL has no wait and the checkout no wait field", async () => {
+    const t = setup({}, { "/v1/seats/connect-ticket": () => new Response("{}", { status: 404 }) });
+    t.client.start();
+    await t.clock.advance(0);
+    expect(t.sockets).toHaveLength(0);
+    expect(t.requests.find((r) => r.path === "/v1/seats/checkout")?.body).toEqual({ session_id: "desk-1" });
+  });
+
+  it("stop() while waiting on the socket leaves the queue: release message, close 1000, no HTTP call", async () => {
+    const t = setup({ wait: true });
+    t.client.start();
+    await t.clock.advance(0);
+    t.sockets[0].open();
+    t.sockets[0].message(waitingMsg());
+    await t.client.stop();
+    expect(t.sockets[0].sent).toEqual([JSON.stringify({ type: "release" })]);
+    expect(t.sockets[0].closedWith).toMatchObject({ code: 1000 });
+    expect(t.paths()).toEqual(["/v1/seats/connect-ticket"]);
+    expect(t.client.waiting).toBeNull();
+    expect(t.of("connection").at(-1)).toMatchObject({ state: "stopped" });
+  });
+
+  it("a dropped waiting socket reconnects quickly (the place is kept for the reconnect grace); stop() meanwhile leaves the queue with DELETE", async () => {
+    const t = setup({ wait: true });
+    t.client.start();
+    await t.clock.advance(0);
+    t.sockets[0].open();
+    t.sockets[0].message(waitingMsg());
+    t.sockets[0].drop(1006);
+    await t.clock.advance(250);
+    expect(t.sockets).toHaveLength(2);
+    expect(t.sockets[1].url).toMatch(/&wait=true$/);
+    expect(t.requests.filter((r) => r.path === "/v1/seats/connect-ticket").map((r) => r.body.session_id)).toEqual(["desk-1", "desk-1"]);
+    await t.client.stop();
+    expect(t.sockets[1].closedWith?.code).toBe(1000);
+    expect(t.requests.at(-1)).toMatchObject({ path: WAIT_PATH, method: "DELETE", auth: "Bearer token-1" });
+  });
+
+  it("back on the socket at the same place: connection waiting again, no second waiting event", async () => {
+    const t = setup({ wait: true });
+    t.client.start();
+    await t.clock.advance(0);
+    t.sockets[0].open();
+    t.sockets[0].message(waitingMsg());
+    t.sockets[0].drop(1006);
+    await t.clock.advance(250);
+    t.sockets[1].open();
+    t.sockets[1].message(waitingMsg());
+    expect(t.of("waiting")).toHaveLength(1);
+    expect(t.of("connection").map((c) => c.state)).toEqual(["connecting", "waiting", "reconnecting", "connecting", "waiting"]);
+  });
+
+  it("a waiter's license revoked: denied no_license (no seat was held, so not revoked), stopped", async () => {
+    const t = setup({ wait: true });
+    t.client.start();
+    await t.clock.advance(0);
+    t.sockets[0].open();
+    t.sockets[0].message(waitingMsg());
+    t.sockets[0].message({ type: "seat.revoked", reason: "license_revoked", detail: "gone" });
+    t.sockets[0].drop(4410);
+    expect(t.of("revoked")).toEqual([]);
+    expect(t.of("denied")).toEqual([{ status: 403, code: "no_license", detail: "gone", reason: "license_revoked" }]);
+    expect(t.client.running).toBe(false);
+    expect(t.client.waiting).toBeNull();
+    await t.clock.advance(120_000);
+    expect(t.sockets).toHaveLength(1);
+  });
+
+  it("a waiter's license moved: connects again at once (the new pool's queue), nothing revoked or denied", async () => {
+    const t = setup({ wait: true });
+    t.client.start();
+    await t.clock.advance(0);
+    t.sockets[0].open();
+    t.sockets[0].message(waitingMsg());
+    t.sockets[0].message({ type: "seat.revoked", reason: "license_moved", detail: "" });
+    t.sockets[0].drop(4410);
+    await t.clock.advance(0);
+    expect(t.sockets).toHaveLength(2);
+    t.sockets[1].open();
+    t.sockets[1].message(waitingMsg({ pool: "basic-concurrent", position: 1, waiting: 1 }));
+    expect(t.of("waiting").map((w) => w.pool)).toEqual(["premium-concurrent", "basic-concurrent"]);
+    expect(t.of("revoked")).toEqual([]);
+    expect(t.of("denied")).toEqual([]);
+  });
+
+  it("falls back to HTTP while waiting: checkout with wait on the same session (the server keeps a live place), polls; a socket tried later takes the place over", async () => {
+    const q = httpQueue([[202, { ...WAITING, position: 1, waiting: 1 }]]);
+    const t = setup({ wait: true }, q.routes);
+    t.client.start();
+    await t.clock.advance(0);
+    t.sockets[0].open();
+    t.sockets[0].message(waitingMsg());
+    // The network drops; two sockets that never open: HTTP.
+    t.sockets[0].drop(1006);
+    await t.clock.advance(250);
+    t.sockets[1].drop(1006);
+    await t.clock.advance(t.clock.pending()[0]);
+    t.sockets[2].drop(1006);
+    await t.clock.advance(0);
+    expect(t.client.transport).toBe("http");
+    expect(t.requests.find((r) => r.path === "/v1/seats/checkout")?.body).toEqual({ session_id: "desk-1", wait: true });
+    expect(t.of("connection").at(-1)).toEqual({ state: "waiting", transport: "http", attempt: 0 });
+    expect(t.of("waiting")).toHaveLength(1); // the same place: not reported again
+    // Polls at poll_interval_seconds (20 s), with no body.
+    await t.clock.advance(20_000);
+    expect(q.polls).toEqual(["POST"]);
+    expect(t.requests.find((r) => r.path === WAIT_PATH)).toMatchObject({ body: null, auth: "Bearer token-1" });
+    expect(t.of("waiting").map((w) => w.position)).toEqual([2, 1]);
+    // Sockets were tried meanwhile (with wait=true); the next one opens and is told the place: it takes over.
+    for (const s of t.sockets.slice(3)) if (s.readyState === 0) s.drop(1006);
+    await t.clock.advance(t.clock.pending().find((ms) => ms < 20_000)!);
+    const probe = t.sockets.at(-1)!;
+    expect(probe.url).toMatch(/&wait=true$/);
+    probe.open();
+    probe.message(waitingMsg({ position: 1, waiting: 1 }));
+    expect(t.client.transport).toBe("websocket");
+    expect(t.of("connection").at(-1)).toEqual({ state: "waiting", transport: "websocket", attempt: 0 });
+    const polls = q.polls.length;
+    await t.clock.advance(100_000);
+    for (let i = 0; i < 5; i++) probe.message("pong");
+    expect(q.polls).toHaveLength(polls); // polls stopped: the socket holds the place
+    probe.message(granted);
+    expect(t.of("granted")).toEqual([SEAT]);
+    expect(t.client.transport).toBe("websocket");
+    expect(t.paths()).not.toContain("/v1/seats/heartbeat");
+    expect(t.requests.filter((r) => r.body?.session_id).every((r) => r.body.session_id === "desk-1")).toBe(true);
+  });
+
+  it("a socket tried while waiting over HTTP that is not granted nor told a place: a poll follows at once (its close shortened the entry)", async () => {
+    const q = httpQueue([]);
+    const t = setup({ wait: true, socketFailuresBeforeHttp: 1 }, q.routes);
+    t.client.start();
+    await t.clock.advance(0);
+    t.sockets[0].drop(1006);
+    await t.clock.advance(0);
+    expect(t.client.waiting).toEqual(WAITING);
+    await t.clock.advance(t.clock.pending().find((ms) => ms < 20_000)!);
+    const probe = t.sockets.at(-1)!;
+    probe.open();
+    probe.drop(1006);
+    await t.clock.advance(0);
+    expect(q.polls).toEqual(["POST"]);
+    expect(t.client.transport).toBe("http");
+  });
+});
+
+describe("seat SDK waiting at the ceiling, over HTTP (wait: true)", () => {
+  it("checks out with wait, polls POST /v1/seats/wait/{session} every poll_interval_seconds, reports each new place; 200 is the seat, then heartbeats", async () => {
+    const q = httpQueue([
+      [202, WAITING],
+      [202, { ...WAITING, position: 1, waiting: 1 }],
+      [200, SEAT],
+    ]);
+    const t = setup({ transport: "http", wait: true }, q.routes);
+    t.client.start();
+    await t.clock.advance(0);
+    expect(t.requests[0]).toMatchObject({ path: "/v1/seats/checkout", body: { session_id: "desk-1", wait: true } });
+    expect(t.of("waiting")).toEqual([WAITING]);
+    expect(t.of("connection").map((c) => [c.state, c.transport])).toEqual([["connecting", "http"], ["waiting", "http"]]);
+    expect(t.of("denied")).toEqual([]);
+    await t.clock.advance(19_999);
+    expect(q.polls).toEqual([]);
+    await t.clock.advance(1);
+    expect(q.polls).toEqual(["POST"]);
+    expect(t.of("waiting")).toHaveLength(1); // the same place
+    await t.clock.advance(20_000);
+    expect(t.of("waiting").map((w) => w.position)).toEqual([2, 1]);
+    await t.clock.advance(20_000);
+    expect(t.of("granted")).toEqual([SEAT]);
+    expect(t.client.seat).toEqual(SEAT);
+    expect(t.client.waiting).toBeNull();
+    expect(t.of("connection").at(-1)).toEqual({ state: "connected", transport: "http", attempt: 0 });
+    expect(t.of("entitlements")).toEqual([ENTITLEMENTS]);
+    // From now on heartbeats at heartbeat_interval_seconds (40 s), no more polls.
+    await t.clock.advance(80_000);
+    expect(q.polls).toHaveLength(3);
+    expect(t.paths().filter((p) => p === "/v1/seats/heartbeat")).toHaveLength(2);
+  });
+
+  it("stop() while waiting leaves the queue with DELETE /v1/seats/wait/{session}", async () => {
+    const q = httpQueue([]);
+    const t = setup({ transport: "http", wait: true }, q.routes);
+    t.client.start();
+    await t.clock.advance(0);
+    await t.client.stop();
+    expect(t.requests.at(-1)).toMatchObject({ path: WAIT_PATH, method: "DELETE", auth: "Bearer token-1" });
+    expect(t.paths()).not.toContain("/v1/seats/release");
+    await t.clock.advance(120_000);
+    expect(q.polls).toEqual(["DELETE"]);
+  });
+
+  it("a poll answered 404 wait_not_found (the entry expired): checks out again with wait, at the new place", async () => {
+    const q = httpQueue([[404, { status: 404, code: "wait_not_found", detail: "expired" }]]);
+    const t = setup({ transport: "http", wait: true }, q.routes);
+    t.client.start();
+    await t.clock.advance(20_000);
+    expect(t.paths().filter((p) => p !== "/v1/me")).toEqual(["/v1/seats/checkout", WAIT_PATH, "/v1/seats/checkout"]);
+    expect(t.client.waiting).toEqual(WAITING);
+    expect(t.of("denied")).toEqual([]);
+    expect(t.client.running).toBe(true);
+  });
+
+  it("a poll answered 403 no_license (revoked while waiting): denied, stopped, no more polls", async () => {
+    const q = httpQueue([[403, { status: 403, code: "no_license", detail: "revoked" }]]);
+    const t = setup({ transport: "http", wait: true }, q.routes);
+    t.client.start();
+    await t.clock.advance(20_000);
+    expect(t.of("denied").map((p) => p.code)).toEqual(["no_license"]);
+    expect(t.of("revoked")).toEqual([]);
+    expect(t.client.running).toBe(false);
+    expect(t.client.waiting).toBeNull();
+    await t.clock.advance(120_000);
+    expect(q.polls).toEqual(["POST"]);
+  });
+
+  it("a poll that fails on the network is reported and tried again within the poll interval (the entry outlives two missed polls)", async () => {
+    let fail = true;
+    const q = httpQueue([]);
+    const t = setup({ transport: "http", wait: true }, {
+      ...q.routes,
+      [WAIT_PATH]: (b, a, init) => {
+        if (fail) throw new TypeError("network down");
+        return q.routes[WAIT_PATH](b, a, init);
+      },
+    });
+    t.client.start();
+    await t.clock.advance(20_000);
+    expect(t.of("error").map((e) => e.message)).toEqual(["network down"]);
+    expect(t.of("connection").at(-1)).toMatchObject({ state: "reconnecting", transport: "http", attempt: 1 });
+    fail = false;
+    await t.clock.advance(1_000);
+    expect(q.polls).toEqual(["POST"]);
+    expect(t.of("connection").at(-1)).toEqual({ state: "waiting", transport: "http", attempt: 0 });
+    expect(t.paths().filter((p) => p === "/v1/seats/checkout")).toHaveLength(1);
+  });
+
+  it("a seat whose lease ran out finds the pool full: revoked (the seat is gone), then waiting", async () => {
+    let full = false;
+    const t = setup({ transport: "http", wait: true }, {
+      "/v1/seats/heartbeat": () => new Response(JSON.stringify({ status: 404, code: "session_not_found", detail: "" }), { status: 404 }),
+      "/v1/seats/checkout": () => (full ? new Response(JSON.stringify(WAITING), { status: 202 }) : new Response(JSON.stringify(SEAT), { status: 200 })),
+      [WAIT_PATH]: () => new Response(JSON.stringify(WAITING), { status: 202 }),
+    });
+    t.client.start();
+    await t.clock.advance(0);
+    expect(t.client.seat).toEqual(SEAT);
+    full = true;
+    await t.clock.advance(40_000);
+    expect(t.of("revoked")).toEqual([{ reason: "pool_at_ceiling", detail: expect.any(String) }]);
+    expect(t.of("waiting")).toEqual([WAITING]);
+    expect(t.client.seat).toBeNull();
+    await t.clock.advance(20_000);
+    expect(t.paths().filter((p) => p !== "/v1/me")).toEqual(["/v1/seats/checkout", "/v1/seats/heartbeat", "/v1/seats/checkout", WAIT_PATH]);
   });
 });

@@ -160,6 +160,23 @@ describe("checkout with wait", () => {
     expect((await poll(busy)).status).toBe(200);
   });
 
+  it("a checkout with wait after the entry's time is up (nothing purged it yet) queues at the end, not at its old place", async () => {
+    const f = await newAccount({ lease_ttl_seconds: 60 });
+    await putPool(f, "premium-concurrent", 1, 1);
+    const users = await licensedUsers(f, "premium-concurrent", 3);
+    const [h, quiet, busy] = await agentTokens(f, users);
+    await setClock(f, T0);
+    expect((await checkout(h)).status).toBe(200);
+    expect((await waitCheckout(quiet)).body.position).toBe(1);
+    await setClock(f, T0 + 30_000);
+    expect((await replyOf(api(h).seats.heartbeat.$post({ json: { session_id: "desk-1" } }))).status).toBe(200);
+    expect((await waitCheckout(busy)).body.position).toBe(2);
+    await setClock(f, T0 + 61_000);
+    // quiet's entry ended at T0 + 60 s and no poll or freed seat has removed its row: asking again is a new place.
+    expect((await waitCheckout(quiet)).body).toMatchObject({ position: 2, waiting: 2 });
+    expect((await poll(busy)).body).toMatchObject({ position: 1, waiting: 2 });
+  });
+
   it("a holder's lease that ends frees its seat to the first waiter (the alarm, no request)", async () => {
     const f = await newAccount({ lease_ttl_seconds: 60 });
     await putPool(f, "premium-concurrent", 1, 1);
