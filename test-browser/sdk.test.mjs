@@ -29,6 +29,9 @@ async function until(what, fn, ms = 10_000, every = 50) {
   }
 }
 
+/** A place as [position, waiting, reason]. */
+const pick = (w) => [w.position, w.waiting, w.reason];
+
 const portFree = (port) =>
   new Promise((resolve) => {
     const probe = createServer();
@@ -60,7 +63,7 @@ async function openAgentPage(context, base, token, sessionId, extra = {}) {
       window.__blockSockets = blockSockets === true;
       const WebSocketOf = (url) => new WebSocket(window.__blockSockets ? "ws://127.0.0.1:9/" : url);
       const client = createSeatClient({ baseUrl: location.origin, getToken: () => window.__token, sessionId, backoff: { initialMs: 200, maxMs: 1000 }, ...(blockSockets === undefined ? {} : { WebSocket: WebSocketOf }), ...options });
-      for (const type of ["granted", "denied", "revoked", "entitlements", "connection", "error"]) {
+      for (const type of ["granted", "waiting", "denied", "revoked", "entitlements", "connection", "error"]) {
         client.on(type, (payload) => {
           window.__events.push({ type, payload: type === "error" ? String(payload) : payload, t: Date.now() });
         });
@@ -200,6 +203,57 @@ try {
     assert.equal(must(await op("GET", `${A}/stats`)).open_sockets, 1);
     await dee.page.evaluate(() => window.__client.stop());
     await until("dee's seat freed", async () => (await active()) === 0, 3_000);
+  });
+
+  await test("at the ceiling, pages with `wait: true` wait in line (on the socket and over HTTP), are told their places, and get the seats as they free; stop() leaves the line", async () => {
+    assert.equal(await active(), 0);
+    // A short lease (polls every 2 s) and a ceiling of one seat.
+    must(await op("PATCH", A, { lease_ttl_seconds: 6 }));
+    must(await admin("PUT", `${A}/pools/${POOL}`, { quantity: 5, max_active: 1 }));
+    const waitingNow = async () => must(await admin("GET", `${A}/pools`)).items.find((p) => p.id === POOL).waiting;
+    const holder = await openAgentPage(browser.context, server.base, tokens.ada, "ada-wait");
+    await until("ada holds the one seat", () => holder.last("granted"));
+    const onSocket = await openAgentPage(browser.context, server.base, tokens.bob, "bob-wait", { wait: true });
+    assert.deepEqual(pick((await until("bob waiting", () => onSocket.last("waiting"))).payload), [1, 1, "pool_at_ceiling"]);
+    const overHttp = await openAgentPage(browser.context, server.base, tokens.cy, "cy-wait", { wait: true, blockSockets: true });
+    assert.deepEqual(pick((await until("cy waiting", () => overHttp.last("waiting"))).payload), [2, 2, "pool_at_ceiling"]);
+    assert.equal(await overHttp.page.evaluate(() => window.__client.transport), "http");
+    const leaving = await openAgentPage(browser.context, server.base, tokens.dee, "dee-wait", { wait: true });
+    assert.deepEqual(pick((await until("dee waiting", () => leaving.last("waiting"))).payload), [3, 3, "pool_at_ceiling"]);
+    assert.equal(await waitingNow(), 3);
+    for (const p of [onSocket, overHttp, leaving]) assert.equal(await p.count("denied"), 0);
+    const states = async (p) => (await p.events()).filter((e) => e.type === "connection").map((e) => `${e.payload.state}/${e.payload.transport}`);
+    assert.ok((await states(onSocket)).includes("waiting/websocket"));
+    assert.ok((await states(overHttp)).includes("waiting/http"));
+
+    // dee gives up: stop() leaves the line (release on its socket).
+    await leaving.page.evaluate(() => window.__client.stop());
+    await until("dee left the line", async () => (await waitingNow()) === 2, 3_000);
+
+    // The holder stops: the seat is pushed to bob's socket at once.
+    const freedAt = Date.now();
+    await holder.page.evaluate(() => window.__client.stop());
+    const toSocket = await until("bob granted", () => onSocket.last("granted"), 5_000, 20);
+    console.log(`       the socket waiter was granted ${toSocket.t - freedAt} ms after the seat freed`);
+    assert.ok(toSocket.t - freedAt < 1000, `granted after ${toSocket.t - freedAt} ms`);
+    assert.equal(toSocket.payload.session_id, "bob-wait");
+    assert.deepEqual((await seatsOf()).map((s) => s.user_id), ["bob"]);
+    // cy moved up: it reads the place at its next poll (every 2 s).
+    await until("cy first in line", async () => (await overHttp.last("waiting")).payload.position === 1, 5_000);
+
+    // bob stops: the seat goes to cy, which collects it at its next poll and heartbeats from then on.
+    const freedAgain = Date.now();
+    await onSocket.page.evaluate(() => window.__client.stop());
+    const toHttp = await until("cy granted", () => overHttp.last("granted"), 6_000, 50);
+    console.log(`       the HTTP waiter collected its seat ${toHttp.t - freedAgain} ms after it freed (poll every 2 s)`);
+    assert.equal(toHttp.payload.session_id, "cy-wait");
+    assert.equal(await overHttp.page.evaluate(() => window.__client.waiting), null);
+    assert.deepEqual((await seatsOf()).map((s) => s.user_id), ["cy"]);
+    await sleep(7_000); // longer than the lease: its heartbeats keep the seat
+    assert.deepEqual((await seatsOf()).map((s) => s.user_id), ["cy"]);
+    assert.equal(await waitingNow(), 0);
+    await overHttp.page.evaluate(() => window.__client.stop());
+    await until("cy's seat freed", async () => (await active()) === 0, 3_000);
   });
 
   exitCode = results.every((r) => r.ok) ? 0 : 1;
