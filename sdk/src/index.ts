@@ -290,7 +290,8 @@ class Client implements SeatClient {
   async stop(): Promise<void> {
     if (!this.running) return;
     const hadSeat = this.seat !== null;
-    const wasWaiting = !hadSeat && this.waiting !== null;
+    // With `wait`, a checkout in flight may have queued the session already: leave in any case.
+    const mayWait = !hadSeat && (this.waiting !== null || this.options.wait === true);
     const socket = this.halt();
     this.removePageHooks();
     if (socket && socket.readyState === WS_OPEN) {
@@ -301,7 +302,7 @@ class Client implements SeatClient {
       if (socket) safely(() => socket.close(CloseCode.normal, "stopped"));
       if (hadSeat && this.token) await this.release(false).catch((err) => this.emit("error", asError(err)));
       // A place kept over HTTP or for a reconnect: leave it (a seat granted but not collected goes too).
-      else if (wasWaiting && this.token) await this.leaveQueue().catch((err) => this.emit("error", asError(err)));
+      else if (mayWait && this.token) await this.leaveQueue().catch((err) => this.emit("error", asError(err)));
     }
     this.emit("connection", { state: "stopped", transport: null, attempt: 0 });
   }

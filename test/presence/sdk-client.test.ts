@@ -810,6 +810,34 @@ describe("seat SDK waiting at the ceiling, over HTTP (wait: true)", () => {
     expect(q.polls).toEqual(["DELETE"]);
   });
 
+  it("stop() while the checkout with wait is still in flight leaves the queue too (the checkout may have queued the session)", async () => {
+    let answer: (() => void) | null = null;
+    const q = httpQueue([]);
+    const t = setup({ transport: "http", wait: true }, {
+      ...q.routes,
+      "/v1/seats/checkout": () => new Promise<Response>((resolve) => (answer = () => resolve(new Response(JSON.stringify(WAITING), { status: 202 })))),
+    });
+    t.client.start();
+    await t.clock.advance(0);
+    expect(answer).not.toBeNull();
+    await t.client.stop();
+    answer!();
+    await t.clock.advance(120_000);
+    expect(t.requests.map((r) => [r.path, r.method])).toEqual([
+      ["/v1/seats/checkout", "POST"],
+      [WAIT_PATH, "DELETE"],
+    ]);
+    expect(t.of("waiting")).toEqual([]);
+  });
+
+  it("without wait, stop() with no seat sends nothing", async () => {
+    const t = setup({ transport: "http" }, { "/v1/seats/checkout": () => new Response(JSON.stringify({ status: 409, code: "pool_at_ceiling", detail: "full" }), { status: 409 }) });
+    t.client.start();
+    await t.clock.advance(0);
+    await t.client.stop();
+    expect(t.paths()).toEqual(["/v1/seats/checkout"]);
+  });
+
   it("a poll answered 404 wait_not_found (the entry expired): checks out again with wait, at the new place", async () => {
     const q = httpQueue([[404, { status: 404, code: "wait_not_found", detail: "expired" }]]);
     const t = setup({ transport: "http", wait: true }, q.routes);
