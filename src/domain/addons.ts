@@ -142,19 +142,51 @@ export function addonReport(state: AddonState): AddonReportRow[] {
 }
 
 /**
+ * What the grant of one user's add-on reads, asked by key: the account's object answers it from an
+ * index of its SQLite copy without reading every user (src/seats/roster-users.ts); `grantLookup`
+ * answers it from the maps (the reference).
+ */
+export interface GrantLookup {
+  licenseOf(user: string): PoolId | undefined;
+  assignedAt(user: string, product: PerSeatProduct): number | undefined;
+  quantityOf(pool: PoolId): number;
+  /**
+   * How many other licensed members of `pool` were assigned `product` before `order` (ties broken
+   * by user id), counted up to `atMost`: `min(count, atMost)`.
+   */
+  earlierInPool(pool: PoolId, product: PerSeatProduct, user: string, order: number, atMost: number): number;
+}
+
+/** The grant lookups over plain maps: one pass over the licenses per rank. */
+export function grantLookup(state: AddonState): GrantLookup {
+  return {
+    licenseOf: (user) => state.licenses.get(user),
+    assignedAt: (user, product) => assignedAt(state, user, product),
+    quantityOf: (pool) => quantityOf(state, pool),
+    earlierInPool: (pool, product, user, order, atMost) => Math.min(atMost, rankInPool(state, pool, product, user, order)),
+  };
+}
+
+/**
  * How `user` is granted `product`, or null when not granted (or unlicensed). In a bundling pool the
  * earliest assignments (by assignment order, then user id, so the answer is stable) take the
  * bundle; later ones are "purchased". So the number of "purchased" grants equals `consumed`.
  */
 export function grantSource(state: AddonState, user: string, product: PerSeatProduct): GrantSource | null {
-  const pool = state.licenses.get(user);
+  return grantSourceBy(grantLookup(state), user, product);
+}
+
+/** `grantSource` through lookups by key. */
+export function grantSourceBy(l: GrantLookup, user: string, product: PerSeatProduct): GrantSource | null {
+  const pool = l.licenseOf(user);
   if (pool === undefined) return null;
   const rule = grantRule(pool, product);
   if (rule === "included") return "included";
-  const order = assignedAt(state, user, product);
+  const order = l.assignedAt(user, product);
   if (order === undefined) return null;
   if (rule === "purchased") return "purchased";
-  return rankInPool(state, pool, product, user, order) < quantityOf(state, pool) ? "bundled" : "purchased";
+  const quantity = l.quantityOf(pool);
+  return l.earlierInPool(pool, product, user, order, quantity) < quantity ? "bundled" : "purchased";
 }
 
 /** How many members of `pool` were assigned `product` before `user` (ties broken by user id). */

@@ -5,7 +5,7 @@
 
 import { FEATURE_KEYS, FEATURE_MATRIX, PER_SEAT_PRODUCTS, isPerSeatProduct, parsePoolId } from "./catalog";
 import type { FeatureKey, Model, PerSeatProduct, PoolId, Tier } from "./catalog";
-import { grantSource, type AddonState, type GrantSource } from "./addons";
+import { grantLookup, grantSourceBy, type AddonState, type GrantLookup, type GrantSource } from "./addons";
 
 export interface Entitlements {
   user_id: string;
@@ -19,14 +19,15 @@ export interface Entitlements {
   account_addons: { virtual_agent: boolean };
 }
 
-export function entitlements(
-  state: AddonState,
-  user: string,
-  accountAddons: { virtual_agent: boolean },
-): Entitlements {
-  const pool = state.licenses.get(user) ?? null;
+export function entitlements(state: AddonState, user: string, accountAddons: { virtual_agent: boolean }): Entitlements {
+  return entitlementsBy(grantLookup(state), user, accountAddons);
+}
+
+/** The same through lookups by key (the account's object, without reading every user). */
+export function entitlementsBy(lookup: GrantLookup, user: string, accountAddons: { virtual_agent: boolean }): Entitlements {
+  const pool = lookup.licenseOf(user) ?? null;
   const parsed = pool ? parsePoolId(pool) : null;
-  const addons = fromKeys(PER_SEAT_PRODUCTS, (product) => (parsed ? grantSource(state, user, product) : null));
+  const addons = fromKeys(PER_SEAT_PRODUCTS, (product) => (parsed ? grantSourceBy(lookup, user, product) : null));
 
   // No license, no service at all (docs/licensing.md#pools): every feature false, even "yes" ones.
   const features = fromKeys(FEATURE_KEYS, (feature) => {

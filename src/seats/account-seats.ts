@@ -123,7 +123,7 @@ export class AccountSeats extends DurableObject<Env> {
       seated: (userId, at) => this.h.alerts.seated(userId, at),
       // The team rules (./team-seats.ts): a waiter gets a seat only when a checkout would.
       seatState: (pool) => teams.teamSeatState(this.h.roster, this.h.seats, pool),
-      teamOf: (userId) => this.h.roster.teamOf.get(userId) ?? null,
+      teamOf: (userId) => this.h.roster.teamOf(userId) ?? null,
     });
     const alerts = new Alerts({
       sql,
@@ -251,7 +251,7 @@ export class AccountSeats extends DurableObject<Env> {
   /** The edge refused the user's checkout with 429 (reported at most once a minute per user and isolate). */
   async noteRateLimited(userId: string): Promise<void> {
     await this.h.sync.ready();
-    this.h.alerts.refused(userId, this.roster.licenses.get(userId) ?? null, "rate_limited", this.now());
+    this.h.alerts.refused(userId, this.roster.licenseOf(userId) ?? null, "rate_limited", this.now());
   }
 
   /** A billing cycle's figures from the step log (final once the cycle has ended; a preview before). */
@@ -298,7 +298,7 @@ export class AccountSeats extends DurableObject<Env> {
 
   async addons(): Promise<AddonReportRow[]> {
     await this.fresh();
-    return addonReport(this.roster);
+    return addonReport(this.roster.state());
   }
 
   /** What the account is missing before its agents find out. */

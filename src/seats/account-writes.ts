@@ -43,7 +43,7 @@ export function putPool(h: House, pool: PoolId, quantity: number, requestedMaxAc
     const before = h.roster.pools.get(pool);
     const maxActive = requestedMaxActive === undefined ? (before?.maxActive ?? null) : requestedMaxActive;
     const alerts = requestedAlerts === undefined ? (before?.alerts ?? null) : normalizeAlerts(requestedAlerts);
-    const refusal = refusePoolQuantity(h.roster, pool, quantity, maxActive) ?? refuseCeiling(pool, maxActive, h.roster.limitsOf(pool));
+    const refusal = refusePoolQuantity(h.roster.state(), pool, quantity, maxActive) ?? refuseCeiling(pool, maxActive, h.roster.limitsOf(pool));
     if (refusal) return fail(refusalError(refusal));
     return {
       writes: [writes.upsertPool(h.db, h.accountId, pool, quantity, maxActive, at, alerts)],

@@ -31,6 +31,6 @@ export function advisorHistory(roster: Roster, ledger: UsageLedger, now: number,
       return { cycle_start: iso(c.start), cycle_end: iso(c.end), ...figures };
     }),
   }));
-  const addons = compliance(roster).map(({ product, needed, covered, shortfall }) => ({ product, needed, covered, shortfall }));
+  const addons = compliance(roster.state()).map(({ product, needed, covered, shortfall }) => ({ product, needed, covered, shortfall }));
   return { pools, addons };
 }

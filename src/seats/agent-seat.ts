@@ -27,7 +27,7 @@ export async function takeSeat(h: House, userId: string, sessionId: string, wait
   await rosterLoaded(h);
   const now = h.now();
   h.activity.expireDue(now);
-  const pool = h.roster.licenses.get(userId);
+  const pool = h.roster.licenseOf(userId);
   if (!pool) {
     h.alerts.refused(userId, null, "no_license", now);
     return fail(new ApiError("no_license", `User ${userId} holds no contact-center license.`));

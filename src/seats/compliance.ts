@@ -12,7 +12,7 @@ export interface ComplianceReport {
 
 /** What the account is missing before its agents find out: add-on shortfalls, over-assigned named pools, open overages. */
 export function complianceReport(roster: Roster, open: IntervalRecord[], active: (pool: PoolId) => number): ComplianceReport {
-  const shortfall = compliance(roster);
+  const shortfall = compliance(roster.state());
   const overAssigned = [...roster.pools]
     .filter(([pool, p]) => parsePoolId(pool)!.model === "named" && roster.assigned(pool) > p.quantity)
     .map(([pool, p]) => ({ pool, quantity: p.quantity, assigned: roster.assigned(pool) }));

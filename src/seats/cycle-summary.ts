@@ -40,7 +40,7 @@ export function cycleSummary(input: CycleSummaryInput): CycleSummary {
     const line = poolSummary(input, pool, upTo);
     return line ? [line] : [];
   });
-  const addons = addonReport(input.roster).map(({ product, purchased, consumed }) => ({ product, purchased, consumed }));
+  const addons = addonReport(input.roster.state()).map(({ product, purchased, consumed }) => ({ product, purchased, consumed }));
   const unlicensed = input.denials?.get(null) ?? { denials: 0, users_denied: 0 };
   return {
     account_id: input.accountId,

@@ -1,5 +1,5 @@
 import type { PoolId } from "../domain/catalog";
-import { entitlements, type Entitlements } from "../domain/entitlements";
+import { entitlementsBy, type Entitlements } from "../domain/entitlements";
 import type { Db } from "../db/client";
 import * as writes from "../db/roster-writes";
 import { ApiError, fail, notFound, type Result } from "../errors";
@@ -77,9 +77,9 @@ export function endSessionsOf(h: House, userId: string, now: number, reason: Rev
   h.presence.revokeUser(userId, reason);
 }
 
-/** What the user may use, from memory. */
+/** What the user may use: by key (a woken object does not read every user for it). */
 export function entitlementsOf(h: House, userId: string): Entitlements {
-  return entitlements(h.roster, userId, { virtual_agent: (h.roster.purchased.get("virtual_agent") ?? 0) > 0 });
+  return entitlementsBy(h.roster, userId, { virtual_agent: (h.roster.purchased.get("virtual_agent") ?? 0) > 0 });
 }
 
 export function poolViewOf(h: House, pool: PoolId): PoolView {

@@ -17,9 +17,9 @@ export function assignLicense(h: House, userId: string, pool: PoolId, actor: str
   return h.admin.run(actor, async (now, at) => {
     const unknown = await unknownUser(h, userId);
     if (unknown) return unknown;
-    const refusal = refuseAssignment(h.roster, userId, pool);
+    const refusal = refuseAssignment(h.roster.state(), userId, pool);
     if (refusal) return fail(refusalError(refusal));
-    const previous = h.roster.licenses.get(userId) ?? null;
+    const previous = h.roster.licenseOf(userId) ?? null;
     if (previous === pool) return ok({ user_id: userId, pool });
     return {
       writes: [writes.upsertLicense(h.db, h.accountId, userId, pool, at)],
@@ -38,7 +38,7 @@ export function revokeLicense(h: House, userId: string, actor: string): Promise<
   return h.admin.run(actor, async (now) => {
     const unknown = await unknownUser(h, userId);
     if (unknown) return unknown;
-    const previous = h.roster.licenses.get(userId);
+    const previous = h.roster.licenseOf(userId);
     if (!previous) return ok(null);
     return {
       writes: [writes.deleteLicense(h.db, h.accountId, userId), writes.deleteUserAddons(h.db, h.accountId, userId)],
@@ -58,9 +58,9 @@ export function applyLicenseBatch(h: House, batch: LicenseBatch, actor: string):
     const ids = [...batch.revoke, ...batch.assign.map((a) => a.user_id)];
     const unknown = await unknownUsers(h, ids);
     if (unknown) return unknown;
-    const refusal = refuseBatch(h.roster, batch);
+    const refusal = refuseBatch(h.roster.state(), batch);
     if (refusal) return fail(refusalError(refusal));
-    const held = h.roster.licenses;
+    const held = h.roster.state().licenses;
     const revoked = batch.revoke.filter((id) => held.has(id));
     // The route refuses a user named twice, so no user is both revoked and assigned here.
     const assign = batch.assign.filter((a) => held.get(a.user_id) !== a.pool);
@@ -75,7 +75,7 @@ export function applyLicenseBatch(h: House, batch: LicenseBatch, actor: string):
         const moved = new Set([...revoked, ...assign.filter((a) => held.has(a.user_id)).map((a) => a.user_id)]);
         for (const userId of revoked) h.roster.revokeLicense(userId);
         for (const { user_id, pool } of assign) h.roster.setLicense(user_id, pool);
-        for (const userId of moved) endSessionsOf(h, userId, now, h.roster.licenses.has(userId) ? "license_moved" : "license_revoked");
+        for (const userId of moved) endSessionsOf(h, userId, now, h.roster.licenseOf(userId) !== undefined ? "license_moved" : "license_revoked");
         return { assigned: assign.length, revoked: revoked.length };
       },
     };
@@ -103,12 +103,12 @@ export function applyProvisioning(h: House, input: ProvisioningInput, actor: str
     const creates = new Set(input.creates);
     const unknown = await unknownUsers(h, input.changes.map((c) => c.user_id).filter((id) => !creates.has(id)));
     if (unknown) return unknown;
-    const decided = planProvisioning(h.roster, input.changes);
+    const decided = planProvisioning(h.roster.state(), input.changes);
     if ("refusal" in decided) return fail(refusalError(decided.refusal, {}, decided.refusal.code === "no_license" ? 409 : undefined));
     const plan = decided.plan;
     if (emptyPlan(plan) && input.statements.length === 0) return ok(plan);
     const seqs = plan.addonsAdd.map(() => h.roster.nextSeq(now));
-    const held = new Map(h.roster.licenses);
+    const held = new Map(h.roster.state().licenses);
     return {
       writes: [
         ...input.statements.map((s) => ({ toSQL: () => s })),

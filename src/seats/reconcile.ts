@@ -17,7 +17,7 @@ export function reconcileWithRoster(
   act: { endSessions: (userId: string, reason: "license_moved" | "license_revoked") => void; logQuantity: (pool: PoolId) => void },
 ): void {
   for (const [userId, holder] of [...seats.holders]) {
-    if (roster.licenses.get(userId) !== holder.pool) act.endSessions(userId, roster.licenses.has(userId) ? "license_moved" : "license_revoked");
+    if (roster.licenseOf(userId) !== holder.pool) act.endSessions(userId, roster.licenseOf(userId) !== undefined ? "license_moved" : "license_revoked");
   }
   for (const [pool, settings] of roster.pools) {
     const last = ledger.lastStepBefore(pool, Number.MAX_SAFE_INTEGER);

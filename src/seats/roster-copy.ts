@@ -1,5 +1,6 @@
-import { isAddonProduct, isPerSeatProduct, isPoolId, type AddonProduct, type PerSeatProduct, type PoolId } from "../domain/catalog";
+import { isAddonProduct, isPoolId, type AddonProduct, type PerSeatProduct, type PoolId } from "../domain/catalog";
 import { parseAlerts, Roster, type AccountSettings, type PoolSettings, type RosterSink } from "./roster";
+import { CopyUsers } from "./roster-users";
 import { deleteMeta, readMeta, writeMeta } from "./sqlite-schema";
 import type { TeamLimit } from "../domain/teams";
 
@@ -24,28 +25,20 @@ export class RosterCopy implements RosterSink {
     writeMeta(this.sql, "roster_version", String(version));
   }
 
-  /** The roster as the copy holds it, writing through to the copy from now on. Large lists come back as one JSON array per pool. */
+  /**
+   * The roster as the copy holds it, writing through to the copy from now on. Only the account-wide
+   * rows are read here; users are read by key until something needs them all (./roster-users.ts).
+   */
   load(): Roster {
-    const roster = new Roster();
+    const roster = new Roster(new CopyUsers(this.sql));
     roster.exists = true;
     roster.version = this.version() ?? 0;
     roster.settings = JSON.parse(readMeta(this.sql, "roster_settings") ?? "null") ?? roster.settings;
     for (const p of this.sql.exec<{ pool_id: string; quantity: number; max_active: number | null; alerts: string | null }>("SELECT pool_id, quantity, max_active, alerts FROM roster_pools")) {
       if (isPoolId(p.pool_id)) roster.setPool(p.pool_id, { quantity: p.quantity, maxActive: p.max_active, alerts: parseAlerts(p.alerts) });
     }
-    for (const r of this.sql.exec<{ pool_id: string; users: string }>("SELECT pool_id, json_group_array(user_id) AS users FROM roster_licenses GROUP BY pool_id")) {
-      if (!isPoolId(r.pool_id)) continue;
-      for (const userId of JSON.parse(r.users) as string[]) roster.setLicense(userId, r.pool_id);
-    }
-    for (const r of this.sql.exec<{ product: string; rows: string }>("SELECT product, json_group_array(json_array(user_id, seq)) AS rows FROM roster_assignments GROUP BY product")) {
-      if (!isPerSeatProduct(r.product)) continue;
-      for (const [userId, seq] of JSON.parse(r.rows) as [string, number][]) roster.assign(userId, r.product, seq);
-    }
     for (const p of this.sql.exec<{ product: string; quantity: number }>("SELECT product, quantity FROM roster_purchases")) {
       if (isAddonProduct(p.product)) roster.purchased.set(p.product, p.quantity);
-    }
-    for (const r of this.sql.exec<{ team: string; users: string }>("SELECT team, json_group_array(user_id) AS users FROM roster_teams GROUP BY team")) {
-      for (const userId of JSON.parse(r.users) as string[]) roster.setTeam(userId, r.team);
     }
     for (const t of this.sql.exec<{ pool_id: string; team: string; max_active: number | null; reserve: number }>("SELECT pool_id, team, max_active, reserve FROM roster_team_limits")) {
       if (isPoolId(t.pool_id)) roster.setTeamLimit(t.pool_id, t.team, { maxActive: t.max_active, reserve: t.reserve });
@@ -68,13 +61,14 @@ export class RosterCopy implements RosterSink {
       roster.sink = null;
       return;
     }
+    const users = roster.state();
     for (const [pool, s] of roster.pools) this.pool(pool, s);
     // One statement per table however many users (json_each), so a large account's copy is written fast.
     this.sql.exec(
       "INSERT INTO roster_licenses (user_id, pool_id) SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?)",
-      JSON.stringify([...roster.licenses]),
+      JSON.stringify([...users.licenses]),
     );
-    const assignments = [...roster.assignments].flatMap(([userId, products]) => [...products].map(([product, seq]) => [userId, product, seq]));
+    const assignments = [...users.assignments].flatMap(([userId, products]) => [...products].map(([product, seq]) => [userId, product, seq]));
     this.sql.exec(
       "INSERT INTO roster_assignments (user_id, product, seq) SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]') FROM json_each(?)",
       JSON.stringify(assignments),
@@ -82,7 +76,7 @@ export class RosterCopy implements RosterSink {
     for (const [product, quantity] of roster.purchased) this.purchase(product, quantity);
     this.sql.exec(
       "INSERT INTO roster_teams (user_id, team) SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?)",
-      JSON.stringify([...roster.teamOf]),
+      JSON.stringify([...users.teamOf]),
     );
     for (const [pool, limits] of roster.teamLimits) for (const [team, limit] of limits) this.teamLimit(pool, team, limit);
     this.settings(roster.settings);

@@ -8,6 +8,9 @@ import { DEFAULT_ALERTS } from "../domain/thresholds";
 import { accounts, addonAssignments, addonPurchases, licenses, pools, users } from "../db/schema";
 import { teamQueries } from "../db/teams";
 import type { TeamLimit } from "../domain/teams";
+import { grantLookup, type GrantLookup } from "../domain/addons";
+import type { LicenseState } from "../domain/licenses";
+import { emptyUserMaps, type UserLookups, type UserMaps } from "./roster-users";
 
 export interface PoolSettings {
   quantity: number;
@@ -43,35 +46,55 @@ export interface RosterSink {
   teamLimit(pool: PoolId, team: string, limit: TeamLimit | null): void;
 }
 
+/** Every user's licenses, assignments and teams with the pools' quantities and purchases, as plain maps (own properties: the rules copy it with spread). */
+export interface RosterState extends LicenseState {
+  teamOf: ReadonlyMap<string, string>;
+}
+
 /**
- * The account's licensing state in memory: a mirror of D1 that only the account's Durable Object
- * changes, and only after D1 accepted the change. It is what the checkout path reads instead of D1.
- * Its shape is also the add-on rules' `AddonState` (licenses, assignments, pool quantities, purchases).
+ * The account's licensing state: a mirror of D1 that only the account's Durable Object changes,
+ * and only after D1 accepted the change. It is what the checkout path reads instead of D1.
  * Every change goes through a method here, which also writes it to `sink` (the SQLite copy) when set.
+ *
+ * The account-wide part (settings, pools, purchases, team limits) is always in memory. The per-user
+ * part (./roster-users.ts) is in memory from D1, and for a roster woken from its copy is read by key
+ * from the copy until something needs every user: `state()` (admin decisions, reports, compliance)
+ * or a change of a user loads it all, synchronously. The agent path asks only by key
+ * (`licenseOf`, `teamOf`, the add-on grant lookups), so a woken object's first checkout does not
+ * read every user.
  */
-export class Roster {
+export class Roster implements GrantLookup {
   settings: AccountSettings = { ...ACCOUNT_DEFAULTS, createdAt: 0 };
   exists = false;
   /** Offboarding has begun (accounts.deleted_at): the object refuses every agent. */
   deleted = false;
   readonly pools = new Map<PoolId, PoolSettings>();
   readonly poolQuantities = new Map<PoolId, number>();
-  readonly licenses = new Map<string, PoolId>();
-  readonly assignedCount = new Map<PoolId, number>();
-  /** user -> product -> assignment order (seq) */
-  readonly assignments = new Map<string, Map<PerSeatProduct, number>>();
   readonly purchased = new Map<AddonProduct, number>();
-  /** The last assignment seq handed out: seqs grow strictly so order is total. */
-  lastSeq = 0;
   /** Raised agent-token generations as D1 holds them (the object keeps its own, src/seats/token-generations.ts). */
   readonly tokenGenerations = new Map<string, number>();
   /** D1's `accounts.roster_version` this roster reflects. */
   version = 0;
   sink: RosterSink | null = null;
-  /** user -> team, for users who have one (docs/licensing.md#teams). */
-  readonly teamOf = new Map<string, string>();
   /** pool -> team -> its cap and reservation in the pool. */
   readonly teamLimits = new Map<PoolId, Map<string, TeamLimit>>();
+  /** Every user in memory; null while users are read by key (`byKey`). */
+  private maps: UserMaps | null;
+
+  /** Without `byKey` every user is in memory from the start (a roster read from D1). */
+  constructor(private readonly byKey: UserLookups | null = null) {
+    this.maps = byKey ? null : emptyUserMaps();
+  }
+
+  /** Whether every user is in memory (tests show the agent path never needs it). */
+  get complete(): boolean {
+    return this.maps !== null;
+  }
+
+  /** Every user, loaded on first need. */
+  private users(): UserMaps {
+    return (this.maps ??= this.byKey!.all());
+  }
 
   static async load(db: Db, accountId: string): Promise<Roster> {
     const [account, poolRows, licenseRows, assignmentRows, purchaseRows, generationRows, teamRows, teamLimitRows] = await db.batch([
@@ -119,6 +142,51 @@ export class Roster {
     return roster;
   }
 
+  // ---------------------------------------------------------------- by key (the agent path)
+
+  /** The user's pool, or undefined without a license. */
+  licenseOf(userId: string): PoolId | undefined {
+    return this.maps ? this.maps.licenses.get(userId) : this.byKey!.license(userId);
+  }
+
+  /** The user's team, or undefined. */
+  teamOf(userId: string): string | undefined {
+    return this.maps ? this.maps.teamOf.get(userId) : this.byKey!.team(userId);
+  }
+
+  /** The user's add-on assignments (product -> seq), or undefined for none. */
+  assignmentsOf(userId: string): ReadonlyMap<PerSeatProduct, number> | undefined {
+    return this.maps ? this.maps.assignments.get(userId) : this.byKey!.assignments(userId);
+  }
+
+  assignedAt(userId: string, product: PerSeatProduct): number | undefined {
+    return this.assignmentsOf(userId)?.get(product);
+  }
+
+  quantityOf(pool: PoolId): number {
+    return this.poolQuantities.get(pool) ?? 0;
+  }
+
+  earlierInPool(pool: PoolId, product: PerSeatProduct, user: string, order: number, atMost: number): number {
+    if (!this.maps) return this.byKey!.earlierInPool(pool, product, user, order, atMost);
+    return grantLookup(this.state()).earlierInPool(pool, product, user, order, atMost);
+  }
+
+  /** Users holding a license in the pool. */
+  assigned(pool: PoolId): number {
+    return this.maps ? (this.maps.assignedCount.get(pool) ?? 0) : this.byKey!.assigned(pool);
+  }
+
+  // ---------------------------------------------------------------- every user
+
+  /** What the rules read for an admin decision or a report: every user, loaded on first need. */
+  state(): RosterState {
+    const m = this.users();
+    return { licenses: m.licenses, assignments: m.assignments, teamOf: m.teamOf, assignedCount: m.assignedCount, poolQuantities: this.poolQuantities, purchased: this.purchased };
+  }
+
+  // ---------------------------------------------------------------- changes (written through to the sink)
+
   setPool(pool: PoolId, settings: PoolSettings): void {
     this.pools.set(pool, settings);
     this.poolQuantities.set(pool, settings.quantity);
@@ -126,16 +194,18 @@ export class Roster {
   }
 
   setLicense(userId: string, pool: PoolId): void {
-    this.removeLicense(userId);
-    this.licenses.set(userId, pool);
-    this.assignedCount.set(pool, (this.assignedCount.get(pool) ?? 0) + 1);
+    const m = this.users();
+    removeLicense(m, userId);
+    m.licenses.set(userId, pool);
+    m.assignedCount.set(pool, (m.assignedCount.get(pool) ?? 0) + 1);
     this.sink?.license(userId, pool);
   }
 
   /** Removes the license and, as docs/licensing.md#add-ons decides, the user's add-on assignments. */
   revokeLicense(userId: string): void {
-    this.removeLicense(userId);
-    this.assignments.delete(userId);
+    const m = this.users();
+    removeLicense(m, userId);
+    m.assignments.delete(userId);
     this.sink?.license(userId, null);
   }
 
@@ -150,37 +220,34 @@ export class Roster {
     this.sink?.settings(this.settings);
   }
 
-  private removeLicense(userId: string): void {
-    const old = this.licenses.get(userId);
-    if (!old) return;
-    this.licenses.delete(userId);
-    this.assignedCount.set(old, (this.assignedCount.get(old) ?? 1) - 1);
-  }
-
   assign(userId: string, product: PerSeatProduct, seq: number): void {
-    let products = this.assignments.get(userId);
-    if (!products) this.assignments.set(userId, (products = new Map()));
+    const m = this.users();
+    let products = m.assignments.get(userId);
+    if (!products) m.assignments.set(userId, (products = new Map()));
     products.set(product, seq);
-    this.lastSeq = Math.max(this.lastSeq, seq);
+    m.lastSeq = Math.max(m.lastSeq, seq);
     this.sink?.assignment(userId, product, seq);
   }
 
   unassign(userId: string, product: PerSeatProduct): void {
-    const products = this.assignments.get(userId);
+    const m = this.users();
+    const products = m.assignments.get(userId);
     products?.delete(product);
-    if (products && products.size === 0) this.assignments.delete(userId);
+    if (products && products.size === 0) m.assignments.delete(userId);
     this.sink?.assignment(userId, product, null);
   }
 
   /** A fresh, strictly increasing assignment order number (time-based so it reads well in D1). */
   nextSeq(now: number): number {
-    this.lastSeq = Math.max(now, this.lastSeq + 1);
-    return this.lastSeq;
+    const m = this.users();
+    m.lastSeq = Math.max(now, m.lastSeq + 1);
+    return m.lastSeq;
   }
 
   setTeam(userId: string, team: string | null): void {
-    if (team === null) this.teamOf.delete(userId);
-    else this.teamOf.set(userId, team);
+    const m = this.users();
+    if (team === null) m.teamOf.delete(userId);
+    else m.teamOf.set(userId, team);
     this.sink?.team(userId, team);
   }
 
@@ -197,10 +264,13 @@ export class Roster {
   limitsOf(pool: PoolId): ReadonlyMap<string, TeamLimit> {
     return this.teamLimits.get(pool) ?? NO_LIMITS;
   }
+}
 
-  assigned(pool: PoolId): number {
-    return this.assignedCount.get(pool) ?? 0;
-  }
+function removeLicense(m: UserMaps, userId: string): void {
+  const old = m.licenses.get(userId);
+  if (!old) return;
+  m.licenses.delete(userId);
+  m.assignedCount.set(old, (m.assignedCount.get(old) ?? 1) - 1);
 }
 
 /** A pool's stored alerts (JSON), or the default for none or an unreadable value. */

@@ -87,6 +87,11 @@ const MIGRATIONS: string[] = [
      pool_id TEXT NOT NULL, team TEXT NOT NULL, max_active INTEGER, reserve INTEGER NOT NULL, PRIMARY KEY (pool_id, team)
    ) WITHOUT ROWID;
    DELETE FROM meta WHERE key = 'roster_version';`,
+  // A woken object answers the agent path by key from the copy (src/seats/roster-users.ts): an
+  // add-on's place in its pool's bundle (by assignment order) and the licenses per pool are read
+  // from these indexes instead of from every user in memory.
+  `CREATE INDEX roster_assignments_order ON roster_assignments (product, seq, user_id);
+   CREATE INDEX roster_licenses_pool ON roster_licenses (pool_id);`,
 ];
 
 export function migrateSeatsSchema(sql: SqlStorage): void {

@@ -28,7 +28,7 @@ export function teamSeatState(roster: Roster, seats: SeatBook, pool: PoolId): Te
   const activeByTeam = new Map<string, number>();
   for (const [userId, holder] of seats.holders) {
     if (holder.pool !== pool) continue;
-    const team = roster.teamOf.get(userId);
+    const team = roster.teamOf(userId);
     if (team !== undefined) activeByTeam.set(team, (activeByTeam.get(team) ?? 0) + 1);
   }
   return { pool, ceiling: roster.pools.get(pool)?.maxActive ?? null, active: seats.active(pool), activeByTeam, limits: roster.limitsOf(pool) };
@@ -41,7 +41,7 @@ export function teamSeatState(roster: Roster, seats: SeatBook, pool: PoolId): Te
 export function refuseSeatFor(roster: Roster, seats: SeatBook, pool: PoolId, userId: string): Refusal | null {
   // No team limits in the pool: the plain ceiling, without a pass over the holders.
   if (roster.limitsOf(pool).size === 0) return refuseSeat(pool, roster.pools.get(pool)?.maxActive ?? null, seats.active(pool));
-  return mayTakeSeat(teamSeatState(roster, seats, pool), roster.teamOf.get(userId) ?? null);
+  return mayTakeSeat(teamSeatState(roster, seats, pool), roster.teamOf(userId) ?? null);
 }
 
 /*
@@ -118,11 +118,11 @@ export function setUserTeams(h: House, items: readonly { user_id: string; team: 
     const known = await existingUsers(h.db, h.accountId, items.map((i) => i.user_id));
     const unknown = items.find((i) => !known.has(i.user_id));
     if (unknown) return fail(new ApiError("not_found", `User ${unknown.user_id} was not found.`, { user_id: unknown.user_id }));
-    const changed = items.filter((i) => (h.roster.teamOf.get(i.user_id) ?? null) !== i.team);
+    const changed = items.filter((i) => (h.roster.teamOf(i.user_id) ?? null) !== i.team);
     if (changed.length === 0) return ok({ updated: 0 });
     return {
       writes: [writeUserTeams(h.accountId, changed)],
-      audit: changed.map((i) => ({ action: "user.team", target: i.user_id, detail: { team: i.team, previous: h.roster.teamOf.get(i.user_id) ?? null } })),
+      audit: changed.map((i) => ({ action: "user.team", target: i.user_id, detail: { team: i.team, previous: h.roster.teamOf(i.user_id) ?? null } })),
       apply: () => {
         for (const i of changed) teamChanged(h, i.user_id, i.team, now);
         return { updated: changed.length };

@@ -6,14 +6,18 @@
  * (docs/decisions/021-agent-tokens-carry-a-generation.md).
  */
 export class TokenGenerations {
+  /** Users asked about so far: read by key, so a waking object does not read every revoked or deleted user. */
   private readonly gens = new Map<string, number>();
 
-  constructor(private readonly sql: SqlStorage) {
-    for (const r of sql.exec<{ user_id: string; gen: number }>("SELECT user_id, gen FROM token_generations")) this.gens.set(r.user_id, r.gen);
-  }
+  constructor(private readonly sql: SqlStorage) {}
 
   of(userId: string): number {
-    return this.gens.get(userId) ?? 0;
+    let gen = this.gens.get(userId);
+    if (gen === undefined) {
+      gen = this.sql.exec<{ gen: number }>("SELECT gen FROM token_generations WHERE user_id = ?", userId).toArray()[0]?.gen ?? 0;
+      this.gens.set(userId, gen);
+    }
+    return gen;
   }
 
   /** The account is deleted (offboarding, ./offboarding.ts): no agent token is accepted at all. */

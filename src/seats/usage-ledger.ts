@@ -28,12 +28,18 @@ export interface PoolEvent {
  */
 export class UsageLedger {
   private readonly engines = new Map<PoolId, OverageEngine>();
-  private readonly lastT = new Map<PoolId, number>();
+  /** Each pool's last step time (null: none), read on first use: one index seek, not a pass over the log. */
+  private readonly lastT = new Map<PoolId, number | null>();
 
-  constructor(private readonly sql: SqlStorage) {
-    for (const r of sql.exec<{ pool_id: string; t: number }>("SELECT pool_id, max(t) AS t FROM steps GROUP BY pool_id")) {
-      this.lastT.set(r.pool_id as PoolId, r.t);
+  constructor(private readonly sql: SqlStorage) {}
+
+  private lastOf(pool: PoolId): number | null {
+    let last = this.lastT.get(pool);
+    if (last === undefined) {
+      last = this.sql.exec<{ t: number | null }>("SELECT max(t) AS t FROM steps WHERE pool_id = ?", pool).one().t;
+      this.lastT.set(pool, last);
     }
+    return last;
   }
 
   /** The pool's engine, loaded from its rows on first use (rebuilt from the step log if it has none). */
@@ -69,8 +75,8 @@ export class UsageLedger {
    * step log since the last calm point before the cycle, its events discarded (they were sent).
    */
   private replay(pool: PoolId, rules: GraceRules, now: number): OverageEngine | null {
-    const last = this.lastT.get(pool);
-    if (last === undefined) return null;
+    const last = this.lastOf(pool);
+    if (last === null) return null;
     // Under the cumulative policy the cycle's earlier over-runs count too: look a cycle back.
     const from = rules.policy === "cumulative" ? last - 32 * 86_400_000 : last;
     let engine: OverageEngine | null = null;
@@ -94,7 +100,7 @@ export class UsageLedger {
    */
   record(pool: PoolId, t: number, active: number, limit: number, tracked: boolean, rules: GraceRules): TrackerEvent[] {
     const existing = tracked ? this.engine(pool, rules, t) : null;
-    const at = Math.max(t, this.lastT.get(pool) ?? t, existing?.clock ?? t);
+    const at = Math.max(t, this.lastOf(pool) ?? t, existing?.clock ?? t);
     this.lastT.set(pool, at);
     this.sql.exec("INSERT INTO steps (pool_id, t, active, lim) VALUES (?, ?, ?, ?)", pool, at, active, limit);
     if (!tracked) return [];
@@ -111,7 +117,7 @@ export class UsageLedger {
 
   /** The time of the pool's last logged step (a step may be clamped to it), or null. */
   lastAt(pool: PoolId): number | null {
-    return this.lastT.get(pool) ?? null;
+    return this.lastOf(pool);
   }
 
   /** Decides what is due by `now` (instants past, grace crossings): the alarm and every call. */

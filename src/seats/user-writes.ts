@@ -16,7 +16,7 @@ export function deleteUser(h: House, userId: string, actor: string): Promise<Res
     h.tokens.bump(userId);
     return {
       writes: [writes.deleteUserAddons(h.db, h.accountId, userId), writes.deleteLicense(h.db, h.accountId, userId), writes.deleteUser(h.db, h.accountId, userId)],
-      audit: [{ action: "user.delete", target: userId, detail: { pool: h.roster.licenses.get(userId) ?? null } }],
+      audit: [{ action: "user.delete", target: userId, detail: { pool: h.roster.licenseOf(userId) ?? null } }],
       apply: () => {
         h.roster.revokeLicense(userId);
         h.roster.setTeam(userId, null);

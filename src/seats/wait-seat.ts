@@ -63,7 +63,7 @@ export function createWaitlist(sql: SqlStorage, host: () => Omit<WaitHost, "wait
     store,
     now: () => host().now(),
     leaseMs: () => leaseMs(host()),
-    licenseOf: (userId) => host().roster.licenses.get(userId) ?? null,
+    licenseOf: (userId) => host().roster.licenseOf(userId) ?? null,
     holdsSeat: (userId) => host().seats.holders.has(userId),
     seatState: (pool) => hooks.seatState?.(pool) ?? plainSeatState(host(), pool),
     teamOf: (userId) => hooks.teamOf?.(userId) ?? null,
@@ -154,7 +154,7 @@ export function forgetWait(h: Pick<WaitHost, "waitlist">, userId: string, sessio
 
 /** The user's license went (revoked, moved, user deleted): their waiting entries are dropped with the reason. */
 export function dropWaits(h: Pick<WaitHost, "waitlist" | "roster">, userId: string, now: number): void {
-  const reason: DropReason = h.roster.licenses.has(userId) ? "license_moved" : "license_revoked";
+  const reason: DropReason = h.roster.licenseOf(userId) !== undefined ? "license_moved" : "license_revoked";
   h.waitlist.store.dropUser(userId, reason, now + leaseMs(h));
 }
 
