@@ -14,7 +14,8 @@
 //     roster), licenses go through the API in batches of 1,000 (through each account's object, as
 //     in production), and agent tokens are signed here with the deployment's key
 //     (src/auth/agent-tokens.ts, bundled) instead of one audited admin write per token.
-// BENCH_SCALE_PART=pure|service runs one part only.
+// BENCH_SCALE_PART=pure|service runs one part only; BENCH_SCALE_ONLY=wake runs only the service's
+// cold wake (its accounts, licenses and restarts), for iterating on the wake path.
 import { execFileSync, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -227,6 +228,7 @@ const ROUNDS = 3;
 const WAKE_ROUNDS = Number(process.env.BENCH_SCALE_WAKE_ROUNDS ?? 4);
 const WAKE_EACH = 3;
 const SETTLE_MS = Number(process.env.BENCH_SCALE_SETTLE_MS ?? 30_000);
+const WAKE_ONLY = process.env.BENCH_SCALE_ONLY === "wake";
 
 /** (Re)starts the private server on `state`; requests go to the user worker's own socket when found (no proxy hop, no proxy 503s). */
 async function serve(state, quiet = false) {
@@ -246,14 +248,14 @@ async function partService(results, state) {
   let started = performance.now();
   for (const id of [big, ...wakeAccounts.map(([id]) => id)]) await account(id, [[pool, 1]]);
   await server.stop();
-  seedUsers(state, [[big, "h", HOLDERS], [big, "p", PROBES], ...wakeAccounts.map(([id, n]) => [id, "u", n])]);
+  seedUsers(state, [...(WAKE_ONLY ? [] : [[big, "h", HOLDERS], [big, "p", PROBES]]), ...wakeAccounts.map(([id, n]) => [id, "u", n])]);
   await serve(state);
-  log(`  accounts and ${(HOLDERS + PROBES + wakeAccounts.reduce((a, [, n]) => a + n, 0)).toLocaleString("en")} users in ${((performance.now() - started) / 1000).toFixed(0)} s`);
+  log(`  accounts and ${((WAKE_ONLY ? 0 : HOLDERS + PROBES) + wakeAccounts.reduce((a, [, n]) => a + n, 0)).toLocaleString("en")} users in ${((performance.now() - started) / 1000).toFixed(0)} s`);
   const holders = userIds(HOLDERS, "h");
   const probes = userIds(PROBES, "p");
-  await license(big, [...holders, ...probes], pool);
-  const ht = await tokens(big, holders);
-  const pt = await tokens(big, probes);
+  if (!WAKE_ONLY) await license(big, [...holders, ...probes], pool);
+  const ht = WAKE_ONLY ? [] : await tokens(big, holders);
+  const pt = WAKE_ONLY ? [] : await tokens(big, probes);
   const wakeTokens = {};
   for (const [id, n] of wakeAccounts) {
     started = performance.now();
@@ -263,6 +265,12 @@ async function partService(results, state) {
     log(`  ${id}: ${n.toLocaleString("en")} users licensed in ${((performance.now() - started) / 1000).toFixed(0)} s`);
   }
 
+  if (!WAKE_ONLY) await overLimitAndSearch(results, { big, pool, ht, pt, wakeAccounts });
+  await coldWakes(results, { big, wakeAccounts, wakeTokens, state });
+}
+
+/** Checkout latency, preview and RSS as seats pile up over the limit; then user search at four sizes. */
+async function overLimitAndSearch(results, { big, pool, ht, pt }) {
   results.checkout = [];
   results.preview = [];
   let checkedOut = 0;
@@ -313,7 +321,10 @@ async function partService(results, state) {
     }
     results.search.push({ users: n, supported: probe.status === 200, mean_ms: ms.length ? mean(ms) : null });
   }
+}
 
+/** The first checkout of every wake account after each restart of the server on the same state. */
+async function coldWakes(results, { big, wakeAccounts, wakeTokens, state }) {
   // Cold wakes: every restart wakes every wake account once (its first checkout), the order of
   // the accounts alternating between rounds so no size always goes first.
   results.wake = { rounds: [] };
@@ -337,6 +348,20 @@ async function partService(results, state) {
 }
 
 function printService(results) {
+  if (results.checkout) printOverLimit(results);
+  log(`\nFirst checkout after a cold wake (wrangler restarted on the same state; ${WAKE_EACH} accounts of each size, each woken once per restart, ${WAKE_ROUNDS} restarts, order alternated), accounts of licensed users holding no seat:`);
+  log("| users in the account | wakes | median ms | mean ms | median ratio to 1 user | mean ratio to 1 user |");
+  log("|---:|---:|---:|---:|---:|---:|");
+  const w = results.wake;
+  for (const n of w.sizes) log(`| ${n.toLocaleString("en")} | ${w.samples[n]} | ${f1(w.median[n])} | ${f1(w.mean[n])} | ${(w.median[n] / w.median[1]).toFixed(2)} | ${(w.mean[n] / w.mean[1]).toFixed(2)} |`);
+  if (!results.search) return;
+  log("\nUser search (`GET …/users?q=<prefix>&limit=50`), mean of 10 sequential queries:");
+  log("| users | mean ms |");
+  log("|---:|---:|");
+  for (const r of results.search) log(`| ${r.users.toLocaleString("en")} | ${r.supported ? f1(r.mean_ms) : "not on main"} |`);
+}
+
+function printOverLimit(results) {
   log(`\nMean checkout latency (sequential checkout+release pairs of ${PROBES} probe agents, ${ROUNDS} rounds) as seats over the limit pile up one by one (quantity 1):`);
   log("| seats over the limit | mean checkout ms | median ms | mean ratio to 0 over |");
   log("|---:|---:|---:|---:|");
@@ -345,20 +370,11 @@ function printService(results) {
   log("| steps in the log | seats over | preview ms | usage ms | usage KB | workerd RSS before MB | RSS growth MB |");
   log("|---:|---:|---:|---:|---:|---:|---:|");
   for (const r of results.preview) log(`| ${r.steps.toLocaleString("en")} | ${r.over.toLocaleString("en")} | ${f0(r.preview_ms)} | ${f0(r.usage_ms)} | ${f0(r.usage_kb)} | ${f0(r.rss_before_mb)} | ${f1(r.rss_growth_mb)} |`);
-  log(`\nFirst checkout after a cold wake (wrangler restarted on the same state; ${WAKE_EACH} accounts of each size, each woken once per restart, ${WAKE_ROUNDS} restarts, order alternated), accounts of licensed users holding no seat:`);
-  log("| users in the account | wakes | median ms | mean ms | median ratio to 1 user | mean ratio to 1 user |");
-  log("|---:|---:|---:|---:|---:|---:|");
-  const w = results.wake;
-  for (const n of w.sizes) log(`| ${n.toLocaleString("en")} | ${w.samples[n]} | ${f1(w.median[n])} | ${f1(w.mean[n])} | ${(w.median[n] / w.median[1]).toFixed(2)} | ${(w.mean[n] / w.mean[1]).toFixed(2)} |`);
-  log("\nUser search (`GET …/users?q=<prefix>&limit=50`), mean of 10 sequential queries:");
-  log("| users | mean ms |");
-  log("|---:|---:|");
-  for (const r of results.search) log(`| ${r.users.toLocaleString("en")} | ${r.supported ? f1(r.mean_ms) : "not on main"} |`);
 }
 
 async function main() {
   if (process.argv[2] === "--pure-child") return pureChild(process.argv[3], Number(process.argv[4]));
-  const part = process.env.BENCH_SCALE_PART ?? "all";
+  const part = process.env.BENCH_SCALE_PART ?? (WAKE_ONLY ? "service" : "all");
   const results = { started_at: new Date().toISOString(), machine: { cpus: cpus().length, loadavg_1m: loadavg()[0] }, commit: execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: root, encoding: "utf8" }).trim() };
   log(`bench:scale at ${results.commit}, ${results.machine.cpus} CPUs, load ${results.machine.loadavg_1m.toFixed(2)}`);
   if (part !== "service") partPure(results);
