@@ -57,6 +57,18 @@ export interface PeakHolders {
   truncated: boolean;
 }
 
+/** One team's figures in a pool over a window (docs/licensing.md#chargeback-by-team). */
+export interface TeamLine {
+  /** null: users without a team (and billable places no logged holder held). */
+  team: string | null;
+  /** The most of the team's members holding a seat in the pool at once. */
+  peak_active: number;
+  /** The team's seat time in the pool. */
+  seat_seconds: number;
+  /** The pool's billable seat time attributed to the team (last in, first over); the teams' add up to the pool's. */
+  billable_seat_seconds: number;
+}
+
 /** One pool's line of a summary (docs/api.md#billing-summaries; the figures of docs/licensing.md#concurrent-overage over the cycle). */
 export interface PoolSummary extends OverageFigures {
   pool: PoolId;
@@ -73,6 +85,8 @@ export interface PoolSummary extends OverageFigures {
   users_denied: number;
   /** Who held seats while the billable peak was reached (docs/licensing.md#who-counted); null when nothing was billable. */
   peak_holders: PeakHolders | null;
+  /** Per team, sorted by billable seat time descending, then team (null last); [] when nobody held a seat. */
+  teams: TeamLine[];
 }
 
 export interface AddonSummary {

@@ -301,7 +301,8 @@ export interface Journal {
 
 interface Listener {
   /** The pool is constant on [a, b) with `billable` positions billable. */
-  span?(a: number, b: number, active: number, limit: number, billable: number): void;
+  /** `engine` is the engine itself in that state (its `billablePlaces()` say which places those are). */
+  span?(a: number, b: number, active: number, limit: number, billable: number, engine: OverageEngine): void;
   event?(e: TrackerEvent): void;
 }
 
@@ -386,6 +387,33 @@ export class OverageEngine {
   /** The over-runs as plain values (the grace-ending warning reads them). */
   overRuns(): OverRun[] {
     return [...this.runs].map(plainRun);
+  }
+
+  /**
+   * Which places are billable now, as sorted, disjoint, maximal ranges [lo, hi] of place numbers
+   * (docs/licensing.md#chargeback-by-team). Under `per_overrun` they are one range: a place above
+   * the limit came over either with a rise of active (at the top, later than every place below it)
+   * or with a drop of the limit (at the bottom, later than every place above it), so the over-runs'
+   * starts fall from the bottom to the oldest and rise from there to the top, and the places past
+   * their grace are the ones around the oldest. Found by skipping the few runs that came over with
+   * recent limit drops. Under `cumulative` a place keeps its time over the limit when it goes idle
+   * and limits can move either way, so the billable places may be several ranges: the runs are
+   * walked from the bottom until all billable places are found.
+   */
+  billablePlaces(): [number, number][] {
+    const out: [number, number][] = [];
+    let left = this.billable;
+    if (left === 0) return out;
+    for (const run of this.runs) {
+      if (!run.billable) continue;
+      if (!this.rules.cumulative) return [[run.lo, run.lo + left - 1]];
+      const last = out[out.length - 1];
+      if (last && last[1] + 1 === run.lo) last[1] = run.hi;
+      else out.push([run.lo, run.hi]);
+      left -= seatsOf(run);
+      if (left <= 0) break;
+    }
+    return out;
   }
 
   get runCount(): number {
@@ -626,7 +654,7 @@ export class OverageEngine {
       this.open.overage_seat_ms += overage * dt;
       this.open.billable_seat_ms += this.billable * dt;
     }
-    this.listener?.span?.(this.clock, x, this.active, this.limit, this.billable);
+    this.listener?.span?.(this.clock, x, this.active, this.limit, this.billable, this);
     this.clock = x;
   }
 
@@ -845,20 +873,21 @@ export class OverageEngine {
 // ---------------------------------------------------------------------------------------------
 // Batch view
 
+/** The rules a window's figures use: under `cumulative` without cycle starts, time over the limit counts from the window's start. */
+export function windowGrace(grace: Grace, from: number): Grace {
+  const rules = rulesOf(grace);
+  return typeof grace !== "number" && rules.cumulative && !grace.nextCycleStart ? { ...grace, nextCycleStart: (t: number) => (t < from ? from : Infinity) } : grace;
+}
+
 /** The figures of a concurrent pool over the window [from, to). */
 export function summarize(steps: Iterable<UsageStep>, window: Window, grace: Grace): OverageFigures {
-  const rules = rulesOf(grace); // validates
   const { from, to } = window;
   const total = { peak_active: 0, peak_overage: 0, overage_ms: 0, billable_ms: 0, billable_max: 0 };
   let intervals = 0;
   let billableIntervals = 0;
   // The interval being swept: counted once it overlaps the window, billable once its billable part does.
   let current = { counted: false, billableCounted: false };
-  // Under `cumulative` without cycle starts, time over the limit counts from the window's start.
-  const effective: Grace =
-    typeof grace !== "number" && rules.cumulative && !grace.nextCycleStart
-      ? { ...grace, nextCycleStart: (t: number) => (t < from ? from : Infinity) }
-      : grace;
+  const effective = windowGrace(grace, from);
   if (from < to) {
     OverageEngine.sweep(steps, effective, to, {
       span(a, b, active, limit, billable) {

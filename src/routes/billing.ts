@@ -60,6 +60,20 @@ const PoolSummary = z
       })
       .nullable()
       .openapi({ description: "Who counted at the billable peak (docs/licensing.md#who-counted); null when nothing was billable (and for named pools)" }),
+    teams: z
+      .array(
+        z.object({
+          team: z.string().nullable().openapi({ description: "null: users without a team (and billable places no logged holder held)" }),
+          peak_active: z.number().int().openapi({ description: "The most of the team's members holding a seat in the pool at once" }),
+          seat_seconds: z.number(),
+          billable_seat_seconds: z.number().openapi({ description: "The pool's billable seat time attributed to the team (last in, first over); the teams' add up to the pool's" }),
+        }),
+      )
+      .optional()
+      .openapi({
+        description:
+          "Chargeback by team (docs/licensing.md#chargeback-by-team): every team with seat time or billable time in the cycle, sorted by billable_seat_seconds descending, then team (null last); [] when nobody held a seat; absent in summaries stored before teams were counted",
+      }),
   })
   .openapi("PoolSummary");
 
@@ -228,7 +242,8 @@ const SUMMARY_CSV_COLUMNS = [
 
 /** A summary as CSV rows: one per pool line, with the cycle and the line's amounts beside it. */
 function summaryCsvRows(summary: z.infer<typeof Summary>): Record<string, Cell>[] {
-  return summary.pools.map(({ peak_holders, ...line }) => {
+  // The teams are a list of their own (GET …/pools/{pool_id}/chargeback has them as CSV).
+  return summary.pools.map(({ peak_holders, teams: _teams, ...line }) => {
     const amount = summary.amounts?.pools.find((p) => p.pool === line.pool);
     return {
       cycle_start: summary.cycle_start,

@@ -24,6 +24,7 @@ import { complianceReport, type ComplianceReport } from "./compliance";
 import { ConnectTickets } from "./connect-tickets";
 import { cycleSummary } from "./cycle-summary";
 import { intervalHoldersOf, type HoldersPage, type IntervalHoldersQuery } from "./interval-holders";
+import { chargebackOf, type ChargebackQuery, type ChargebackView } from "./team-usage";
 import { assembleHouse, endSessionsOf, entitlementsOf, poolViewOf, type House } from "./house";
 import { InvocationStats, type CounterSnapshot } from "./invocation-stats";
 import * as licenses from "./license-writes";
@@ -260,6 +261,12 @@ export class AccountSeats extends DurableObject<Env> {
     this.h.activity.expireDue(Math.min(this.now(), window.to));
     const denials = this.h.alerts.denials.totals(window.from, Math.min(window.to, this.now()));
     return cycleSummary({ accountId: this.accountId, roster: this.roster, ledger: this.ledger, holds: this.h.activity.holds, window, rules: this.h.activity.graceRules(), now: this.now(), denials });
+  }
+
+  /** Chargeback by team (./team-usage.ts): one team's usage buckets, or every team's figures in a pool. */
+  async chargeback(q: ChargebackQuery): Promise<Result<ChargebackView>> {
+    await this.fresh();
+    return chargebackOf(this.h, q);
   }
 
   /** The holds that counted in an over-limit interval's billable part (./interval-holders.ts). */

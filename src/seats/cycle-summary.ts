@@ -5,6 +5,7 @@ import type { CycleSummary, PoolSummary } from "../records";
 import { iso } from "../time";
 import type { HoldLog } from "./hold-log";
 import { windowPeakHolders } from "./interval-holders";
+import { poolTeams } from "./team-usage";
 import type { Roster } from "./roster";
 import type { UsageLedger } from "./usage-ledger";
 
@@ -77,6 +78,8 @@ function poolSummary(input: CycleSummaryInput, pool: PoolId, upTo: Window): Pool
     denials: input.denials?.get(pool)?.denials ?? 0,
     users_denied: input.denials?.get(pool)?.users_denied ?? 0,
     peak_holders: model === "concurrent" && figures.billable_overage_seats > 0 ? windowPeakHolders(input.ledger, input.holds, input.rules, pool, upTo, upTo.from) : null,
+    // The same steps and engine as `figures`: the teams' billable time adds up to the pool's.
+    teams: poolTeams(input.ledger, input.holds, input.rules, pool, upTo, upTo.from),
   };
 }
 

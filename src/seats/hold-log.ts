@@ -1,5 +1,5 @@
 import type { PoolId } from "../domain/catalog";
-import type { Hold } from "../domain/holders";
+import type { TeamHold } from "../domain/chargeback";
 import { readMeta, writeMeta } from "./sqlite-schema";
 
 /**
@@ -18,8 +18,9 @@ export class HoldLog {
     this.longest = Number(readMeta(sql, "hold_longest_ms") ?? 0);
   }
 
-  open(userId: string, pool: PoolId, t: number): void {
-    this.sql.exec("INSERT OR IGNORE INTO holds (pool_id, user_id, from_t, to_t) VALUES (?, ?, ?, NULL)", pool, userId, t);
+  /** `team`: the user's team now (null: none), kept with the hold so a later move does not rewrite history. */
+  open(userId: string, pool: PoolId, t: number, team: string | null): void {
+    this.sql.exec("INSERT OR IGNORE INTO holds (pool_id, user_id, from_t, to_t, team) VALUES (?, ?, ?, NULL, ?)", pool, userId, t, team);
   }
 
   close(userId: string, pool: PoolId, t: number): void {
@@ -42,10 +43,10 @@ export class HoldLog {
    * The pool's holds that overlap [from, to) for a positive length, ordered by (from, user), after
    * the key `after` when given; streamed.
    */
-  *overlapping(pool: PoolId, from: number, to: number, after: readonly [number, string] | null = null): Generator<Hold> {
+  *overlapping(pool: PoolId, from: number, to: number, after: readonly [number, string] | null = null): Generator<TeamHold> {
     const [afterT, afterUser] = after ?? [Number.MIN_SAFE_INTEGER, ""];
-    const rows = this.sql.exec<{ user_id: string; from_t: number; to_t: number | null }>(
-      `SELECT user_id, from_t, to_t FROM holds
+    const rows = this.sql.exec<{ user_id: string; from_t: number; to_t: number | null; team: string | null }>(
+      `SELECT user_id, from_t, to_t, team FROM holds
        WHERE pool_id = ? AND from_t < ? AND from_t >= ? AND (to_t IS NULL OR to_t > ?)
          AND (from_t > ? OR (from_t = ? AND user_id > ?))
        ORDER BY from_t, user_id`,
@@ -59,7 +60,7 @@ export class HoldLog {
       afterT,
       afterUser,
     );
-    for (const r of rows) yield { user_id: r.user_id, from: r.from_t, to: r.to_t };
+    for (const r of rows) yield { user_id: r.user_id, from: r.from_t, to: r.to_t, team: r.team };
   }
 
   /** The earliest start of a hold still open in the pool, bounded above by `cap`. */

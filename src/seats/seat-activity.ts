@@ -111,7 +111,7 @@ export class SeatActivity {
   /** A user took a seat (their first session): the usage step, and their hold opens at the step's time. */
   taken(userId: string, pool: PoolId, t: number): void {
     this.record(pool, t);
-    this.holds.open(userId, pool, Math.max(t, this.c.ledger.lastAt(pool) ?? t));
+    this.holds.open(userId, pool, Math.max(t, this.c.ledger.lastAt(pool) ?? t), this.c.roster().teamOf(userId) ?? null);
   }
 
   /** A user's seat was freed: the usage step, and their hold closes at the step's time (steps never run backwards). */

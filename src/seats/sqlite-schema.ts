@@ -2,7 +2,7 @@
  * The Durable Object's own SQLite schema, versioned: each entry migrates from the previous version.
  * Runs synchronously in the constructor, so no request sees a half-migrated store.
  */
-const MIGRATIONS: string[] = [
+export const MIGRATIONS: string[] = [
   `CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
    CREATE TABLE sessions (
      user_id TEXT NOT NULL, session_id TEXT NOT NULL, pool_id TEXT NOT NULL,
@@ -92,6 +92,11 @@ const MIGRATIONS: string[] = [
   // from these indexes instead of from every user in memory.
   `CREATE INDEX roster_assignments_order ON roster_assignments (product, seq, user_id);
    CREATE INDEX roster_licenses_pool ON roster_licenses (pool_id);`,
+  // Chargeback by team (docs/licensing.md#chargeback-by-team): each hold keeps the holder's team
+  // as it was when the hold opened. Holds opened before this take the user's team at the upgrade
+  // (the best there is: their team at the time was not kept).
+  `ALTER TABLE holds ADD team TEXT;
+   UPDATE holds SET team = (SELECT r.team FROM roster_teams r WHERE r.user_id = holds.user_id);`,
 ];
 
 export function migrateSeatsSchema(sql: SqlStorage): void {

@@ -39,7 +39,9 @@ describe("worked example 4 of docs/licensing.md#concurrent-overage: an interval 
     // The cycle that ends at 00:00: 10 over for 10 minutes, all inside the grace.
     expect(s1).toMatchObject({ cycle_end: iso(boundary), final: true });
     expect(s1.pools).toEqual([
-      { ...base, peak_active: 110, peak_overage: 10, overage_seat_seconds: 6_000, billable_overage_seats: 0, billable_seat_seconds: 0, intervals: 1, billable_intervals: 0, denials: 0, users_denied: 0, peak_holders: null },
+      { ...base, peak_active: 110, peak_overage: 10, overage_seat_seconds: 6_000, billable_overage_seats: 0, billable_seat_seconds: 0, intervals: 1, billable_intervals: 0, denials: 0, users_denied: 0, peak_holders: null,
+        // Chargeback by team (docs/licensing.md#chargeback-by-team): nobody has a team, 110 × 10 min.
+        teams: [{ team: null, peak_active: 110, seat_seconds: 110 * 600, billable_seat_seconds: 0 }] },
     ]);
     // The next cycle carries the over-runs' start (23:50) in: billable from 00:20 to 00:40.
     expect(s2).toMatchObject({ cycle_start: iso(boundary), final: true });
@@ -64,6 +66,8 @@ describe("worked example 4 of docs/licensing.md#concurrent-overage: an interval 
           users: [...users].sort().slice(0, 100),
           truncated: true,
         },
+        // 110 × 40 min held in this cycle; the whole billable time falls to users without a team.
+        teams: [{ team: null, peak_active: 110, seat_seconds: 110 * 2400, billable_seat_seconds: 12_000 }],
       },
     ]);
     // Together the two cycles account for the whole interval (10 seats × 50 min), once.
@@ -124,6 +128,8 @@ describe("summary content", () => {
       denials: 0,
       users_denied: 0,
       peak_holders: null,
+      // Named seats are never billable: seat time only.
+      teams: [{ team: null, peak_active: 2, seat_seconds: 7_200, billable_seat_seconds: 0 }],
     });
     // 2 active on 1 for an hour; grace 30 min: 1 seat billable for 30 min.
     expect(summary.pools[1]).toMatchObject({

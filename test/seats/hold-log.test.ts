@@ -2,6 +2,7 @@ import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { PoolId } from "../../src/domain/catalog";
 import { HoldLog } from "../../src/seats/hold-log";
+import { MIGRATIONS } from "../../src/seats/sqlite-schema";
 import { newAccount, seatsStub } from "../helpers";
 
 /** The seat-hold log in the account's SQLite (src/seats/hold-log.ts). */
@@ -15,15 +16,15 @@ describe("HoldLog", () => {
     const out = await runInDurableObject(seatsStub(f), (_instance, state) => {
       const sql = state.storage.sql;
       const log = new HoldLog(sql);
-      log.open("long", P, 0);
+      log.open("long", P, 0, null);
       log.close("long", P, 10_000); // the longest hold: 10 s
-      log.open("a", P, 1_000);
+      log.open("a", P, 1_000, null);
       log.close("a", P, 2_000);
-      log.open("b", P, 5_000);
+      log.open("b", P, 5_000, null);
       log.close("b", P, 5_000); // lasted no time: not kept
-      log.open("b", P, 5_500);
-      log.open("other", Q, 6_000);
-      log.open("b2", P, 5_500);
+      log.open("b", P, 5_500, null);
+      log.open("other", Q, 6_000, null);
+      log.open("b2", P, 5_500, null);
       log.close("b2", P, 7_000);
       const ids = (from: number, to: number, after: [number, string] | null = null) =>
         [...log.overlapping(P, from, to, after)].map((h) => `${h.user_id}@${h.from}-${h.to ?? "open"}`);
@@ -50,5 +51,32 @@ describe("HoldLog", () => {
     expect(out.edge).toEqual(["long@0-10000"]);
     // Ended before 7001: a and b2 go; the long one ended later; the open one stays.
     expect(out.pruned).toEqual(["long@0-10000", "b@5500-open"]);
+  });
+});
+
+describe("HoldLog teams (docs/licensing.md#chargeback-by-team)", () => {
+  it("keeps the team a hold opened with; the upgrade gives older holds the user's team at the time", async () => {
+    const f = await newAccount();
+    const out = await runInDurableObject(seatsStub(f), (_instance, state) => {
+      const sql = state.storage.sql;
+      const log = new HoldLog(sql);
+      log.open("a", P, 1_000, "blue");
+      log.open("b", P, 2_000, null);
+      const opened = [...log.overlapping(P, 0, 10_000)].map((h) => [h.user_id, h.team]);
+      // An object from before the column: its holds have no team; the step's UPDATE reads roster_teams.
+      sql.exec("ALTER TABLE holds DROP COLUMN team");
+      sql.exec("INSERT INTO roster_teams (user_id, team) VALUES ('a', 'red') ON CONFLICT(user_id) DO UPDATE SET team = excluded.team");
+      sql.exec(MIGRATIONS.find((m) => m.includes("ALTER TABLE holds ADD team"))!);
+      const upgraded = [...new HoldLog(sql).overlapping(P, 0, 10_000)].map((h) => [h.user_id, h.team]);
+      return { opened, upgraded };
+    });
+    expect(out.opened).toEqual([
+      ["a", "blue"],
+      ["b", null],
+    ]);
+    expect(out.upgraded).toEqual([
+      ["a", "red"],
+      ["b", null],
+    ]);
   });
 });

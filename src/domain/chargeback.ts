@@ -1,0 +1,423 @@
+/**
+ * Chargeback by team (docs/licensing.md#chargeback-by-team): per pool and team, the most members
+ * holding a seat at once, their seat time, and the billable seat time attributed to the team.
+ *
+ * Pure rules over epoch milliseconds and half-open periods. Attribution is "last in, first over":
+ * at each instant the pool's holders are numbered by arrival (earliest hold start first, ties by
+ * user id); the holder numbered n holds place n; the billable places are the ones the over-limit
+ * engine says are billable at that instant (`OverageEngine.billablePlaces`), so the teams' billable
+ * seat time adds up to the pool's `billable_seat_seconds` exactly. A billable place with no holder
+ * in the log (the log and the step log disagree, e.g. history from before the hold log) counts
+ * under `team: null`.
+ *
+ * One sweep in time order: the engine's spans (the same engine and steps as `summarize`) cut at
+ * every hold start and end. Holders sit in Fenwick trees over arrival order (one for all, one per
+ * team), so "the team of the holders in places lo..hi" costs O(teams × log holders) and nothing is
+ * sorted per instant. Holds arrive sorted by (from, user), which is the arrival order itself; only
+ * the holders present are kept (the trees are compacted as arrivals grow), so memory is
+ * O(holders at once × teams), not O(holds).
+ */
+import type { Hold } from "./holders";
+import { OverageEngine, windowGrace, type Grace, type UsageStep, type Window } from "./overage";
+
+/** A hold with the holder's team when the hold opened (null: no team). */
+export interface TeamHold extends Hold {
+  team: string | null;
+}
+
+/** One team's figures in one pool over a window, seat time in ms (exact integers). */
+export interface TeamUsage {
+  team: string | null;
+  /** The most of the team's members holding a seat at once. */
+  peak_active: number;
+  seat_ms: number;
+  billable_ms: number;
+}
+
+/** One team's usage in buckets: bucket k is [from + k*step_ms, from + (k+1)*step_ms) cut at the window's end. */
+export interface TeamColumns {
+  from: number;
+  step_ms: number;
+  team: string | null;
+  max_active: number[];
+  seat_ms: number[];
+  billable_ms: number[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fenwick trees over arrival slots
+
+class Fenwick {
+  readonly tree: Int32Array;
+  constructor(readonly size: number) {
+    this.tree = new Int32Array(size + 1);
+  }
+  add(i: number, d: number): void {
+    for (let x = i + 1; x <= this.size; x += x & -x) this.tree[x] += d;
+  }
+  /** Sum of slots [0, i). */
+  prefix(i: number): number {
+    let s = 0;
+    for (let x = i; x > 0; x -= x & -x) s += this.tree[x];
+    return s;
+  }
+  /** The slot holding the k-th (1-based) unit; size is a power of two. */
+  kth(k: number): number {
+    let pos = 0;
+    for (let step = this.size; step > 0; step >>= 1) {
+      const next = pos + step;
+      if (next <= this.size && this.tree[next] < k) {
+        pos = next;
+        k -= this.tree[next];
+      }
+    }
+    return pos; // 0-based slot
+  }
+  /** Linear-time build from per-slot values. */
+  static of(size: number, values: ArrayLike<number>): Fenwick {
+    const f = new Fenwick(size);
+    for (let i = 0; i < values.length; i++) f.tree[i + 1] = values[i];
+    for (let x = 1; x <= size; x++) {
+      const p = x + (x & -x);
+      if (p <= size) f.tree[p] += f.tree[x];
+    }
+    return f;
+  }
+}
+
+interface Holder {
+  slot: number;
+  team: number;
+  to: number | null;
+}
+
+/** The holders present, in arrival order, with their teams. */
+class Holders {
+  private slots: (Holder | null)[] = [];
+  private next = 0;
+  private all: Fenwick;
+  private byTeam: (Fenwick | null)[] = [];
+  /** Holders present per team id. */
+  readonly live: number[] = [];
+  count = 0;
+  /** Changes with every arrival and departure (cached attributions go stale). */
+  version = 0;
+
+  constructor(private readonly tracked: (team: number) => boolean) {
+    this.all = new Fenwick(1024);
+    this.slots = new Array(1024).fill(null);
+  }
+
+  private treeOf(team: number): Fenwick | null {
+    while (this.byTeam.length <= team) {
+      const id = this.byTeam.length;
+      this.byTeam.push(this.tracked(id) ? new Fenwick(this.all.size) : null);
+      this.live.push(0);
+    }
+    return this.byTeam[team];
+  }
+
+  arrive(h: Holder): void {
+    if (this.next === this.all.size) this.compact();
+    h.slot = this.next++;
+    this.slots[h.slot] = h;
+    this.all.add(h.slot, 1);
+    this.treeOf(h.team)?.add(h.slot, 1);
+    this.live[h.team]++;
+    this.count++;
+    this.version++;
+  }
+
+  leave(h: Holder): void {
+    this.slots[h.slot] = null;
+    this.all.add(h.slot, -1);
+    this.byTeam[h.team]?.add(h.slot, -1);
+    this.live[h.team]--;
+    this.count--;
+    this.version++;
+  }
+
+  /** Renumbers the present holders 0..count-1 (order kept) into trees twice their number. */
+  private compact(): void {
+    const present = this.slots.filter((h): h is Holder => h !== null);
+    let size = 1024;
+    while (size < 2 * present.length + 1) size *= 2;
+    this.slots = new Array(size).fill(null);
+    const ones = new Int32Array(present.length);
+    const perTeam = this.byTeam.map((t) => (t ? new Int32Array(present.length) : null));
+    present.forEach((h, i) => {
+      h.slot = i;
+      this.slots[i] = h;
+      ones[i] = 1;
+      const own = perTeam[h.team];
+      if (own) own[i] = 1;
+    });
+    this.all = Fenwick.of(size, ones);
+    this.byTeam = perTeam.map((v) => (v ? Fenwick.of(size, v) : null));
+    this.next = present.length;
+  }
+
+  /** The team of the holder in place `rank` (1-based). */
+  teamAt(rank: number): number {
+    return this.slots[this.all.kth(rank)]!.team;
+  }
+
+  /** Adds to `out[team]` how many of places a+1..b (0 <= a < b <= count) each tracked team holds. */
+  tally(a: number, b: number, out: number[]): void {
+    const teams: number[] = [];
+    for (let t = 0; t < this.live.length; t++) if (this.live[t] > 0 && this.byTeam[t]) teams.push(t);
+    // Few places: look each one up; many: two prefix sums per team.
+    if (b - a <= 2 * teams.length) {
+      for (let r = a + 1; r <= b; r++) {
+        const t = this.teamAt(r);
+        if (this.byTeam[t]) out[t] += 1;
+      }
+      return;
+    }
+    const sa = a > 0 ? this.all.kth(a) + 1 : 0;
+    const sb = this.all.kth(b) + 1;
+    for (const t of teams) {
+      const tree = this.byTeam[t]!;
+      out[t] += tree.prefix(sb) - tree.prefix(sa);
+    }
+  }
+}
+
+/** A min-heap of present holders by end time. */
+class Ends {
+  private a: Holder[] = [];
+  get size(): number {
+    return this.a.length;
+  }
+  peek(): Holder | undefined {
+    return this.a[0];
+  }
+  push(h: Holder): void {
+    const a = this.a;
+    a.push(h);
+    let i = a.length - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (a[p].to! <= a[i].to!) break;
+      [a[p], a[i]] = [a[i], a[p]];
+      i = p;
+    }
+  }
+  pop(): Holder | undefined {
+    const a = this.a;
+    const top = a[0];
+    const last = a.pop();
+    if (a.length > 0 && last) {
+      a[0] = last;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < a.length && a[l].to! < a[m].to!) m = l;
+        if (r < a.length && a[r].to! < a[m].to!) m = r;
+        if (m === i) break;
+        [a[m], a[i]] = [a[i], a[m]];
+        i = m;
+      }
+    }
+    return top;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The sweep
+
+/** Receives the window cut into pieces where nothing changes: per team id, holders and billable places. */
+interface Sink {
+  piece(x: number, y: number, live: readonly number[], billable: readonly number[]): void;
+}
+
+const NULL_TEAM = 0;
+
+/**
+ * Sweeps the pool over `window`. `steps` as for `summarize` (from a calm instant before the window,
+ * or the cycle's start under `cumulative`); `holds` sorted by (from, user_id), those that overlap the
+ * window at least. `only` limits the per-team work to one team (the others still take places).
+ * Returns the team ids' names (id 0 is `null`, which also collects billable places with no holder).
+ */
+function sweep(steps: Iterable<UsageStep>, holds: Iterable<TeamHold>, window: Window, grace: Grace, sink: Sink, only?: string | null): (string | null)[] {
+  const names: (string | null)[] = [null];
+  const ids = new Map<string | null, number>([[null, NULL_TEAM]]);
+  const idOf = (team: string | null): number => {
+    let id = ids.get(team);
+    if (id === undefined) {
+      id = names.length;
+      ids.set(team, id);
+      names.push(team);
+    }
+    return id;
+  };
+  const onlyId = only === undefined ? null : idOf(only);
+  const tracked = (id: number) => onlyId === null || id === onlyId;
+  const holders = new Holders(tracked);
+  const ends = new Ends();
+  const it = holds[Symbol.iterator]();
+  let pending: TeamHold | null = it.next().value ?? null;
+  let lastKey: [number, string] | null = null;
+  let cursor = -Infinity;
+  const billable: number[] = [];
+  let cache: { version: number; places: [number, number][] } | null = null;
+
+  /** Arrivals and departures at or before `t` (all of them before anything at t is measured). */
+  const applyUpTo = (t: number) => {
+    for (let h = ends.peek(); h && h.to! <= t; h = ends.peek()) holders.leave(ends.pop()!);
+    while (pending && pending.from <= t) {
+      const key: [number, string] = [pending.from, pending.user_id];
+      if (lastKey && (key[0] < lastKey[0] || (key[0] === lastKey[0] && key[1] < lastKey[1]))) throw new RangeError("holds must be sorted by (from, user_id)");
+      lastKey = key;
+      const end = pending.to;
+      if (end === null || end > t) {
+        const h: Holder = { slot: -1, team: idOf(pending.team), to: end };
+        holders.arrive(h);
+        if (end !== null) ends.push(h);
+      }
+      pending = it.next().value ?? null;
+    }
+  };
+
+  /** Which teams hold the billable places (cached while holders and places stay the same). */
+  const attribute = (places: [number, number][]) => {
+    if (cache && cache.version === holders.version && samePlaces(cache.places, places)) return;
+    cache = { version: holders.version, places };
+    billable.fill(0);
+    while (billable.length < names.length) billable.push(0);
+    const n = holders.count;
+    for (const [lo, hi] of places) {
+      const a = Math.min(lo - 1, n);
+      const b = Math.min(hi, n);
+      billable[NULL_TEAM] += hi - lo + 1 - (b - a); // places no logged holder holds
+      if (b > a) holders.tally(a, b, billable);
+    }
+  };
+
+  const NONE: number[] = [];
+  /** The pool is constant on [cursor, y): cut it at hold changes and hand the pieces on. */
+  const runTo = (y: number, count: number, engine: OverageEngine | null) => {
+    for (;;) {
+      applyUpTo(cursor);
+      const nextEnd = ends.peek()?.to ?? Infinity;
+      const nextStart = pending?.from ?? Infinity;
+      const end = Math.min(y, nextEnd, nextStart);
+      const x = Math.max(cursor, window.from);
+      const z = Math.min(end, window.to);
+      if (x < z) {
+        let counts = NONE;
+        if (count > 0 && engine) {
+          attribute(engine.billablePlaces());
+          counts = billable;
+        }
+        while (holders.live.length < names.length) holders.live.push(0);
+        sink.piece(x, z, holders.live, counts);
+      }
+      cursor = end;
+      if (end >= y) return;
+    }
+  };
+
+  if (window.from < window.to) {
+    OverageEngine.sweep(steps, windowGrace(grace, window.from), window.to, {
+      span(a, b, _active, _limit, count, eng) {
+        if (cursor === -Infinity) {
+          // Before the first step nothing is billable; holds still count.
+          cursor = Math.min(a, window.from);
+          runTo(a, 0, null);
+        }
+        runTo(b, count, eng);
+      },
+    });
+    // Without steps nothing is billable; holds still count.
+    if (cursor === -Infinity) cursor = window.from;
+    if (cursor < window.to) runTo(window.to, 0, null);
+  }
+  return names;
+}
+
+function samePlaces(a: readonly [number, number][], b: readonly [number, number][]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i][0] !== b[i][0] || a[i][1] !== b[i][1]) return false;
+  return true;
+}
+
+/**
+ * Per team, the pool's figures over `window`: every team with seat time or billable time in it
+ * (`null`: users without a team, and billable places no logged holder held), sorted by billable
+ * time descending, then team (null last).
+ */
+export function teamUsage(steps: Iterable<UsageStep>, holds: Iterable<TeamHold>, window: Window, grace: Grace): TeamUsage[] {
+  const peak: number[] = [];
+  const seat: number[] = [];
+  const bill: number[] = [];
+  const names = sweep(steps, holds, window, grace, {
+    piece(x, y, live, billable) {
+      const dt = y - x;
+      for (let t = 0; t < live.length; t++) {
+        const n = live[t];
+        if (n > 0) {
+          seat[t] = (seat[t] ?? 0) + n * dt;
+          if (n > (peak[t] ?? 0)) peak[t] = n;
+        }
+      }
+      for (let t = 0; t < billable.length; t++) if (billable[t] > 0) bill[t] = (bill[t] ?? 0) + billable[t] * dt;
+    },
+  });
+  const out: TeamUsage[] = [];
+  names.forEach((team, t) => {
+    if ((seat[t] ?? 0) > 0 || (bill[t] ?? 0) > 0) out.push({ team, peak_active: peak[t] ?? 0, seat_ms: seat[t] ?? 0, billable_ms: bill[t] ?? 0 });
+  });
+  return out.sort(byBillable);
+}
+
+/** Billable time descending, then team name ascending, `null` last. */
+export function byBillable(a: { team: string | null; billable_ms: number }, b: { team: string | null; billable_ms: number }): number {
+  if (a.billable_ms !== b.billable_ms) return b.billable_ms - a.billable_ms;
+  if (a.team === b.team) return 0;
+  if (a.team === null) return 1;
+  if (b.team === null) return -1;
+  return a.team < b.team ? -1 : 1;
+}
+
+/**
+ * One team's usage in buckets: per bucket the most members holding a seat at once (the state
+ * carried in at its start counts), their seat time and the billable time attributed to the team.
+ * The caller bounds the bucket count.
+ */
+export function teamColumns(steps: Iterable<UsageStep>, holds: Iterable<TeamHold>, window: Window, grace: Grace, team: string | null, stepSeconds: number): TeamColumns {
+  const stepMs = Math.round(stepSeconds * 1000);
+  if (!Number.isFinite(stepMs) || stepMs <= 0) throw new RangeError(`step must be positive, got ${stepSeconds}`);
+  const { from, to } = window;
+  const n = to > from ? Math.ceil((to - from) / stepMs) : 0;
+  const maxActive = new Array<number>(n).fill(0);
+  const seat = new Array<number>(n).fill(0);
+  const bill = new Array<number>(n).fill(0);
+  // The sweep names null first (id 0) and `only` next (id 1).
+  const id = team === null ? NULL_TEAM : 1;
+  sweep(
+    steps,
+    holds,
+    window,
+    grace,
+    {
+      piece(x, y, live, billable) {
+        const c = live[id] ?? 0;
+        const b = billable[id] ?? 0;
+        if (c === 0 && b === 0) return;
+        const k0 = Math.floor((x - from) / stepMs);
+        const k1 = Math.min(n, Math.ceil((y - from) / stepMs));
+        for (let k = k0; k < k1; k++) {
+          const dt = Math.min(y, from + (k + 1) * stepMs) - Math.max(x, from + k * stepMs);
+          if (c > maxActive[k]) maxActive[k] = c;
+          seat[k] += c * dt;
+          bill[k] += b * dt;
+        }
+      },
+    },
+    team,
+  );
+  return { from, step_ms: stepMs, team, max_active: maxActive, seat_ms: seat, billable_ms: bill };
+}
