@@ -40,6 +40,9 @@ try {
     }),
   );
   must(await admin("PUT", `${A}/users/${encodeURIComponent(elite[0])}/addons/workforce_management`));
+  // Teams before the first checkout (a hold counts for the team its user had when it opened):
+  // agents 1-3 are tier1, agents 4-5 tier2; their caps and reservations come below.
+  must(await admin("POST", `${A}/users/teams:batch`, { items: [...premium.slice(0, 3).map((u) => ({ user_id: u, team: "tier1" })), ...premium.slice(3, 5).map((u) => ({ user_id: u, team: "tier2" }))] }));
   const tokens = new Map();
   for (const u of premium) tokens.set(u, must(await admin("POST", `${A}/users/${encodeURIComponent(u)}/agent-token`, {})).token);
   const agent = (u) => client(server.base, tokens.get(u));
@@ -70,11 +73,10 @@ try {
   tokens.set(elite[3], must(await admin("POST", `${A}/users/${encodeURIComponent(elite[3])}/agent-token`, {})).token);
   must(await agent(elite[3])("POST", "/v1/seats/checkout", { session_id: "desk-elite4" }), 409);
 
-  // Teams (docs/licensing.md#teams): premium gets a ceiling of 8; agents 1-3 are tier1 (capped at
-  // 3, 1 seat reserved: all 3 hold seats, so it is at its cap), agents 4-5 tier2 (no cap, 3
-  // reserved: 2 hold seats, 1 reserved seat unused).
+  // Team limits (docs/licensing.md#teams): premium gets a ceiling of 8; tier1 is capped at 3 with
+  // 1 seat reserved (all 3 hold seats, so it is at its cap), tier2 has no cap and 3 reserved (2
+  // hold seats, 1 reserved seat unused).
   must(await admin("PUT", `${A}/pools/premium-concurrent`, { quantity: 5, max_active: 8 }));
-  must(await admin("POST", `${A}/users/teams:batch`, { items: [...premium.slice(0, 3).map((u) => ({ user_id: u, team: "tier1" })), ...premium.slice(3, 5).map((u) => ({ user_id: u, team: "tier2" }))] }));
   must(await admin("PUT", `${A}/pools/premium-concurrent/teams/tier1`, { max_active: 3, reserve: 1 }));
   must(await admin("PUT", `${A}/pools/premium-concurrent/teams/tier2`, { reserve: 3 }));
 
@@ -411,6 +413,78 @@ try {
       await refreshNow();
     }
     assert.equal(await page.locator('[data-pool-teams="premium-concurrent"] tbody tr[data-team]').count(), 2);
+  });
+
+  await test("the charts' Team filter draws the chosen team's usage from the API (columnar, by team) on each concurrent pool's chart", async () => {
+    const fig = page.locator('figure[data-chart="premium-concurrent"]');
+    const asked = [];
+    const listener = (req) => {
+      const url = new URL(req.url());
+      if (/\/usage$/.test(url.pathname) && url.searchParams.has("team")) asked.push(url);
+    };
+    page.on("request", listener);
+    const team = page.getByLabel("Team to chart");
+    assert.ok(await page.locator("#chart-key-team").isHidden(), "no team key before a team is chosen");
+    await refreshed(() => team.fill("tier1").then(() => team.press("Enter")));
+    await page.waitForFunction(() => document.querySelector('figure[data-chart="premium-concurrent"]').dataset.team === "tier1", null, { timeout: 15_000 });
+    assert.ok(asked.length >= 1, "asked the API for the team's usage");
+    for (const url of asked) {
+      assert.equal(url.searchParams.get("team"), "tier1");
+      assert.equal(url.searchParams.get("format"), "columnar");
+    }
+    // What is drawn is what the API answers for the team, bucket for bucket.
+    const first = asked.find((u) => u.pathname.endsWith("/pools/premium-concurrent/usage"));
+    const reply = await readApi(`/pools/premium-concurrent/usage?${first.searchParams}`);
+    assert.equal(reply.team, "tier1");
+    const drawn = await fig.evaluate((el) => {
+      const u = el.querySelector(".chart-canvas")._plot;
+      return { series: u.series.map((x) => x.label), x: Array.from(u.data[0]), team: Array.from(u.data[3]) };
+    });
+    assert.deepEqual(drawn.series, ["Time", "Max active", "Limit", "Team tier1"]);
+    const from = Date.parse(reply.from);
+    const at = (k) => drawn.x.findIndex((x) => x * 1000 === from + k * reply.step_seconds * 1000);
+    assert.ok(at(0) >= 0, "the team's first bucket is on the chart's time axis");
+    // Every bucket but the running last one is final: equal to the API's.
+    for (let k = 0; k < reply.max_active.length - 1; k++) assert.equal(drawn.team[at(k)], reply.max_active[k], `bucket ${k}`);
+    // tier1 holds its 3 seats now (its cap): the newest bucket peaks at 3, and so does the window.
+    assert.equal(drawn.team[drawn.team.length - 1], 3);
+    assert.equal(await fig.getAttribute("data-team-peak"), String(Math.max(...reply.max_active)));
+    assert.equal(Math.max(...reply.max_active), 3);
+    assert.equal(Number(await fig.getAttribute("data-team-billable-seat-seconds")) >= 0, true);
+    assert.ok(Number(await fig.getAttribute("data-team-seat-seconds")) > 0, "tier1 has held seats in the window");
+    assert.match(await fig.locator(".chart-summary").textContent(), /Team tier1: peak 3 active, \d[\d.,]* seat-hours, of which \d[\d.,]* billable attributed to it/);
+    assert.ok(await page.locator("#chart-key-team").isVisible(), "the key explains the team's line");
+    // Pixels: the team's green line at y(3).
+    const green = await fig.evaluate((el) => {
+      const u = el.querySelector(".chart-canvas")._plot;
+      const y = Math.round(u.valToPos(3, "y", true));
+      const px = u.ctx.getImageData(Math.round(u.bbox.left), y - 2, Math.round(u.bbox.width), 5).data;
+      let n = 0;
+      for (let i = 0; i < px.length; i += 4) if (px[i] < 80 && px[i + 1] > 80 && px[i + 1] < 140 && px[i + 2] < 90) n++;
+      return n;
+    });
+    assert.ok(green > 30, `team line pixels at y(3): ${green}`);
+    // Every concurrent pool's chart has the team (elite's tier1 usage is all zero: nobody of tier1 is licensed there).
+    assert.equal(await page.locator('figure[data-chart="elite-concurrent"]').getAttribute("data-team"), "tier1");
+    assert.equal(await page.locator('figure[data-chart="elite-concurrent"]').getAttribute("data-team-peak"), "0");
+    // Another team: tier2 holds 2.
+    await refreshed(() => team.fill("tier2").then(() => team.press("Enter")));
+    await page.waitForFunction(() => document.querySelector('figure[data-chart="premium-concurrent"]').dataset.team === "tier2", null, { timeout: 15_000 });
+    assert.equal(await fig.getAttribute("data-team-peak"), "2");
+    assert.match(await fig.locator(".chart-summary").textContent(), /Team tier2: peak 2 active/);
+    // A malformed name is said and never sent; the charts show no team.
+    const before = asked.length;
+    await refreshed(() => team.fill("tier 2").then(() => team.press("Enter")));
+    assert.match(await page.locator("#chart-team-error").textContent(), /A team name is 1 to 64 letters/);
+    assert.equal(await team.getAttribute("aria-invalid"), "true");
+    assert.equal(asked.length, before, "no team usage asked for a malformed name");
+    assert.equal(await fig.getAttribute("data-team"), null);
+    // Emptied: back to the pool's two series.
+    await refreshed(() => team.fill("").then(() => team.press("Enter")));
+    assert.equal((await page.locator("#chart-team-error").textContent()).trim(), "");
+    assert.deepEqual(await fig.evaluate((el) => el.querySelector(".chart-canvas")._plot.series.map((x) => x.label)), ["Time", "Max active", "Limit"]);
+    assert.ok(await page.locator("#chart-key-team").isHidden());
+    page.off("request", listener);
   });
 
   await test("compliance, billing preview and users equal the API's", async () => {
@@ -852,6 +926,8 @@ try {
     assert.match(await page.locator('#pools-table [data-denied="pools"]').textContent(), /may not read the pools.*“admin” or “read”/);
     assert.ok(await page.locator('#open-intervals [data-denied="pools"]').isVisible());
     assert.ok(await page.locator("fieldset.range").isHidden(), "no chart range to choose");
+    assert.ok(await page.locator(".field.chart-team").isHidden(), "no chart team to choose");
+    assert.match(await page.locator('#pool-teams [data-denied="pools"]').textContent(), /may not read the team caps/);
     assert.ok(await page.locator("#user-filters").isHidden(), "no user search to type into");
     assert.match(await page.locator("#users-count").textContent(), /may not read the users/);
     assert.ok(await page.locator('[data-testid="preview-totals"]').isVisible());

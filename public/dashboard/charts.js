@@ -1,12 +1,15 @@
 // Usage charts, one per concurrent pool (uPlot, a deferred classic script loaded before this
 // module runs): max active and the limit as stepped lines, over-limit intervals hatched under
 // them and their billable parts cross-hatched and labelled, and a text summary for each chart.
-import { $, fmtInt, fmtTime, h } from "./dom.js";
+import { $, fmtHours, fmtInt, fmtTime, h } from "./dom.js";
 import { serverNow } from "./api.js";
 import { deniedNote, isDenied } from "./access.js";
 import { graceSeconds, state } from "./state.js";
 import { RANGES, usageCache } from "./usage.js";
 import { describeOverlays, drawOverlays } from "./overlays.js";
+import { teamSeries } from "./team-usage.js";
+
+const TEAM_STROKE = "#1c6b38";
 
 /** pool -> { plot, figure, summary } */
 const charts = new Map();
@@ -134,10 +137,12 @@ function chartSize(el) {
   return { width: Math.max(320, Math.floor(el.clientWidth || 800)), height: 260 };
 }
 
-export function renderCharts(range) {
+/** `team`: the team whose usage is drawn on each chart too ("" for none). */
+export function renderCharts(range, team = "") {
   const box = $("charts");
-  // A key that may not read the pools has no chart to choose a range for.
-  for (const control of [document.querySelector("fieldset.range"), $("chart-key")]) control.hidden = isDenied("pools");
+  // A key that may not read the pools has no chart to choose a range or a team for.
+  for (const control of [document.querySelector("fieldset.range"), $("chart-key"), document.querySelector(".field.chart-team")]) control.hidden = isDenied("pools");
+  $("chart-key-team").hidden = !team;
   if (isDenied("pools")) {
     clearCharts();
     box.replaceChildren(deniedNote("pools", "the pools' usage"));
@@ -185,6 +190,10 @@ export function renderCharts(range) {
     const act = [...cache.act, cache.act[cache.act.length - 1] ?? null];
     const lim = [...cache.lim, cache.lim[cache.lim.length - 1] ?? null];
     const data = [xs, act, lim];
+    // The chosen team's max active on the pool's buckets: a third series.
+    const teamData = teamSeries(p.id, team, range, cache.ts);
+    const drawnTeam = teamData ? team : "";
+    if (teamData) data.push([...teamData.act, teamData.act[teamData.act.length - 1] ?? null]);
 
     let peak = 0;
     let peakAt = null;
@@ -205,16 +214,28 @@ export function renderCharts(range) {
       (peakAt ? ` at ${fmtTime(new Date(peakAt).toISOString())}` : "") +
       ` against a limit of ${fmtInt(limitNow)}; ${spans.length} over-limit interval${spans.length === 1 ? "" : "s"}, ${billable} with a billable part` +
       (overBuckets ? ` (${fmtInt(overBuckets)} bucket${overBuckets === 1 ? "" : "s"} over the limit).` : ".") +
-      describeOverlays(p.id, chart.figure, limitNow);
+      describeOverlays(p.id, chart.figure, limitNow) +
+      (teamData
+        ? ` Team ${team}: peak ${fmtInt(teamData.peak)} active, ${fmtHours(teamData.seat)} seat-hours, of which ${fmtHours(teamData.billable)} billable attributed to it (last in, first over).`
+        : "");
     chart.canvasBox.setAttribute("aria-label", `Chart of ${p.id} usage: ${chart.summary.textContent}`);
     chart.figure.dataset.points = String(cache.ts.length);
     chart.figure.dataset.limit = String(limitNow);
     chart.figure.dataset.spans = String(spans.length);
     chart.figure.dataset.billableSpans = String(billable);
+    if (teamData) {
+      chart.figure.dataset.team = team;
+      chart.figure.dataset.teamPeak = String(teamData.peak);
+      chart.figure.dataset.teamSeatSeconds = String(teamData.seat);
+      chart.figure.dataset.teamBillableSeatSeconds = String(teamData.billable);
+    } else {
+      for (const k of ["team", "teamPeak", "teamSeatSeconds", "teamBillableSeatSeconds"]) delete chart.figure.dataset[k];
+    }
 
     const xRange = [cache.from / 1000, cache.to / 1000];
-    const yMax = Math.max(peak, limitNow, 1);
-    if (chart.plot && chart.range === range) {
+    const yMax = Math.max(peak, limitNow, teamData?.peak ?? 0, 1);
+    // The series change with the team: a new plot then.
+    if (chart.plot && chart.range === range && chart.team === drawnTeam) {
       chart.plot.batch(() => {
         chart.plot.setData(data, false);
         chart.plot.setScale("x", { min: xRange[0], max: xRange[1] });
@@ -241,6 +262,7 @@ export function renderCharts(range) {
         { label: "Time" },
         { label: "Max active", stroke: "#1f4e99", width: 1.5, fill: "rgba(31,78,153,0.10)", paths: stepped, points: { show: false } },
         { label: "Limit", stroke: "#a3290f", width: 2, dash: [10, 5], paths: stepped, points: { show: false } },
+        ...(teamData ? [{ label: `Team ${team}`, stroke: TEAM_STROKE, width: 2, dash: [8, 3, 2, 3], paths: stepped, points: { show: false } }] : []),
       ],
       hooks: { drawClear: [(u) => drawSpans(u, poolId, "fill")], draw: [(u) => drawSpans(u, poolId, "labels"), (u) => drawOverlays(u, poolId)] },
     };
@@ -248,6 +270,7 @@ export function renderCharts(range) {
     plot.setScale("y", { min: 0, max: Math.ceil(yMax * 1.15) });
     chart.plot = plot;
     chart.range = range;
+    chart.team = drawnTeam;
     chart.canvasBox._plot = plot; // for the browser tests' pixel checks
   }
 }

@@ -37,6 +37,11 @@ function waitlistNote(p) {
 }
 
 export function renderPools() {
+  renderPoolRows();
+  renderPoolTeams();
+}
+
+function renderPoolRows() {
   const body = $("pools-table").tBodies[0];
   if (isDenied("pools")) {
     body.replaceChildren(h("tr", {}, h("td", { colspan: "7" }, deniedNote("pools", "the pools"))));
@@ -68,7 +73,6 @@ export function renderPools() {
       );
     }),
   );
-  renderPoolTeams();
 }
 
 /** The pool's teams as the last refresh read them, or null (not read, or refused). */
@@ -98,7 +102,7 @@ function teamStatus(t) {
 }
 
 /** Each concurrent pool's team caps and reservations, one table per pool that has any. */
-export function renderPoolTeams() {
+function renderPoolTeams() {
   const box = $("pool-teams");
   if (isDenied("pools")) {
     box.replaceChildren(deniedNote("pools", "the team caps"));

@@ -5,6 +5,7 @@ import { ApiProblem, ApiTimeout, api, credentials, listAll, serverNow } from "./
 import { isDenied, markDenied } from "./access.js";
 import { state } from "./state.js";
 import { RANGES, fetchUsage } from "./usage.js";
+import { chartTeam, clearTeamUsage, fetchTeamUsage } from "./team-usage.js";
 import { renderHeader, renderPools } from "./pools.js";
 import { renderOpenIntervals, tick } from "./intervals.js";
 import { renderCharts } from "./charts.js";
@@ -111,6 +112,12 @@ async function runRefresh() {
   dash.dataset.refreshStarted = String(seq);
   const started = Date.now();
   const range = currentRange();
+  // The charts' team, as typed when the refresh started; a malformed name is said and not sent.
+  const chosen = chartTeam();
+  const team = chosen.team ?? "";
+  $("chart-team-error").textContent = chosen.problem ? `${chosen.problem} The charts show no team.` : "";
+  $("chart-team").setAttribute("aria-invalid", String(Boolean(chosen.problem)));
+  if (!team) clearTeamUsage();
   const failures = [];
   try {
     const [account, pools, compliance, preview, summaries, users] = await Promise.all([
@@ -135,8 +142,13 @@ async function runRefresh() {
     const concurrent = state.pools.filter((p) => p.model === "concurrent");
     const perPool = await Promise.all(
       concurrent.map(async (p) => {
-        const [seats, teams, usage] = await Promise.all([settle(api(`/pools/${p.id}/seats`)), settle(api(`/pools/${p.id}/teams`)), settle(fetchUsage(p.id, range))]);
-        return { pool: p, seats, teams, usage };
+        const [seats, teams, usage, teamUsage] = await Promise.all([
+          settle(api(`/pools/${p.id}/seats`)),
+          settle(api(`/pools/${p.id}/teams`)),
+          settle(fetchUsage(p.id, range)),
+          team ? settle(fetchTeamUsage(p.id, range, team)) : { ok: true },
+        ]);
+        return { pool: p, seats, teams, usage, teamUsage };
       }),
     );
     const windowFrom = new Date(serverNow() - RANGES[range].ms).toISOString();
@@ -152,6 +164,7 @@ async function runRefresh() {
         if (state.teams.has(r.pool.id)) teams.set(r.pool.id, state.teams.get(r.pool.id));
       }
       if (!r.usage.ok) failures.push(r.usage.error);
+      if (!r.teamUsage.ok) failures.push(r.teamUsage.error);
     }
     if (!credentials()) return; // signed out meanwhile: draw nothing
     state.teams = teams;
@@ -166,7 +179,7 @@ async function runRefresh() {
       renderHeader,
       () => (pools.ok || pools.denied) && renderPools(),
       renderOpenIntervals,
-      () => renderCharts(range),
+      () => renderCharts(range, team),
       () => renderBilling(preview, summaries),
       () => renderCompliance(compliance),
       renderUsers,
@@ -207,6 +220,21 @@ async function runRefresh() {
 export function initRefresh() {
   $("refresh-now").addEventListener("click", () => refresh());
   $("auto-refresh").addEventListener("change", () => scheduleRefresh());
+  // The charts' team: a search after a pause in typing, or at once on Enter or a suggestion picked.
+  let teamTimer = null;
+  const teamChanged = (delay) => {
+    clearTimeout(teamTimer);
+    teamTimer = setTimeout(() => {
+      const { team } = chartTeam();
+      if (team) $("refresh-status").textContent = `Loading the usage of team ${team}…`;
+      refresh();
+    }, delay);
+  };
+  $("chart-team").addEventListener("input", () => teamChanged(400));
+  $("chart-team").addEventListener("change", () => teamChanged(0));
+  $("chart-team").addEventListener("keydown", (event) => {
+    if (event.key === "Enter") teamChanged(0);
+  });
   for (const radio of document.querySelectorAll('input[name="range"]')) {
     radio.addEventListener("change", () => {
       $("refresh-status").textContent = `Loading the ${RANGES[currentRange()].label}…`;

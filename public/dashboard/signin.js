@@ -5,6 +5,7 @@ import { ApiProblem, api, clearCredentials, credentials, saveCredentials, whoami
 import { clearAccess, markDenied } from "./access.js";
 import { resetState, state } from "./state.js";
 import { clearUsage } from "./usage.js";
+import { clearTeamUsage } from "./team-usage.js";
 import { clearCharts } from "./charts.js";
 import { clearUsers } from "./users.js";
 import { clearIntervalList } from "./holders.js";
@@ -68,6 +69,9 @@ function signOut(message) {
   stopRefreshing();
   clearCharts();
   clearUsage();
+  clearTeamUsage();
+  $("chart-team").value = "";
+  $("chart-team-error").textContent = "";
   clearUsers();
   clearIntervalList();
   clearAdvice();

@@ -14,13 +14,19 @@ const MAX_BUCKETS = 50_000;
 /** pool -> { range, stepMs, from, ts: number[] (ms), act: number[], lim: number[], den: number[] (refused checkouts) } */
 export const usageCache = new Map();
 
-export async function fetchUsage(poolId, range) {
+/** The first bucket of the range's window at `now`: a window longer than the account's life starts at its creation (nothing happened before). */
+export function windowStart(range, now) {
   const { ms, step } = RANGES[range];
   const stepMs = step * 1000;
-  const now = serverNow();
-  // A window longer than the account's life starts at its creation: nothing happened before.
   const created = Date.parse(state.account?.created_at ?? "");
-  const from = Math.floor(Math.max(now - ms, Number.isFinite(created) ? created : 0) / stepMs) * stepMs;
+  return Math.floor(Math.max(now - ms, Number.isFinite(created) ? created : 0) / stepMs) * stepMs;
+}
+
+export async function fetchUsage(poolId, range) {
+  const { step } = RANGES[range];
+  const stepMs = step * 1000;
+  const now = serverNow();
+  const from = windowStart(range, now);
   let cache = usageCache.get(poolId);
   if (!cache || cache.range !== range || !cache.ts.length || (now - cache.ts[cache.ts.length - 1]) / stepMs > MAX_BUCKETS - 10) {
     cache = { range, stepMs, from, ts: [], act: [], lim: [], den: [] };
