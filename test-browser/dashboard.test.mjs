@@ -487,6 +487,41 @@ try {
     page.off("request", listener);
   });
 
+  await test("the billing preview charges each pool's billable time to teams as the API does: the last to arrive (no team) carry it", async () => {
+    // The 2 s grace interval 2 was billed under (as in "who counted"), for the length of this test.
+    must(await admin("PATCH", A, { grace_seconds: 2 }));
+    try {
+      await refreshNow();
+      const preview = await readApi("/billing/preview");
+      const shown = await page.locator('[data-testid="chargeback-table"] tr[data-chargeback]').evaluateAll((rows) =>
+        rows.map((r) => ({ key: r.dataset.chargeback, ...Object.fromEntries([...r.querySelectorAll("[data-field]")].map((c) => [c.dataset.field, c.textContent.trim()])) })),
+      );
+      const expected = preview.pools.filter((p) => p.model === "concurrent").flatMap((p) => p.teams.map((t) => ({ pool: p, t })));
+      assert.deepEqual(shown.map((r) => r.key), expected.map(({ pool, t }) => `${pool.pool}/${t.team ?? ""}`));
+      for (const [k, { pool, t }] of expected.entries()) {
+        assert.equal(shown[k].team, t.team ?? "no team");
+        assert.equal(shown[k].peak_active, String(t.peak_active));
+        assert.equal(shown[k].billable_seat_hours, (t.billable_seat_seconds / 3600).toFixed(2), shown[k].key);
+        // Seat time grows while seats are held: within a minute of the API's a moment later.
+        assert.ok(Math.abs(Number(shown[k].seat_hours) - t.seat_seconds / 3600) <= 60 / 3600 + 0.005, `${shown[k].key}: ${shown[k].seat_hours} h shown, ${t.seat_seconds} s now`);
+        assert.equal(shown[k].share, pool.billable_seat_seconds > 0 ? `${Math.round((t.billable_seat_seconds / pool.billable_seat_seconds) * 100)}%` : "—");
+      }
+      // Premium: tier1 and tier2 were in from the start, the agents without a team arrived last,
+      // so every billable second is theirs (last in, first over).
+      const premium = preview.pools.find((p) => p.pool === "premium-concurrent");
+      assert.ok(premium.billable_seat_seconds > 0, "premium has billable time under a 2 s grace");
+      assert.deepEqual(premium.teams.map((t) => t.team), [null, "tier1", "tier2"]);
+      const row = (team) => shown.find((r) => r.key === `premium-concurrent/${team}`);
+      assert.equal(row("").share, "100%");
+      assert.equal(row("tier1").share, "0%");
+      assert.equal(row("tier1").peak_active, "3");
+      assert.equal(row("tier2").billable_seat_hours, "0.00");
+    } finally {
+      must(await admin("PATCH", A, { grace_seconds: 600 }));
+      await refreshNow();
+    }
+  });
+
   await test("compliance, billing preview and users equal the API's", async () => {
     const compliance = await readApi("/compliance");
     for (const s of compliance.addon_shortfall) {
@@ -566,7 +601,7 @@ try {
 
   await test("CSV downloads: every list saves a file that is the API's CSV, fetched with the signed-in key", async () => {
     const buttons = await page.locator("#exports [data-csv]").evaluateAll((bs) => bs.map((b) => b.dataset.csv));
-    for (const want of ["usage-premium-concurrent", "overages", "denials", "summaries", "users", "audit"]) assert.ok(buttons.includes(want), `${want}: ${buttons}`);
+    for (const want of ["usage-premium-concurrent", "chargeback-premium-concurrent", "overages", "denials", "summaries", "users", "audit"]) assert.ok(buttons.includes(want), `${want}: ${buttons}`);
     const requests = [];
     const listener = (req) => requests.push({ url: req.url(), auth: req.headers().authorization ?? "" });
     page.on("request", listener);
@@ -575,7 +610,9 @@ try {
       const text = readFileSync(await download.path(), "utf8");
       assert.ok(download.suggestedFilename().endsWith(".csv"), download.suggestedFilename());
       const header = text.split("\r\n")[0];
-      const expected = { overages: /^id,pool,started_at/, denials: /user_id/, summaries: /^cycle_start,cycle_end/, users: /^id,display_name/, audit: /^id,at,actor/ }[name] ?? /^t,max_active,limit/;
+      const expected = name.startsWith("chargeback-")
+        ? /^team,peak_active,seat_seconds,billable_seat_seconds$/
+        : ({ overages: /^id,pool,started_at/, denials: /user_id/, summaries: /^cycle_start,cycle_end/, users: /^id,display_name/, audit: /^id,at,actor/ }[name] ?? /^t,max_active,limit/);
       assert.match(header, expected, `${name}: ${header}`);
     }
     page.off("request", listener);

@@ -4,6 +4,40 @@ import { $, badge, fmtDate, fmtHours, fmtInt, fmtTime, h, table } from "./dom.js
 import { ApiProblem } from "./api.js";
 import { deniedNote, isDenied } from "./access.js";
 
+/**
+ * Chargeback by team (docs/licensing.md#chargeback-by-team): per concurrent pool the preview's
+ * `teams`, each with the share of the pool's billable seat time attributed to it (last in, first
+ * over). Null when no pool has teams' figures (a service that does not count them sends none).
+ */
+function chargebackTable(pools) {
+  const rows = [];
+  for (const p of pools) {
+    for (const t of p.teams ?? []) {
+      const share = p.billable_seat_seconds > 0 ? `${Math.round((t.billable_seat_seconds / p.billable_seat_seconds) * 100)}%` : "—";
+      rows.push(
+        h(
+          "tr",
+          { "data-chargeback": `${p.pool}/${t.team ?? ""}` },
+          h("th", { scope: "row", text: p.pool }),
+          h("td", { "data-field": "team" }, t.team ?? h("span", { class: "muted", text: "no team" })),
+          h("td", { class: "num", "data-field": "peak_active", text: fmtInt(t.peak_active) }),
+          h("td", { class: "num", "data-field": "seat_hours", text: fmtHours(t.seat_seconds) }),
+          h("td", { class: "num", "data-field": "billable_seat_hours", text: fmtHours(t.billable_seat_seconds) }),
+          h("td", { class: "num", "data-field": "share", text: share }),
+        ),
+      );
+    }
+  }
+  if (!rows.length) return null;
+  return h(
+    "div",
+    {},
+    h("h4", { text: "Chargeback by team in the current cycle" }),
+    h("p", { class: "muted", text: "Each billable seat-second is charged to the team of the holder who arrived last (last in, first over); the teams' billable seat-hours add up to the pool's." }),
+    table("Chargeback by team in the current cycle", ["Pool", "Team", "Peak active", "Seat-hours", "Billable seat-hours", "Share of the pool's billable"], rows, { testid: "chargeback-table" }),
+  );
+}
+
 function billingNotAvailable(result) {
   return !result.ok && result.error instanceof ApiProblem && result.error.status === 404;
 }
@@ -52,6 +86,7 @@ export function renderBilling(preview, summaries) {
         ),
         { testid: "preview-table" },
       ),
+      chargebackTable(concurrent),
       (s.addons ?? []).length ? h("h4", { text: "Add-ons in the current cycle" }) : null,
       (s.addons ?? []).length
         ? table(

@@ -44,7 +44,7 @@ export function table(caption, headers, rows, opts = {}) {
       "table",
       { "data-testid": opts.testid },
       h("caption", { class: "visually-hidden", text: caption }),
-      h("thead", {}, h("tr", {}, headers.map((t) => h("th", { scope: "col", class: /^(#|Quantity|Needed|Covered|Shortfall|Peak|Billable|Intervals|Purchased|Consumed|Assigned)/.test(t) ? "num" : null, text: t })))),
+      h("thead", {}, h("tr", {}, headers.map((t) => h("th", { scope: "col", class: /^(#|Quantity|Needed|Covered|Shortfall|Peak|Billable|Intervals|Purchased|Consumed|Assigned|Seat-hours|Share)/.test(t) ? "num" : null, text: t })))),
       h("tbody", {}, rows),
     ),
   );

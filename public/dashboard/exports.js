@@ -69,6 +69,7 @@ export function renderExports(range) {
   for (const p of state.pools.filter((p) => p.model === "concurrent")) {
     const step = RANGES[range].step;
     items.push(csvButton(`Usage of ${p.id}, ${label}`, () => `/pools/${p.id}/usage?${rangeQuery(range)}&step_seconds=${step}&format=csv`, `usage-${p.id}.csv`, `usage-${p.id}`));
+    items.push(csvButton(`Chargeback by team of ${p.id}, ${label}`, () => `/pools/${p.id}/chargeback?${rangeQuery(range)}&format=csv`, `chargeback-${p.id}.csv`, `chargeback-${p.id}`));
   }
   if (!isDenied("pools")) items.push(csvButton(`Over-limit intervals, ${label}`, () => `/overages?${rangeQuery(range)}&format=csv`, `overages-${account}.csv`, "overages"));
   if (!isDenied("pools")) items.push(csvButton(`Denials, ${label}`, () => `/denials?${rangeQuery(range)}&format=csv`, `denials-${account}.csv`, "denials"));
