@@ -4,7 +4,8 @@
 // on a slow figure. Two parts:
 //  1. the over-limit engine's pure functions under Node (src/domain/overage.ts bundled with
 //     esbuild): summary time and heap for a busy pool's month (up to 600,000 steps), and for
-//     over-limit seats arriving one by one;
+//     over-limit seats arriving one by one; chargeback by team (src/domain/chargeback.ts) over the
+//     same month with the holds that make its steps;
 //  2. a private `wrangler dev` on 127.0.0.1 (bench/server.mjs, fresh state): mean checkout latency
 //     with 0, 1,000 and 10,000 seats over the limit; the billing preview's time and the workerd
 //     RSS growth as the step log grows; the first checkout after a cold wake (a restart on the
@@ -90,6 +91,101 @@ async function pureChild(kind, n) {
   );
 }
 
+/**
+ * The holds that make busyMonth's steps (chargeback, src/domain/chargeback.ts): each rise opens
+ * holds for new agents, each fall closes holds picked at random among those present; teams drawn
+ * from 20 names and none. Kept in typed arrays (outside the JS heap measured) and handed out as
+ * objects one at a time, in start order, as the object's SQLite streams them.
+ */
+function busyHolds(n, t0) {
+  let cap = 1 << 16;
+  let from = new Float64Array(cap);
+  let to = new Float64Array(cap);
+  let team = new Uint8Array(cap);
+  let count = 0;
+  const present = [];
+  let seed = 777;
+  const rand = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const grow = (a, C) => {
+    const b = new a.constructor(C);
+    b.set(a);
+    return b;
+  };
+  const settle = (t, active) => {
+    while (present.length > active) {
+      const i = Math.floor(rand() * present.length);
+      to[present[i]] = t;
+      present[i] = present[present.length - 1];
+      present.pop();
+    }
+    while (present.length < active) {
+      if (count === cap) {
+        cap *= 2;
+        [from, to, team] = [grow(from, cap), grow(to, cap), grow(team, cap)];
+      }
+      from[count] = t;
+      to[count] = NaN;
+      team[count] = Math.floor(rand() * 21);
+      present.push(count++);
+    }
+  };
+  let last = null;
+  for (const s of busyMonth(n, t0)) {
+    if (last && s.t !== last.t) settle(last.t, last.active); // only the last step of a ms counts
+    last = s;
+  }
+  if (last) settle(last.t, last.active);
+  const names = [null, ...Array.from({ length: 20 }, (_, i) => `team-${String(i).padStart(2, "0")}`)];
+  return {
+    count,
+    *holds() {
+      for (let i = 0; i < count; i++) yield { user_id: `u${String(i).padStart(8, "0")}`, from: from[i], to: Number.isNaN(to[i]) ? null : to[i], team: names[team[i]] };
+    },
+  };
+}
+
+async function chargeChild(n, policy) {
+  const charge = await import(process.env.BENCH_CHARGE);
+  const engine = await import(process.env.BENCH_ENGINE);
+  const t0 = Date.UTC(2030, 0, 1);
+  const window = { from: t0, to: t0 + 30 * DAY };
+  const grace = { graceSeconds: 1800, policy };
+  const made = busyHolds(n, t0);
+  globalThis.gc();
+  const base = process.memoryUsage().heapUsed;
+  let peak = base;
+  const sampled = function* (it) {
+    let i = 0;
+    for (const s of it) {
+      if (++i % 2000 === 0) peak = Math.max(peak, process.memoryUsage().heapUsed);
+      yield s;
+    }
+  };
+  const time = (fn) => {
+    const a = performance.now();
+    const r = fn();
+    return [performance.now() - a, r];
+  };
+  const [teamsMs, teams] = time(() => charge.teamUsage(sampled(busyMonth(n, t0)), sampled(made.holds()), window, grace));
+  const [columnsMs] = time(() => charge.teamColumns(sampled(busyMonth(n, t0)), sampled(made.holds()), window, grace, "team-07", 60));
+  peak = Math.max(peak, process.memoryUsage().heapUsed);
+  const [summaryMs, figures] = time(() => engine.summarize(busyMonth(n, t0), window, grace));
+  const teamsBillable = teams.reduce((a, t) => a + t.billable_ms, 0);
+  process.stdout.write(
+    JSON.stringify({
+      n,
+      policy,
+      holds: made.count,
+      teams: teams.length,
+      teams_ms: teamsMs,
+      columns_ms: columnsMs,
+      summary_ms: summaryMs,
+      heap_growth_mb: (peak - base) / MB,
+      adds_up: teamsBillable === Math.round(figures.billable_seat_seconds * 1000),
+    }),
+  );
+}
+
 function runPure(engine, kind, n) {
   const r = spawnSync(process.execPath, ["--expose-gc", "--max-old-space-size=512", join(root, "bench", "scale.mjs"), "--pure-child", kind, String(n)], {
     env: { ...process.env, BENCH_ENGINE: engine },
@@ -113,6 +209,32 @@ function partPure(results) {
   log("| seats over | summarize ms | overLimitIntervals ms | heap growth MB |");
   log("|---:|---:|---:|---:|");
   for (const r of results.pure_one_by_one) log(`| ${r.n.toLocaleString("en")} | ${f0(r.summary_ms)} | ${f0(r.intervals_ms)} | ${f1(r.heap_growth_mb)} |`);
+  partCharge(results, engine);
+}
+
+function runCharge(engine, charge, n, policy) {
+  const r = spawnSync(process.execPath, ["--expose-gc", "--max-old-space-size=512", join(root, "bench", "scale.mjs"), "--charge-child", String(n), policy], {
+    env: { ...process.env, BENCH_ENGINE: engine, BENCH_CHARGE: charge },
+    encoding: "utf8",
+    timeout: 300_000,
+  });
+  if (r.status !== 0) throw new Error(`charge child ${n} ${policy} failed: ${r.stderr}`);
+  return JSON.parse(r.stdout);
+}
+
+/** Chargeback by team over the busy month (issue 15.1): one sweep of steps and holds, under Node. */
+function partCharge(results, engine) {
+  const charge = bundle("src/domain/chargeback.ts", "chargeback.bundle.mjs");
+  results.pure_chargeback = [
+    ...[150_000, 300_000, 600_000].map((n) => runCharge(engine, charge, n, "per_overrun")),
+    runCharge(engine, charge, 600_000, "cumulative"),
+  ];
+  log("\nChargeback by team over the busy month (holds that make the steps, 20 teams and none; esbuild bundle of src/domain/chargeback.ts):");
+  log("| steps | holds | grace policy | all teams (summary's `teams`) ms | one team, 43,200 minute buckets, ms | summarize alone ms | heap growth MB | teams add up to the pool |");
+  log("|---:|---:|---|---:|---:|---:|---:|---|");
+  for (const r of results.pure_chargeback) {
+    log(`| ${r.n.toLocaleString("en")} | ${r.holds.toLocaleString("en")} | ${r.policy} | ${f0(r.teams_ms)} | ${f0(r.columns_ms)} | ${f0(r.summary_ms)} | ${f1(r.heap_growth_mb)} | ${r.adds_up ? "yes" : "NO"} |`);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -374,6 +496,7 @@ function printOverLimit(results) {
 
 async function main() {
   if (process.argv[2] === "--pure-child") return pureChild(process.argv[3], Number(process.argv[4]));
+  if (process.argv[2] === "--charge-child") return chargeChild(Number(process.argv[3]), process.argv[4]);
   const part = process.env.BENCH_SCALE_PART ?? (WAKE_ONLY ? "service" : "all");
   const results = { started_at: new Date().toISOString(), machine: { cpus: cpus().length, loadavg_1m: loadavg()[0] }, commit: execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: root, encoding: "utf8" }).trim() };
   log(`bench:scale at ${results.commit}, ${results.machine.cpus} CPUs, load ${results.machine.loadavg_1m.toFixed(2)}`);

@@ -11,11 +11,12 @@
  * under `team: null`.
  *
  * One sweep in time order: the engine's spans (the same engine and steps as `summarize`) cut at
- * every hold start and end. Holders sit in Fenwick trees over arrival order (one for all, one per
- * team), so "the team of the holders in places lo..hi" costs O(teams × log holders) and nothing is
- * sorted per instant. Holds arrive sorted by (from, user), which is the arrival order itself; only
- * the holders present are kept (the trees are compacted as arrivals grow), so memory is
- * O(holders at once × teams), not O(holds).
+ * every hold start and end. Holders sit in a Fenwick tree over arrival order, so "who holds place
+ * n" costs O(log holders) and nothing is sorted per instant; the teams' counts of billable places
+ * are kept up to date as holders come and go (a departure moves the holders above it down a place:
+ * each range of billable places loses one holder and gains one). Holds arrive sorted by (from,
+ * user), which is the arrival order itself; only the holders present are kept (the tree is
+ * compacted as arrivals grow), so memory is O(holders at once), not O(holds).
  */
 import type { Hold } from "./holders";
 import { OverageEngine, windowGrace, type Grace, type UsageStep, type Window } from "./overage";
@@ -93,28 +94,16 @@ interface Holder {
 
 /** The holders present, in arrival order, with their teams. */
 class Holders {
-  private slots: (Holder | null)[] = [];
+  private slots: (Holder | null)[];
   private next = 0;
   private all: Fenwick;
-  private byTeam: (Fenwick | null)[] = [];
   /** Holders present per team id. */
   readonly live: number[] = [];
   count = 0;
-  /** Changes with every arrival and departure (cached attributions go stale). */
-  version = 0;
 
-  constructor(private readonly tracked: (team: number) => boolean) {
+  constructor() {
     this.all = new Fenwick(1024);
     this.slots = new Array(1024).fill(null);
-  }
-
-  private treeOf(team: number): Fenwick | null {
-    while (this.byTeam.length <= team) {
-      const id = this.byTeam.length;
-      this.byTeam.push(this.tracked(id) ? new Fenwick(this.all.size) : null);
-      this.live.push(0);
-    }
-    return this.byTeam[team];
   }
 
   arrive(h: Holder): void {
@@ -122,39 +111,37 @@ class Holders {
     h.slot = this.next++;
     this.slots[h.slot] = h;
     this.all.add(h.slot, 1);
-    this.treeOf(h.team)?.add(h.slot, 1);
+    while (this.live.length <= h.team) this.live.push(0);
     this.live[h.team]++;
     this.count++;
-    this.version++;
   }
 
   leave(h: Holder): void {
     this.slots[h.slot] = null;
     this.all.add(h.slot, -1);
-    this.byTeam[h.team]?.add(h.slot, -1);
     this.live[h.team]--;
     this.count--;
-    this.version++;
   }
 
-  /** Renumbers the present holders 0..count-1 (order kept) into trees twice their number. */
+  /** Renumbers the present holders 0..count-1 (order kept) into a tree twice their number. */
   private compact(): void {
     const present = this.slots.filter((h): h is Holder => h !== null);
     let size = 1024;
     while (size < 2 * present.length + 1) size *= 2;
     this.slots = new Array(size).fill(null);
     const ones = new Int32Array(present.length);
-    const perTeam = this.byTeam.map((t) => (t ? new Int32Array(present.length) : null));
     present.forEach((h, i) => {
       h.slot = i;
       this.slots[i] = h;
       ones[i] = 1;
-      const own = perTeam[h.team];
-      if (own) own[i] = 1;
     });
     this.all = Fenwick.of(size, ones);
-    this.byTeam = perTeam.map((v) => (v ? Fenwick.of(size, v) : null));
     this.next = present.length;
+  }
+
+  /** The place (1-based) of a present holder. */
+  rankOf(h: Holder): number {
+    return this.all.prefix(h.slot + 1);
   }
 
   /** The team of the holder in place `rank` (1-based). */
@@ -162,66 +149,157 @@ class Holders {
     return this.slots[this.all.kth(rank)]!.team;
   }
 
-  /** Adds to `out[team]` how many of places a+1..b (0 <= a < b <= count) each tracked team holds. */
+  /**
+   * Adds to `out[team]` how many of places a+1..b (0 <= a < b <= count) each team holds: a walk
+   * over the arrival slots from place a+1 (a slot is empty only between compactions, so the walk
+   * is at most twice the holders present). Only when many places change at once.
+   */
   tally(a: number, b: number, out: number[]): void {
-    const teams: number[] = [];
-    for (let t = 0; t < this.live.length; t++) if (this.live[t] > 0 && this.byTeam[t]) teams.push(t);
-    // Few places: look each one up; many: two prefix sums per team.
-    if (b - a <= 2 * teams.length) {
-      for (let r = a + 1; r <= b; r++) {
-        const t = this.teamAt(r);
-        if (this.byTeam[t]) out[t] += 1;
-      }
-      return;
-    }
-    const sa = a > 0 ? this.all.kth(a) + 1 : 0;
-    const sb = this.all.kth(b) + 1;
-    for (const t of teams) {
-      const tree = this.byTeam[t]!;
-      out[t] += tree.prefix(sb) - tree.prefix(sa);
+    let left = b - a;
+    for (let slot = this.all.kth(a + 1); left > 0; slot++) {
+      const h = this.slots[slot];
+      if (h === null) continue;
+      while (out.length <= h.team) out.push(0);
+      out[h.team]++;
+      left--;
     }
   }
 }
 
-/** A min-heap of present holders by end time. */
-class Ends {
-  private a: Holder[] = [];
-  get size(): number {
-    return this.a.length;
-  }
-  peek(): Holder | undefined {
-    return this.a[0];
-  }
-  push(h: Holder): void {
-    const a = this.a;
-    a.push(h);
-    let i = a.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (a[p].to! <= a[i].to!) break;
-      [a[p], a[i]] = [a[i], a[p]];
-      i = p;
+/** Places lo..hi (inclusive), sorted and disjoint. */
+type Places = [number, number][];
+
+/** The places of `a` that are not in `b`, and how many. */
+function minus(a: Places, b: Places): { ranges: Places; size: number } {
+  const ranges: Places = [];
+  let size = 0;
+  let j = 0;
+  for (const [lo0, hi] of a) {
+    let lo = lo0;
+    while (j < b.length && b[j][1] < lo) j++;
+    for (let k = j; k < b.length && b[k][0] <= hi && lo <= hi; k++) {
+      if (b[k][0] > lo) {
+        ranges.push([lo, b[k][0] - 1]);
+        size += b[k][0] - lo;
+      }
+      lo = Math.max(lo, b[k][1] + 1);
+    }
+    if (lo <= hi) {
+      ranges.push([lo, hi]);
+      size += hi - lo + 1;
     }
   }
-  pop(): Holder | undefined {
-    const a = this.a;
-    const top = a[0];
-    const last = a.pop();
-    if (a.length > 0 && last) {
-      a[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < a.length && a[l].to! < a[m].to!) m = l;
-        if (r < a.length && a[r].to! < a[m].to!) m = r;
-        if (m === i) break;
-        [a[m], a[i]] = [a[i], a[m]];
-        i = m;
+  return { ranges, size };
+}
+
+/** Below this many places changed, the counts are moved place by place; above, counted afresh. */
+const DELTA_MAX = 64;
+
+/**
+ * Which teams hold the billable places, kept up to date as holders come and go and the places
+ * change: a departure moves the holders above it down a place, so each range of places loses at
+ * most one holder and gains one (O(ranges × log holders)); an arrival takes the next place.
+ */
+class Attribution {
+  private places: Places = [];
+  /** Per team id, the billable places its holders hold; NULL_TEAM also counts places no holder holds. */
+  readonly counts: number[] = [];
+
+  constructor(private readonly holders: Holders) {}
+
+  private bump(team: number, d: number): void {
+    while (this.counts.length <= team) this.counts.push(0);
+    this.counts[team] += d;
+  }
+
+  /** The team holding place p now (NULL_TEAM: nobody does). */
+  private teamAt(p: number): number {
+    return p <= this.holders.count ? this.holders.teamAt(p) : NULL_TEAM;
+  }
+
+  /** Just before the holder in place r (of `team`) leaves. */
+  leaving(r: number, team: number): void {
+    for (const [lo, hi] of this.places) {
+      if (r > hi) continue;
+      this.bump(r < lo ? this.teamAt(lo) : team, -1);
+      this.bump(this.teamAt(hi + 1), 1);
+    }
+  }
+
+  /** Just after a holder of `team` arrived (it holds the last place). */
+  arrived(team: number): void {
+    const n = this.holders.count;
+    for (const [lo, hi] of this.places) {
+      if (lo <= n && n <= hi) {
+        this.bump(NULL_TEAM, -1);
+        this.bump(team, 1);
       }
     }
-    return top;
+  }
+
+  /** The billable places are now `next`. */
+  set(next: Places): void {
+    if (samePlaces(this.places, next)) return;
+    const gone = minus(this.places, next);
+    const come = minus(next, this.places);
+    this.places = next;
+    if (gone.size + come.size <= DELTA_MAX) {
+      for (const [lo, hi] of gone.ranges) for (let p = lo; p <= hi; p++) this.bump(this.teamAt(p), -1);
+      for (const [lo, hi] of come.ranges) for (let p = lo; p <= hi; p++) this.bump(this.teamAt(p), 1);
+      return;
+    }
+    this.counts.fill(0);
+    const n = this.holders.count;
+    for (const [lo, hi] of next) {
+      const a = Math.min(lo - 1, n);
+      const b = Math.min(hi, n);
+      this.bump(NULL_TEAM, hi - lo + 1 - (b - a)); // places no holder holds
+      if (b > a) this.holders.tally(a, b, this.counts);
+    }
+  }
+}
+
+/** A min-heap of present holders by end time (keys beside the items, sifted with a hole). */
+class Ends {
+  private items: Holder[] = [];
+  private keys: number[] = [];
+  peek(): Holder | undefined {
+    return this.items[0];
+  }
+  push(h: Holder): void {
+    const { items, keys } = this;
+    const key = h.to!;
+    let i = items.length;
+    items.push(h);
+    keys.push(key);
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (keys[p] <= key) break;
+      items[i] = items[p];
+      keys[i] = keys[p];
+      i = p;
+    }
+    items[i] = h;
+    keys[i] = key;
+  }
+  pop(): void {
+    const { items, keys } = this;
+    const last = items.pop()!;
+    const key = keys.pop()!;
+    const n = items.length;
+    if (n === 0) return;
+    let i = 0;
+    for (;;) {
+      let c = 2 * i + 1;
+      if (c >= n) break;
+      if (c + 1 < n && keys[c + 1] < keys[c]) c++;
+      if (keys[c] >= key) break;
+      items[i] = items[c];
+      keys[i] = keys[c];
+      i = c;
+    }
+    items[i] = last;
+    keys[i] = key;
   }
 }
 
@@ -238,7 +316,7 @@ const NULL_TEAM = 0;
 /**
  * Sweeps the pool over `window`. `steps` as for `summarize` (from a calm instant before the window,
  * or the cycle's start under `cumulative`); `holds` sorted by (from, user_id), those that overlap the
- * window at least. `only` limits the per-team work to one team (the others still take places).
+ * window at least. `only` is named first, so its id is known before the sweep (1, or 0 for null).
  * Returns the team ids' names (id 0 is `null`, which also collects billable places with no holder).
  */
 function sweep(steps: Iterable<UsageStep>, holds: Iterable<TeamHold>, window: Window, grace: Grace, sink: Sink, only?: string | null): (string | null)[] {
@@ -253,52 +331,43 @@ function sweep(steps: Iterable<UsageStep>, holds: Iterable<TeamHold>, window: Wi
     }
     return id;
   };
-  const onlyId = only === undefined ? null : idOf(only);
-  const tracked = (id: number) => onlyId === null || id === onlyId;
-  const holders = new Holders(tracked);
+  if (only !== undefined) idOf(only); // named first: id 1 (or 0 for null)
+  const holders = new Holders();
   const ends = new Ends();
   const it = holds[Symbol.iterator]();
   let pending: TeamHold | null = it.next().value ?? null;
-  let lastKey: [number, string] | null = null;
+  let lastFrom = -Infinity;
+  let lastUser = "";
   let cursor = -Infinity;
-  const billable: number[] = [];
-  let cache: { version: number; places: [number, number][] } | null = null;
+  const attribution = new Attribution(holders);
 
   /** Arrivals and departures at or before `t` (all of them before anything at t is measured). */
   const applyUpTo = (t: number) => {
-    for (let h = ends.peek(); h && h.to! <= t; h = ends.peek()) holders.leave(ends.pop()!);
+    for (let h = ends.peek(); h && h.to! <= t; h = ends.peek()) {
+      ends.pop();
+      attribution.leaving(holders.rankOf(h), h.team);
+      holders.leave(h);
+    }
     while (pending && pending.from <= t) {
-      const key: [number, string] = [pending.from, pending.user_id];
-      if (lastKey && (key[0] < lastKey[0] || (key[0] === lastKey[0] && key[1] < lastKey[1]))) throw new RangeError("holds must be sorted by (from, user_id)");
-      lastKey = key;
+      if (pending.from < lastFrom || (pending.from === lastFrom && pending.user_id < lastUser)) throw new RangeError("holds must be sorted by (from, user_id)");
+      lastFrom = pending.from;
+      lastUser = pending.user_id;
       const end = pending.to;
       if (end === null || end > t) {
         const h: Holder = { slot: -1, team: idOf(pending.team), to: end };
         holders.arrive(h);
+        attribution.arrived(h.team);
         if (end !== null) ends.push(h);
       }
       pending = it.next().value ?? null;
     }
   };
 
-  /** Which teams hold the billable places (cached while holders and places stay the same). */
-  const attribute = (places: [number, number][]) => {
-    if (cache && cache.version === holders.version && samePlaces(cache.places, places)) return;
-    cache = { version: holders.version, places };
-    billable.fill(0);
-    while (billable.length < names.length) billable.push(0);
-    const n = holders.count;
-    for (const [lo, hi] of places) {
-      const a = Math.min(lo - 1, n);
-      const b = Math.min(hi, n);
-      billable[NULL_TEAM] += hi - lo + 1 - (b - a); // places no logged holder holds
-      if (b > a) holders.tally(a, b, billable);
-    }
-  };
-
   const NONE: number[] = [];
+  const NO_PLACES: Places = [];
   /** The pool is constant on [cursor, y): cut it at hold changes and hand the pieces on. */
   const runTo = (y: number, count: number, engine: OverageEngine | null) => {
+    attribution.set(count > 0 && engine ? engine.billablePlaces() : NO_PLACES);
     for (;;) {
       applyUpTo(cursor);
       const nextEnd = ends.peek()?.to ?? Infinity;
@@ -307,13 +376,8 @@ function sweep(steps: Iterable<UsageStep>, holds: Iterable<TeamHold>, window: Wi
       const x = Math.max(cursor, window.from);
       const z = Math.min(end, window.to);
       if (x < z) {
-        let counts = NONE;
-        if (count > 0 && engine) {
-          attribute(engine.billablePlaces());
-          counts = billable;
-        }
         while (holders.live.length < names.length) holders.live.push(0);
-        sink.piece(x, z, holders.live, counts);
+        sink.piece(x, z, holders.live, count > 0 ? attribution.counts : NONE);
       }
       cursor = end;
       if (end >= y) return;
@@ -338,7 +402,7 @@ function sweep(steps: Iterable<UsageStep>, holds: Iterable<TeamHold>, window: Wi
   return names;
 }
 
-function samePlaces(a: readonly [number, number][], b: readonly [number, number][]): boolean {
+function samePlaces(a: Places, b: Places): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i][0] !== b[i][0] || a[i][1] !== b[i][1]) return false;
   return true;

@@ -237,7 +237,7 @@ describe("teamUsage", () => {
     );
   });
 
-  it("many holders, few teams: the prefix-sum path and the compaction of arrival slots agree with the reference", () => {
+  it("many holders, few teams: places counted afresh after big jumps, and the compaction of arrival slots, agree with the reference", () => {
     // 3,000 arrivals one tick apart pass the first trees' 1,024 slots (compaction) and hold hundreds of places at once.
     const steps: UsageStep[] = [];
     const holds: TeamHold[] = [];
@@ -246,12 +246,19 @@ describe("teamUsage", () => {
       holds.push({ user_id: `u${String(i).padStart(5, "0")}`, from, to: from + (200 + ((i * 37) % 300)) * TICK, team: TEAMS[(i * 7) % 4] });
     }
     const times = [...new Set(holds.flatMap((h) => [h.from, h.to!]))].sort((x, y) => x - y);
-    for (const t of times) steps.push({ t, active: holds.filter((h) => h.from <= t && t < h.to!).length, limit: 150 });
+    // The limit moves by hundreds now and then: the billable places jump (counted afresh, not place by place).
+    const limitAt = (t: number) => [150, 20, 400, 150][Math.floor((t - T0) / (700 * TICK)) % 4];
+    for (const t of new Set([...times, ...Array.from({ length: 6 }, (_, k) => T0 + (k + 1) * 700 * TICK)])) {
+      steps.push({ t, active: holds.filter((h) => h.from <= t && t < h.to!).length, limit: limitAt(t) });
+    }
+    steps.sort((a, b) => a.t - b.t);
     const window = { from: T0 + 100 * TICK, to: T0 + 3300 * TICK };
-    const got = teamUsage(steps, holds, window, 60);
-    const ref = refTeams(steps, holds, 60_000, "per_overrun", window, () => false);
-    for (const [team, t] of ref.teams) expect(got.find((g) => g.team === team)).toEqual({ team, ...t });
-    expect(got.reduce((s, g) => s + g.billable_ms, 0)).toBe(summarize(steps, window, 60).billable_seat_seconds * 1000);
+    for (const grace of [0, 60]) {
+      const got = teamUsage(steps, holds, window, grace);
+      const ref = refTeams(steps, holds, grace * 1000, "per_overrun", window, () => false);
+      for (const [team, t] of ref.teams) expect(got.find((g) => g.team === team)).toEqual({ team, ...t });
+      expect(got.reduce((s, g) => s + g.billable_ms, 0)).toBe(summarize(steps, window, grace).billable_seat_seconds * 1000);
+    }
   });
 
   it("rejects holds out of (from, user) order", () => {
