@@ -86,67 +86,77 @@ class Fenwick {
   }
 }
 
-interface Holder {
-  slot: number;
-  team: number;
-  to: number | null;
-}
+const EMPTY = -1;
 
-/** The holders present, in arrival order, with their teams. */
+/**
+ * The holders present, in arrival order: slot i holds a team id (EMPTY once its holder left).
+ * Plain typed arrays, no object per holder: holds can run into the hundreds of thousands a month.
+ */
 class Holders {
-  private slots: (Holder | null)[];
+  private teams: Int32Array;
   private next = 0;
   private all: Fenwick;
   /** Holders present per team id. */
   readonly live: number[] = [];
   count = 0;
 
-  constructor() {
+  /** `moved(from, to)` renumbers slots when the arrays are compacted (to: -1 for none). */
+  constructor(private readonly moved: (map: Int32Array) => void) {
     this.all = new Fenwick(1024);
-    this.slots = new Array(1024).fill(null);
+    this.teams = new Int32Array(1024).fill(EMPTY);
   }
 
-  arrive(h: Holder): void {
+  /** A holder of `team` arrives (last in order); returns its slot. */
+  arrive(team: number): number {
     if (this.next === this.all.size) this.compact();
-    h.slot = this.next++;
-    this.slots[h.slot] = h;
-    this.all.add(h.slot, 1);
-    while (this.live.length <= h.team) this.live.push(0);
-    this.live[h.team]++;
+    const slot = this.next++;
+    this.teams[slot] = team;
+    this.all.add(slot, 1);
+    while (this.live.length <= team) this.live.push(0);
+    this.live[team]++;
     this.count++;
+    return slot;
   }
 
-  leave(h: Holder): void {
-    this.slots[h.slot] = null;
-    this.all.add(h.slot, -1);
-    this.live[h.team]--;
+  leave(slot: number): void {
+    this.live[this.teams[slot]]--;
+    this.teams[slot] = EMPTY;
+    this.all.add(slot, -1);
     this.count--;
+  }
+
+  teamOf(slot: number): number {
+    return this.teams[slot];
   }
 
   /** Renumbers the present holders 0..count-1 (order kept) into a tree twice their number. */
   private compact(): void {
-    const present = this.slots.filter((h): h is Holder => h !== null);
     let size = 1024;
-    while (size < 2 * present.length + 1) size *= 2;
-    this.slots = new Array(size).fill(null);
-    const ones = new Int32Array(present.length);
-    present.forEach((h, i) => {
-      h.slot = i;
-      this.slots[i] = h;
-      ones[i] = 1;
-    });
+    while (size < 2 * this.count + 1) size *= 2;
+    const teams = new Int32Array(size).fill(EMPTY);
+    const ones = new Int32Array(this.count);
+    const map = new Int32Array(this.next).fill(-1);
+    let j = 0;
+    for (let i = 0; i < this.next; i++) {
+      if (this.teams[i] === EMPTY) continue;
+      teams[j] = this.teams[i];
+      ones[j] = 1;
+      map[i] = j++;
+    }
+    this.teams = teams;
     this.all = Fenwick.of(size, ones);
-    this.next = present.length;
+    this.next = j;
+    this.moved(map);
   }
 
   /** The place (1-based) of a present holder. */
-  rankOf(h: Holder): number {
-    return this.all.prefix(h.slot + 1);
+  rankOf(slot: number): number {
+    return this.all.prefix(slot + 1);
   }
 
   /** The team of the holder in place `rank` (1-based). */
   teamAt(rank: number): number {
-    return this.slots[this.all.kth(rank)]!.team;
+    return this.teams[this.all.kth(rank)];
   }
 
   /**
@@ -157,10 +167,10 @@ class Holders {
   tally(a: number, b: number, out: number[]): void {
     let left = b - a;
     for (let slot = this.all.kth(a + 1); left > 0; slot++) {
-      const h = this.slots[slot];
-      if (h === null) continue;
-      while (out.length <= h.team) out.push(0);
-      out[h.team]++;
+      const team = this.teams[slot];
+      if (team === EMPTY) continue;
+      while (out.length <= team) out.push(0);
+      out[team]++;
       left--;
     }
   }
@@ -259,47 +269,59 @@ class Attribution {
   }
 }
 
-/** A min-heap of present holders by end time (keys beside the items, sifted with a hole). */
+/** A min-heap of present holders' slots by end time, in typed arrays (sifted with a hole). */
 class Ends {
-  private items: Holder[] = [];
-  private keys: number[] = [];
-  peek(): Holder | undefined {
-    return this.items[0];
+  private slots = new Int32Array(1024);
+  private keys = new Float64Array(1024);
+  size = 0;
+  topKey(): number {
+    return this.size > 0 ? this.keys[0] : Infinity;
   }
-  push(h: Holder): void {
-    const { items, keys } = this;
-    const key = h.to!;
-    let i = items.length;
-    items.push(h);
-    keys.push(key);
+  topSlot(): number {
+    return this.slots[0];
+  }
+  push(slot: number, key: number): void {
+    if (this.size === this.slots.length) {
+      const slots = new Int32Array(this.size * 2);
+      slots.set(this.slots);
+      const keys = new Float64Array(this.size * 2);
+      keys.set(this.keys);
+      [this.slots, this.keys] = [slots, keys];
+    }
+    const { slots, keys } = this;
+    let i = this.size++;
     while (i > 0) {
       const p = (i - 1) >> 1;
       if (keys[p] <= key) break;
-      items[i] = items[p];
+      slots[i] = slots[p];
       keys[i] = keys[p];
       i = p;
     }
-    items[i] = h;
+    slots[i] = slot;
     keys[i] = key;
   }
   pop(): void {
-    const { items, keys } = this;
-    const last = items.pop()!;
-    const key = keys.pop()!;
-    const n = items.length;
+    const { slots, keys } = this;
+    const n = --this.size;
     if (n === 0) return;
+    const slot = slots[n];
+    const key = keys[n];
     let i = 0;
     for (;;) {
       let c = 2 * i + 1;
       if (c >= n) break;
       if (c + 1 < n && keys[c + 1] < keys[c]) c++;
       if (keys[c] >= key) break;
-      items[i] = items[c];
+      slots[i] = slots[c];
       keys[i] = keys[c];
       i = c;
     }
-    items[i] = last;
+    slots[i] = slot;
     keys[i] = key;
+  }
+  /** Slots renumbered (the heap order is by key, so it stands). */
+  renumber(map: Int32Array): void {
+    for (let i = 0; i < this.size; i++) this.slots[i] = map[this.slots[i]];
   }
 }
 
@@ -332,8 +354,8 @@ function sweep(steps: Iterable<UsageStep>, holds: Iterable<TeamHold>, window: Wi
     return id;
   };
   if (only !== undefined) idOf(only); // named first: id 1 (or 0 for null)
-  const holders = new Holders();
   const ends = new Ends();
+  const holders = new Holders((map) => ends.renumber(map));
   const it = holds[Symbol.iterator]();
   let pending: TeamHold | null = it.next().value ?? null;
   let lastFrom = -Infinity;
@@ -343,10 +365,11 @@ function sweep(steps: Iterable<UsageStep>, holds: Iterable<TeamHold>, window: Wi
 
   /** Arrivals and departures at or before `t` (all of them before anything at t is measured). */
   const applyUpTo = (t: number) => {
-    for (let h = ends.peek(); h && h.to! <= t; h = ends.peek()) {
+    while (ends.topKey() <= t) {
+      const slot = ends.topSlot();
       ends.pop();
-      attribution.leaving(holders.rankOf(h), h.team);
-      holders.leave(h);
+      attribution.leaving(holders.rankOf(slot), holders.teamOf(slot));
+      holders.leave(slot);
     }
     while (pending && pending.from <= t) {
       if (pending.from < lastFrom || (pending.from === lastFrom && pending.user_id < lastUser)) throw new RangeError("holds must be sorted by (from, user_id)");
@@ -354,10 +377,10 @@ function sweep(steps: Iterable<UsageStep>, holds: Iterable<TeamHold>, window: Wi
       lastUser = pending.user_id;
       const end = pending.to;
       if (end === null || end > t) {
-        const h: Holder = { slot: -1, team: idOf(pending.team), to: end };
-        holders.arrive(h);
-        attribution.arrived(h.team);
-        if (end !== null) ends.push(h);
+        const team = idOf(pending.team);
+        const slot = holders.arrive(team);
+        attribution.arrived(team);
+        if (end !== null) ends.push(slot, end);
       }
       pending = it.next().value ?? null;
     }
@@ -370,7 +393,7 @@ function sweep(steps: Iterable<UsageStep>, holds: Iterable<TeamHold>, window: Wi
     attribution.set(count > 0 && engine ? engine.billablePlaces() : NO_PLACES);
     for (;;) {
       applyUpTo(cursor);
-      const nextEnd = ends.peek()?.to ?? Infinity;
+      const nextEnd = ends.topKey();
       const nextStart = pending?.from ?? Infinity;
       const end = Math.min(y, nextEnd, nextStart);
       const x = Math.max(cursor, window.from);

@@ -1,6 +1,6 @@
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { cyclesOf, forAccount, harness, iso, runQueue, runScheduled, storedSummaries } from "../billing/support";
+import { cyclesOf, forAccount, harness, iso, runQueue, runScheduled, storedEvents, storedSummaries } from "../billing/support";
 import { agentTokens, api, call, checkout, expectProblem, fetchWorker, heartbeat, MIN, newAccount, putPool, release, replyOf, seatsStub, setClock, type Fixture } from "../helpers";
 
 /**
@@ -217,7 +217,7 @@ describe("GET …/pools/{pool_id}/chargeback", () => {
 });
 
 describe("summaries carry the teams", () => {
-  it("the preview, the final summary and its CSV: per pool the teams' figures (the CSV leaves them to …/chargeback)", async () => {
+  it("the preview, the final summary, its webhook event and its CSV: per pool the teams' figures (the CSV leaves them to …/chargeback)", async () => {
     const { f } = await play();
     const preview = await call("GET", acct(f, "/billing/preview"), f.key);
     expect(preview.status).toBe(200);
@@ -232,6 +232,9 @@ describe("summaries carry the teams", () => {
     expect(summary.pools[0].teams).toEqual([SALES, SUPPORT]);
     const sum = summary.pools[0].teams.reduce((s: number, t: { billable_seat_seconds: number }) => s + t.billable_seat_seconds, 0);
     expect(sum).toBe(summary.pools[0].billable_seat_seconds);
+    // The billing.summary webhook event carries the same summary.
+    const [event] = await storedEvents(f, "billing.summary");
+    expect(JSON.parse(event.body).data.pools[0].teams).toEqual([SALES, SUPPORT]);
 
     const csv = await fetchWorker(`http://seatkeeper.test${acct(f, "/billing/summaries?format=csv")}`, { headers: { authorization: `Bearer ${f.key}` } });
     const rows = parseCsv(await csv.text());
