@@ -104,11 +104,14 @@ function renderPoolOptions() {
   select.value = chosen;
 }
 
-/** Suggestions for the team filter: the teams with caps in any pool and those of the users shown. */
+/** Teams seen on users' rows since sign-in: a filtered list does not take the others' names away. */
+const seenTeams = new Set();
+
+/** Suggestions for the team fields: the teams with caps in any pool and those seen on users. */
 function renderTeamOptions() {
-  const names = new Set();
+  for (const u of list.items) if (u.team) seenTeams.add(u.team);
+  const names = new Set(seenTeams);
   for (const teams of state.teams.values()) for (const t of teams) names.add(t.team);
-  for (const u of list.items) if (u.team) names.add(u.team);
   const sorted = [...names].sort();
   const box = $("team-options");
   if ([...box.options].map((o) => o.value).join("\n") === sorted.join("\n")) return;
@@ -165,6 +168,7 @@ export function clearUsers() {
   $("users-count").textContent = "";
   $("users-error").textContent = "";
   $("users-more").hidden = true;
+  seenTeams.clear();
   $("team-options").replaceChildren();
   $("user-team").removeAttribute("aria-invalid");
 }
