@@ -454,6 +454,13 @@ try {
     assert.ok(Number(await fig.getAttribute("data-team-seat-seconds")) > 0, "tier1 has held seats in the window");
     assert.match(await fig.locator(".chart-summary").textContent(), /Team tier1: peak 3 active, \d[\d.,]* seat-hours, of which \d[\d.,]* billable attributed to it/);
     assert.ok(await page.locator("#chart-key-team").isVisible(), "the key explains the team's line");
+    // The team's usage as CSV, over the chart's range.
+    const [download] = await Promise.all([page.waitForEvent("download"), page.locator('#exports [data-csv="usage-premium-concurrent-team"]').click()]);
+    assert.equal(download.suggestedFilename(), "usage-premium-concurrent-tier1.csv");
+    const csvLines = readFileSync(await download.path(), "utf8").trim().split("\r\n");
+    assert.equal(csvLines[0], "t,team,max_active,seat_seconds,billable_seat_seconds");
+    assert.ok(csvLines.slice(1).every((l) => l.split(",")[1] === "tier1"), "every row is tier1's");
+    assert.ok(csvLines.slice(1).some((l) => l.split(",")[2] === "3"), "tier1 held 3 seats in the range");
     // Pixels: the team's green line at y(3).
     const green = await fig.evaluate((el) => {
       const u = el.querySelector(".chart-canvas")._plot;
@@ -484,6 +491,7 @@ try {
     assert.equal((await page.locator("#chart-team-error").textContent()).trim(), "");
     assert.deepEqual(await fig.evaluate((el) => el.querySelector(".chart-canvas")._plot.series.map((x) => x.label)), ["Time", "Max active", "Limit"]);
     assert.ok(await page.locator("#chart-key-team").isHidden());
+    assert.equal(await page.locator('#exports [data-csv="usage-premium-concurrent-team"]').count(), 0, "no team CSV without a team");
     page.off("request", listener);
   });
 

@@ -59,8 +59,8 @@ function rangeQuery(range) {
   return `from=${encodeURIComponent(from)}&to=${encodeURIComponent(new Date(serverNow()).toISOString())}`;
 }
 
-/** The Exports card: one button per list (the chart's range for usage, overages and denials). */
-export function renderExports(range) {
+/** The Exports card: one button per list (the chart's range for usage, overages and denials; `team`: the charted team's usage too). */
+export function renderExports(range, team = "") {
   const box = $("exports");
   if (!box) return;
   const account = credentials()?.account ?? "account";
@@ -69,6 +69,7 @@ export function renderExports(range) {
   for (const p of state.pools.filter((p) => p.model === "concurrent")) {
     const step = RANGES[range].step;
     items.push(csvButton(`Usage of ${p.id}, ${label}`, () => `/pools/${p.id}/usage?${rangeQuery(range)}&step_seconds=${step}&format=csv`, `usage-${p.id}.csv`, `usage-${p.id}`));
+    if (team) items.push(csvButton(`Usage of team ${team} in ${p.id}, ${label}`, () => `/pools/${p.id}/usage?team=${encodeURIComponent(team)}&${rangeQuery(range)}&step_seconds=${step}&format=csv`, `usage-${p.id}-${team}.csv`, `usage-${p.id}-team`));
     items.push(csvButton(`Chargeback by team of ${p.id}, ${label}`, () => `/pools/${p.id}/chargeback?${rangeQuery(range)}&format=csv`, `chargeback-${p.id}.csv`, `chargeback-${p.id}`));
   }
   if (!isDenied("pools")) items.push(csvButton(`Over-limit intervals, ${label}`, () => `/overages?${rangeQuery(range)}&format=csv`, `overages-${account}.csv`, "overages"));

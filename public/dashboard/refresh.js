@@ -185,7 +185,7 @@ async function runRefresh() {
       renderUsers,
       renderIntervalList,
       () => renderAdvice(advice),
-      () => renderExports(range),
+      () => renderExports(range, team),
     ];
     for (const render of sections) {
       try {
