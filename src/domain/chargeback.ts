@@ -19,7 +19,7 @@
  * compacted as arrivals grow), so memory is O(holders at once), not O(holds).
  */
 import type { Hold } from "./holders";
-import { OverageEngine, windowGrace, type Grace, type UsageStep, type Window } from "./overage";
+import { OverageEngine, windowGrace, type Grace, type SweepListener, type UsageStep, type Window } from "./overage";
 
 /** A hold with the holder's team when the hold opened (null: no team). */
 export interface TeamHold extends Hold {
@@ -341,7 +341,7 @@ const NULL_TEAM = 0;
  * window at least. `only` is named first, so its id is known before the sweep (1, or 0 for null).
  * Returns the team ids' names (id 0 is `null`, which also collects billable places with no holder).
  */
-function sweep(steps: Iterable<UsageStep>, holds: Iterable<TeamHold>, window: Window, grace: Grace, sink: Sink, only?: string | null): (string | null)[] {
+function sweep(steps: Iterable<UsageStep>, holds: Iterable<TeamHold>, window: Window, grace: Grace, sink: Sink, only?: string | null, also?: SweepListener): (string | null)[] {
   const names: (string | null)[] = [null];
   const ids = new Map<string | null, number>([[null, NULL_TEAM]]);
   const idOf = (team: string | null): number => {
@@ -409,7 +409,9 @@ function sweep(steps: Iterable<UsageStep>, holds: Iterable<TeamHold>, window: Wi
 
   if (window.from < window.to) {
     OverageEngine.sweep(steps, windowGrace(grace, window.from), window.to, {
-      span(a, b, _active, _limit, count, eng) {
+      event: also?.event,
+      span(a, b, active, limit, count, eng) {
+        also?.span?.(a, b, active, limit, count, eng);
         if (cursor === -Infinity) {
           // Before the first step nothing is billable; holds still count.
           cursor = Math.min(a, window.from);
@@ -434,9 +436,10 @@ function samePlaces(a: Places, b: Places): boolean {
 /**
  * Per team, the pool's figures over `window`: every team with seat time or billable time in it
  * (`null`: users without a team, and billable places no logged holder held), sorted by billable
- * time descending, then team (null last).
+ * time descending, then team (null last). `also` hears the same engine sweep (`figuresCollector`:
+ * the pool's own figures in the same pass).
  */
-export function teamUsage(steps: Iterable<UsageStep>, holds: Iterable<TeamHold>, window: Window, grace: Grace): TeamUsage[] {
+export function teamUsage(steps: Iterable<UsageStep>, holds: Iterable<TeamHold>, window: Window, grace: Grace, also?: SweepListener): TeamUsage[] {
   const peak: number[] = [];
   const seat: number[] = [];
   const bill: number[] = [];
@@ -452,7 +455,7 @@ export function teamUsage(steps: Iterable<UsageStep>, holds: Iterable<TeamHold>,
       }
       for (let t = 0; t < billable.length; t++) if (billable[t] > 0) bill[t] = (bill[t] ?? 0) + billable[t] * dt;
     },
-  });
+  }, undefined, also);
   const out: TeamUsage[] = [];
   names.forEach((team, t) => {
     if ((seat[t] ?? 0) > 0 || (bill[t] ?? 0) > 0) out.push({ team, peak_active: peak[t] ?? 0, seat_ms: seat[t] ?? 0, billable_ms: bill[t] ?? 0 });

@@ -299,6 +299,8 @@ export interface Journal {
   idle: Map<string, IdleRow | null>;
 }
 
+export type SweepListener = Listener;
+
 interface Listener {
   /** The pool is constant on [a, b) with `billable` positions billable. */
   /** `engine` is the engine itself in that state (its `billablePlaces()` say which places those are). */
@@ -881,40 +883,48 @@ export function windowGrace(grace: Grace, from: number): Grace {
 
 /** The figures of a concurrent pool over the window [from, to). */
 export function summarize(steps: Iterable<UsageStep>, window: Window, grace: Grace): OverageFigures {
+  const effective = windowGrace(grace, window.from);
+  const collect = figuresCollector(window);
+  if (window.from < window.to) OverageEngine.sweep(steps, effective, window.to, collect.listener);
+  return collect.figures();
+}
+
+/**
+ * What `summarize` adds up, as a listener of an engine sweep over the window's steps (with
+ * `windowGrace`): a sweep that does more (chargeback by team) gives the same figures in the same pass.
+ */
+export function figuresCollector(window: Window): { listener: SweepListener; figures(): OverageFigures } {
   const { from, to } = window;
   const total = { peak_active: 0, peak_overage: 0, overage_ms: 0, billable_ms: 0, billable_max: 0 };
   let intervals = 0;
   let billableIntervals = 0;
   // The interval being swept: counted once it overlaps the window, billable once its billable part does.
   let current = { counted: false, billableCounted: false };
-  const effective = windowGrace(grace, from);
-  if (from < to) {
-    OverageEngine.sweep(steps, effective, to, {
-      span(a, b, active, limit, billable) {
-        const x = Math.max(a, from);
-        const y = Math.min(b, to);
-        if (x >= y) return;
-        const overage = Math.max(0, active - limit);
-        total.peak_active = Math.max(total.peak_active, active);
-        total.peak_overage = Math.max(total.peak_overage, overage);
-        total.overage_ms += overage * (y - x);
-        total.billable_ms += billable * (y - x);
-        total.billable_max = Math.max(total.billable_max, billable);
-        if (overage > 0 && !current.counted) {
-          current.counted = true;
-          intervals++;
-        }
-        if (billable > 0 && !current.billableCounted) {
-          current.billableCounted = true;
-          billableIntervals++;
-        }
-      },
-      event(e) {
-        if (e.type === "overage.started") current = { counted: false, billableCounted: false };
-      },
-    });
-  }
-  return {
+  const listener: SweepListener = {
+    span(a, b, active, limit, billable) {
+      const x = Math.max(a, from);
+      const y = Math.min(b, to);
+      if (x >= y) return;
+      const overage = Math.max(0, active - limit);
+      total.peak_active = Math.max(total.peak_active, active);
+      total.peak_overage = Math.max(total.peak_overage, overage);
+      total.overage_ms += overage * (y - x);
+      total.billable_ms += billable * (y - x);
+      total.billable_max = Math.max(total.billable_max, billable);
+      if (overage > 0 && !current.counted) {
+        current.counted = true;
+        intervals++;
+      }
+      if (billable > 0 && !current.billableCounted) {
+        current.billableCounted = true;
+        billableIntervals++;
+      }
+    },
+    event(e) {
+      if (e.type === "overage.started") current = { counted: false, billableCounted: false };
+    },
+  };
+  const figures = (): OverageFigures => ({
     peak_active: total.peak_active,
     peak_overage: total.peak_overage,
     overage_seat_seconds: total.overage_ms / 1000,
@@ -922,7 +932,8 @@ export function summarize(steps: Iterable<UsageStep>, window: Window, grace: Gra
     billable_seat_seconds: total.billable_ms / 1000,
     intervals,
     billable_intervals: billableIntervals,
-  };
+  });
+  return { listener, figures };
 }
 
 /**

@@ -1,7 +1,7 @@
 import { addonReport } from "../domain/addons";
 import { parsePoolId, type PoolId } from "../domain/catalog";
-import { summarize, type GraceRules, type OverageFigures, type Window } from "../domain/overage";
-import type { CycleSummary, PoolSummary } from "../records";
+import { figuresCollector, summarize, type GraceRules, type OverageFigures, type Window } from "../domain/overage";
+import type { CycleSummary, PoolSummary, TeamLine } from "../records";
 import { iso } from "../time";
 import type { HoldLog } from "./hold-log";
 import { windowPeakHolders } from "./interval-holders";
@@ -62,8 +62,18 @@ function poolSummary(input: CycleSummaryInput, pool: PoolId, upTo: Window): Pool
   const last = input.ledger.lastStepBefore(pool, upTo.to);
   // Every pool logs a step when it is created, so a pool with steps only after the window is newer.
   if (!last && input.ledger.hasStepsFrom(pool, upTo.to)) return null;
-  // One pass over the log, streamed from SQLite: memory stays O(seats over the limit).
-  const figures = summarize(input.ledger.stepsForSummary(pool, upTo), upTo, input.rules);
+  // One pass over the log, streamed from SQLite: memory stays O(seats over the limit). The teams'
+  // chargeback hears the same pass, so their billable time adds up to the pool's.
+  let teams: TeamLine[];
+  let figures: OverageFigures;
+  if (model === "concurrent") {
+    const collect = figuresCollector(upTo);
+    teams = poolTeams(input.ledger, input.holds, input.rules, pool, upTo, upTo.from, collect.listener);
+    figures = collect.figures();
+  } else {
+    figures = summarize(input.ledger.stepsForSummary(pool, upTo), upTo, input.rules);
+    teams = poolTeams(input.ledger, input.holds, input.rules, pool, upTo, upTo.from);
+  }
   const assigned = input.roster.assigned(pool);
   return {
     pool,
@@ -78,8 +88,7 @@ function poolSummary(input: CycleSummaryInput, pool: PoolId, upTo: Window): Pool
     denials: input.denials?.get(pool)?.denials ?? 0,
     users_denied: input.denials?.get(pool)?.users_denied ?? 0,
     peak_holders: model === "concurrent" && figures.billable_overage_seats > 0 ? windowPeakHolders(input.ledger, input.holds, input.rules, pool, upTo, upTo.from) : null,
-    // The same steps and engine as `figures`: the teams' billable time adds up to the pool's.
-    teams: poolTeams(input.ledger, input.holds, input.rules, pool, upTo, upTo.from),
+    teams,
   };
 }
 

@@ -1,7 +1,7 @@
 import { parsePoolId, type PoolId } from "../domain/catalog";
 import { teamColumns, teamUsage, type TeamUsage } from "../domain/chargeback";
 import { cycleContaining } from "../domain/cycles";
-import type { GraceRules, UsageStep, Window } from "../domain/overage";
+import type { GraceRules, SweepListener, UsageStep, Window } from "../domain/overage";
 import { fail, notFound, ok, type Result } from "../errors";
 import type { TeamLine } from "../records";
 import { iso } from "../time";
@@ -38,11 +38,12 @@ export const teamLine = (u: TeamUsage): TeamLine => ({
 /**
  * Every team's figures in a pool over `window` from the step log read from `stepsFrom` (as the
  * pool's figures are: the same engine, so the teams' billable time adds up to the pool's). Named
- * pools are never over their limit: nothing billable, seat time only.
+ * pools are never over their limit: nothing billable, seat time only. `also` hears the engine's
+ * sweep (the pool's own figures in the same pass over the log).
  */
-export function poolTeams(ledger: UsageLedger, holds: HoldLog, rules: GraceRules, pool: PoolId, window: Window, stepsFrom: number): TeamLine[] {
+export function poolTeams(ledger: UsageLedger, holds: HoldLog, rules: GraceRules, pool: PoolId, window: Window, stepsFrom: number, also?: SweepListener): TeamLine[] {
   const steps = parsePoolId(pool)!.model === "concurrent" ? ledger.stepsForSummary(pool, { from: stepsFrom, to: window.to }) : NO_STEPS;
-  return teamUsage(steps, holds.overlapping(pool, window.from, window.to), window, rules).map(teamLine);
+  return teamUsage(steps, holds.overlapping(pool, window.from, window.to), window, rules, also).map(teamLine);
 }
 
 /**

@@ -8,7 +8,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { teamColumns, teamUsage, type TeamHold } from "../../src/domain/chargeback";
-import { OverageEngine, summarize, type Grace, type GraceRules, type UsageStep } from "../../src/domain/overage";
+import { figuresCollector, OverageEngine, summarize, type Grace, type GraceRules, type UsageStep } from "../../src/domain/overage";
 import { TICK } from "./overage-reference";
 
 const T0 = Date.UTC(2025, 0, 15, 8);
@@ -215,7 +215,7 @@ describe("the engine's billable places", () => {
 });
 
 describe("teamUsage", () => {
-  it("gives each team the reference's peak, seat time and billable time; the teams' billable time adds up to summarize's", () => {
+  it("gives each team the reference's peak, seat time and billable time; the teams' billable time adds up to summarize's, whose figures it can collect in the same pass", () => {
     fc.assert(
       fc.property(caseOf, ([steps, grace, pol, holds, a, b]) => {
         const window = { from: Math.min(a, b), to: Math.max(a, b) };
@@ -232,6 +232,10 @@ describe("teamUsage", () => {
         }
         const total = got.reduce((s, g) => s + g.billable_ms, 0);
         expect(total).toBe(Math.round(summarize(steps, window, rules).billable_seat_seconds * 1000));
+        // The pool's figures heard in the same sweep are summarize's.
+        const collect = figuresCollector(window);
+        expect(teamUsage(steps, holds, window, rules, collect.listener)).toEqual(got);
+        expect(collect.figures()).toEqual(summarize(steps, window, rules));
       }),
       { numRuns: RUNS },
     );
