@@ -39,9 +39,13 @@ export async function takeSeat(h: House, userId: string, sessionId: string, wait
     if (!holdsSeat) {
       const refusal = refuseSeatFor(h.roster, h.seats, pool, userId);
       if (refusal) {
-        h.alerts.refused(userId, pool, refusal.code === "team_at_ceiling" ? "team_at_ceiling" : "pool_at_ceiling", now);
-        // With `wait`, the refusal at the ceiling is still counted; the grant later counts as seated.
-        if (wait && WAITABLE.has(refusal.code)) return ok(joinWaitlist(h, userId, sessionId, pool, now, refusal.code));
+        // With `wait`, the refusal at the ceiling is counted when the session joins the queue (the
+        // grant later counts as seated); asking again for a session that waits is a renewal.
+        const queueing = wait && WAITABLE.has(refusal.code);
+        if (!(queueing && h.waitlist.store.waitingIn(userId, sessionId, pool, now))) {
+          h.alerts.refused(userId, pool, refusal.code === "team_at_ceiling" ? "team_at_ceiling" : "pool_at_ceiling", now);
+        }
+        if (queueing) return ok(joinWaitlist(h, userId, sessionId, pool, now, refusal.code));
         return fail(refusalError(refusal));
       }
     }

@@ -74,13 +74,23 @@ export class WaitlistStore {
     return r ? entryOf(r) : null;
   }
 
+  /** Whether the session holds a live place in the pool's queue (a checkout with wait would renew it). */
+  waitingIn(userId: string, sessionId: string, pool: PoolId, now: number): boolean {
+    const existing = this.entry(userId, sessionId);
+    return existing !== null && this.placeIn(existing, pool, now);
+  }
+
+  private placeIn(e: Entry, pool: PoolId, now: number): boolean {
+    return e.state === "waiting" && e.pool === pool && this.live(e, now);
+  }
+
   /**
    * Joins the pool's queue at the end, or renews the session's live entry in place (it keeps its
    * seq). An entry whose time is up (not purged yet) is gone: it does not give its place back.
    */
   join(userId: string, sessionId: string, pool: PoolId, now: number, expiresAt: number): Entry {
     const existing = this.entry(userId, sessionId);
-    if (existing && existing.state === "waiting" && existing.pool === pool && this.live(existing, now)) {
+    if (existing && this.placeIn(existing, pool, now)) {
       this.renew(userId, sessionId, expiresAt);
       return { ...existing, expires_at: expiresAt };
     }

@@ -177,6 +177,30 @@ describe("checkout with wait", () => {
     expect((await poll(busy)).body).toMatchObject({ position: 1, waiting: 2 });
   });
 
+  it("the refusal at the ceiling counts once per waiting session: asking again with wait for a session that waits is a renewal, not a second refusal", async () => {
+    const f = await newAccount({ lease_ttl_seconds: 60 });
+    await putPool(f, "premium-concurrent", 1, 1);
+    const users = await licensedUsers(f, "premium-concurrent", 3);
+    const [h, w, other] = await agentTokens(f, users);
+    await setClock(f, T0);
+    expect((await checkout(h)).status).toBe(200);
+    expect((await waitCheckout(w)).status).toBe(202);
+    await setClock(f, T0 + 10_000);
+    expect((await waitCheckout(w)).body).toMatchObject({ position: 1 });
+    await setClock(f, T0 + 20_000);
+    expect((await waitCheckout(w)).body).toMatchObject({ position: 1 });
+    // A checkout without wait is refused and counted as before.
+    expect((await checkout(other)).status).toBe(409);
+    const from = new Date(T0).toISOString();
+    const to = new Date(T0 + 60_000).toISOString();
+    const denials = await call("GET", acct(f, `/denials?from=${from}&to=${to}`), f.key);
+    expect(denials.status).toBe(200);
+    const refusals = Object.fromEntries(denials.body.items.map((d: { user_id: string; refusals: number }) => [d.user_id, d.refusals]));
+    expect(refusals).toEqual({ [users[1]]: 1, [users[2]]: 1 });
+    const usage = await call("GET", acct(f, `/pools/premium-concurrent/usage?from=${from}&to=${to}&step_seconds=60`), f.key);
+    expect(usage.body.items.map((i: { denied: number }) => i.denied)).toEqual([2]);
+  });
+
   it("a holder's lease that ends frees its seat to the first waiter (the alarm, no request)", async () => {
     const f = await newAccount({ lease_ttl_seconds: 60 });
     await putPool(f, "premium-concurrent", 1, 1);
