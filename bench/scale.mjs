@@ -349,7 +349,8 @@ const WIDE = Number(process.env.BENCH_SCALE_WIDE ?? 50_000);
 const POINTS = [...new Set([1, Math.min(1_001, HOLDERS), HOLDERS])];
 const PROBES = 20;
 const ROUNDS = 3;
-const WAKE_ROUNDS = Number(process.env.BENCH_SCALE_WAKE_ROUNDS ?? 4);
+// 8 restarts: 24 wakes per size, so one slow restart on a shared machine does not decide the median.
+const WAKE_ROUNDS = Number(process.env.BENCH_SCALE_WAKE_ROUNDS ?? 8);
 const WAKE_EACH = 3;
 const SETTLE_MS = Number(process.env.BENCH_SCALE_SETTLE_MS ?? 30_000);
 const WAKE_ONLY = process.env.BENCH_SCALE_ONLY === "wake";
