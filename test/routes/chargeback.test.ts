@@ -126,6 +126,24 @@ describe("GET …/pools/{pool_id}/usage?team=", () => {
   }, 90_000);
 });
 
+describe("GET …/pools/{pool_id}/usage?team= on a named pool, and past now", () => {
+  it("a named pool's team has seat time and nothing billable; buckets after now are zeros", async () => {
+    const f = await newAccount({ lease_ttl_seconds: 3600 });
+    await putPool(f, "elite-named", 1);
+    expect((await replyOf(api(f.key).accounts[":account_id"].users[":user_id"].$put({ param: { account_id: f.accountId, user_id: "n1" }, json: { team: "blue" } }))).status).toBe(200);
+    expect((await replyOf(api(f.key).accounts[":account_id"]["licenses:batch"].$post({ param: { account_id: f.accountId }, json: { assign: [{ user_id: "n1", pool: "elite-named" }] } }))).status).toBe(200);
+    const [token] = await agentTokens(f, ["n1"]);
+    const [c0] = await cyclesOf(f, 1);
+    const at = (m: number) => c0.end - 3 * 60 * MIN + m * MIN;
+    await setClock(f, at(0));
+    expect((await checkout(token)).status).toBe(200);
+    await setClock(f, at(30)); // still held: the answer stops here
+    const res = await call("GET", acct(f, `/pools/elite-named/usage?from=${iso(at(0))}&to=${iso(at(90))}&step_seconds=1800&team=blue&format=columnar`), f.key);
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ from: iso(at(0)), step_seconds: 1800, team: "blue", max_active: [1, 0, 0], seat_seconds: [1800, 0, 0], billable_seat_seconds: [0, 0, 0] });
+  });
+});
+
 describe("GET …/pools/{pool_id}/chargeback", () => {
   it("lists every team of the pool over a window, by billable time; CSV; a later team change does not rewrite history", async () => {
     const { f, at } = await play();
