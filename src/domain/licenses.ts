@@ -86,7 +86,7 @@ export function refusePoolQuantity(state: LicenseState, pool: PoolId, quantity: 
  */
 export function refuseSeat(pool: PoolId, maxActive: number | null, active: number): Refusal | null {
   if (maxActive === null || active < maxActive) return null;
-  return { code: "pool_at_ceiling", detail: `Pool ${pool} is at its ceiling of ${maxActive} active seats.` };
+  return { code: "pool_at_ceiling", detail: `Pool ${pool} is at its ceiling of ${maxActive} active seats.`, extra: { pool, max_active: maxActive, active } };
 }
 
 // ------------------------------------------------------------------ batches

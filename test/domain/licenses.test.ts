@@ -119,6 +119,10 @@ describe("single changes", () => {
   it("refuseSeat: only the max_active ceiling refuses a seat", () => {
     expect(refuseSeat("premium-concurrent", null, 1000)).toBeNull();
     expect(refuseSeat("premium-concurrent", 3, 2)).toBeNull();
-    expect(refuseSeat("premium-concurrent", 3, 3)?.code).toBe("pool_at_ceiling");
+    expect(refuseSeat("premium-concurrent", 3, 3)).toEqual({
+      code: "pool_at_ceiling",
+      detail: "Pool premium-concurrent is at its ceiling of 3 active seats.",
+      extra: { pool: "premium-concurrent", max_active: 3, active: 3 },
+    });
   });
 });

@@ -36,7 +36,11 @@ describe("the floor of docs/licensing.md#teams: ceiling 10, billing holds 3, col
   });
 
   it("without reservations the plain ceiling answers, unchanged", () => {
-    expect(mayTakeSeat(state(10, {}, {}), "x")).toEqual({ code: "pool_at_ceiling", detail: "Pool elite-concurrent is at its ceiling of 10 active seats." });
+    expect(mayTakeSeat(state(10, {}, {}), "x")).toEqual({
+      code: "pool_at_ceiling",
+      detail: "Pool elite-concurrent is at its ceiling of 10 active seats.",
+      extra: { pool: "elite-concurrent", max_active: 10, active: 10 },
+    });
     expect(mayTakeSeat(state(50, {}, { x: { maxActive: 60, reserve: 0 } }, null), "x")).toBeNull();
   });
 

@@ -128,6 +128,7 @@ describe("team caps and reservations under concurrent checkouts and releases", (
           if (res.body.reserved === undefined) {
             // No other team's reservation was unused: the plain ceiling rule.
             expect(res.body.detail, what).toMatch(new RegExp(`at its ceiling of ${CEILING} active seats\\.$`));
+            expect(res.body, what).toMatchObject({ pool: POOL, max_active: CEILING, active: CEILING });
           } else {
             // Decided with the pool at its ceiling once the other teams' unused reservations count as taken.
             expect(res.body, what).toMatchObject({ pool: POOL, max_active: CEILING });
