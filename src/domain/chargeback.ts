@@ -46,7 +46,7 @@ export interface TeamColumns {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Fenwick trees over arrival slots
+// The holders present, over arrival slots
 
 class Fenwick {
   readonly tree: Int32Array;

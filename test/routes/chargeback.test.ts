@@ -20,8 +20,8 @@ function parseCsv(text: string): string[][] {
   return text.slice(0, -2).split("\r\n").map((line) => line.split(","));
 }
 
-async function play(): Promise<{ f: Fixture; at: (m: number) => number; token: Record<string, string> }> {
-  const f = await newAccount({ grace_seconds: 1800, lease_ttl_seconds: 3600 });
+async function play(policy: "per_overrun" | "cumulative" = "per_overrun"): Promise<{ f: Fixture; at: (m: number) => number; token: Record<string, string> }> {
+  const f = await newAccount({ grace_seconds: 1800, lease_ttl_seconds: 3600, grace_policy: policy });
   await putPool(f, POOL, 2);
   const users = Object.keys(TEAM_OF);
   for (const u of users) {
@@ -177,6 +177,18 @@ describe("GET …/pools/{pool_id}/chargeback", () => {
 
     // A window before anyone came: no teams.
     expect((await chargebackOf(f, `?from=${iso(at(-60))}&to=${iso(at(0))}`)).body.items).toEqual([]);
+  }, 90_000);
+
+  it("under the cumulative grace policy (read from the cycle's start) the example, with a steady limit, gives the same shares", async () => {
+    const { f, at } = await play("cumulative");
+    const res = await chargebackOf(f, `?from=${iso(at(60))}&to=${iso(at(180))}`);
+    // From 09:00: support 40 min (cy in place 3 until 09:40), sales 30 + 80 min (dee).
+    expect(res.body.items).toEqual([
+      { team: "sales", peak_active: 2, seat_seconds: 240 * 60, billable_seat_seconds: 110 * 60 },
+      { team: "support", peak_active: 2, seat_seconds: 160 * 60, billable_seat_seconds: 40 * 60 },
+    ]);
+    const preview = (await call("GET", acct(f, "/billing/preview"), f.key)).body;
+    expect(preview.pools[0]).toMatchObject({ billable_seat_seconds: 160 * 60, teams: [SALES, SUPPORT] });
   }, 90_000);
 
   it("a seat taken after a team change is the new team's; users without a team count under null", async () => {
