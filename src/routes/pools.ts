@@ -139,7 +139,7 @@ const usage = createRoute({
   path: "/v1/accounts/{account_id}/pools/{pool_id}/usage",
   operationId: "getPoolUsage",
   tags: ["seats"],
-  summary: "Seats in use over time: max active and the limit per bucket (rows, or columns with format=columnar)",
+  summary: "Seats in use over time: max active and the limit per bucket (rows, or columns with format=columnar); with team=, one team's usage and billable share",
   request: { params: PoolParams, query: UsageQuery },
   responses: { 200: { description: "OK", content: { ...json(z.union([UsageRows, UsageColumns, TeamUsageRows, TeamUsageColumns])).content, ...csvContent } }, ...commonErrors },
 });
