@@ -44,13 +44,19 @@ function bundle(source, name) {
 }
 const bundleEngine = () => bundle("src/domain/overage.ts", "overage.bundle.mjs");
 
-/** A busy pool's month: `n` steps over 30 days, 10,000 agents against a quantity of 9,500. */
-function* busyMonth(n, t0) {
+/**
+ * A busy pool's month: `n` steps over 30 days, 10,000 agents against a quantity of 9,500. With
+ * `jumps` one step in ten moves 25 seats at once (a stress case: about 1.7 holds per step); without,
+ * every step is one checkout or release, as the object writes them (about one hold per 2 steps).
+ */
+function* busyMonth(n, t0, jumps = true) {
   let active = 9_400;
   let seed = 12345;
   const rand = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
   for (let i = 0; i < n; i++) {
-    active = Math.max(9_000, Math.min(10_000, active + (rand() < 0.5 ? -1 : 1) * (rand() < 0.9 ? 1 : 25)));
+    const sign = rand() < 0.5 ? -1 : 1;
+    const size = rand() < 0.9 || !jumps ? 1 : 25;
+    active = Math.max(9_000, Math.min(10_000, active + sign * size));
     yield { t: t0 + Math.floor((i * 30 * DAY) / n), active, limit: 9_500 };
   }
 }
@@ -97,7 +103,7 @@ async function pureChild(kind, n) {
  * from 20 names and none. Kept in typed arrays (outside the JS heap measured) and handed out as
  * objects one at a time, in start order, as the object's SQLite streams them.
  */
-function busyHolds(n, t0) {
+function busyHolds(n, t0, jumps) {
   let cap = 1 << 16;
   let from = new Float64Array(cap);
   let to = new Float64Array(cap);
@@ -130,7 +136,7 @@ function busyHolds(n, t0) {
     }
   };
   let last = null;
-  for (const s of busyMonth(n, t0)) {
+  for (const s of busyMonth(n, t0, jumps)) {
     if (last && s.t !== last.t) settle(last.t, last.active); // only the last step of a ms counts
     last = s;
   }
@@ -144,13 +150,14 @@ function busyHolds(n, t0) {
   };
 }
 
-async function chargeChild(n, policy) {
+async function chargeChild(n, policy, shape) {
+  const jumps = shape === "jumps";
   const charge = await import(process.env.BENCH_CHARGE);
   const engine = await import(process.env.BENCH_ENGINE);
   const t0 = Date.UTC(2030, 0, 1);
   const window = { from: t0, to: t0 + 30 * DAY };
   const grace = { graceSeconds: 1800, policy };
-  const made = busyHolds(n, t0);
+  const made = busyHolds(n, t0, jumps);
   globalThis.gc();
   const base = process.memoryUsage().heapUsed;
   let peak = base;
@@ -168,15 +175,16 @@ async function chargeChild(n, policy) {
   };
   // As the summary does it: the pool's figures collected in the same pass as the teams'.
   const collect = engine.figuresCollector(window);
-  const [teamsMs, teams] = time(() => charge.teamUsage(sampled(busyMonth(n, t0)), sampled(made.holds()), window, grace, collect.listener));
-  const [columnsMs] = time(() => charge.teamColumns(sampled(busyMonth(n, t0)), sampled(made.holds()), window, grace, "team-07", 60));
+  const [teamsMs, teams] = time(() => charge.teamUsage(sampled(busyMonth(n, t0, jumps)), sampled(made.holds()), window, grace, collect.listener));
+  const [columnsMs] = time(() => charge.teamColumns(sampled(busyMonth(n, t0, jumps)), sampled(made.holds()), window, grace, "team-07", 60));
   peak = Math.max(peak, process.memoryUsage().heapUsed);
-  const [summaryMs, figures] = time(() => engine.summarize(busyMonth(n, t0), window, grace));
+  const [summaryMs, figures] = time(() => engine.summarize(busyMonth(n, t0, jumps), window, grace));
   const teamsBillable = teams.reduce((a, t) => a + t.billable_ms, 0);
   process.stdout.write(
     JSON.stringify({
       n,
       policy,
+      shape,
       holds: made.count,
       teams: teams.length,
       teams_ms: teamsMs,
@@ -214,28 +222,32 @@ function partPure(results) {
   partCharge(results, engine);
 }
 
-function runCharge(engine, charge, n, policy) {
-  const r = spawnSync(process.execPath, ["--expose-gc", "--max-old-space-size=512", join(root, "bench", "scale.mjs"), "--charge-child", String(n), policy], {
+function runCharge(engine, charge, n, policy, shape) {
+  const r = spawnSync(process.execPath, ["--expose-gc", "--max-old-space-size=512", join(root, "bench", "scale.mjs"), "--charge-child", String(n), policy, shape], {
     env: { ...process.env, BENCH_ENGINE: engine, BENCH_CHARGE: charge },
     encoding: "utf8",
     timeout: 300_000,
   });
-  if (r.status !== 0) throw new Error(`charge child ${n} ${policy} failed: ${r.stderr}`);
+  if (r.status !== 0) throw new Error(`charge child ${n} ${policy} ${shape} failed: ${r.stderr}`);
   return JSON.parse(r.stdout);
 }
 
 /** Chargeback by team over the busy month (issue 15.1): one sweep of steps and holds, under Node. */
 function partCharge(results, engine) {
   const charge = bundle("src/domain/chargeback.ts", "chargeback.bundle.mjs");
+  const sizes = [150_000, 300_000, 600_000];
   results.pure_chargeback = [
-    ...[150_000, 300_000, 600_000].map((n) => runCharge(engine, charge, n, "per_overrun")),
-    runCharge(engine, charge, 600_000, "cumulative"),
+    ...sizes.map((n) => runCharge(engine, charge, n, "per_overrun", "unit")),
+    runCharge(engine, charge, 600_000, "cumulative", "unit"),
+    ...sizes.map((n) => runCharge(engine, charge, n, "per_overrun", "jumps")),
+    runCharge(engine, charge, 600_000, "cumulative", "jumps"),
   ];
-  log("\nChargeback by team over the busy month (holds that make the steps, 20 teams and none; esbuild bundle of src/domain/chargeback.ts):");
-  log("| steps | holds | grace policy | pool figures + all teams, one pass (the summary's) ms | one team, 43,200 minute buckets, ms | summarize alone ms | heap growth MB | teams add up to the pool |");
-  log("|---:|---:|---|---:|---:|---:|---:|---|");
+  log("\nChargeback by team over a busy month (holds that make the steps, 20 teams and none; esbuild bundle of src/domain/chargeback.ts).");
+  log("Steps `unit`: one seat per step, as the object writes them; `jumps`: one step in ten moves 25 seats (a stress case, more holds per step):");
+  log("| steps | steps of | holds | grace policy | pool figures + all teams, one pass (the summary's) ms | one team, 43,200 minute buckets, ms | summarize alone ms | heap growth MB | teams add up to the pool |");
+  log("|---:|---|---:|---|---:|---:|---:|---:|---|");
   for (const r of results.pure_chargeback) {
-    log(`| ${r.n.toLocaleString("en")} | ${r.holds.toLocaleString("en")} | ${r.policy} | ${f0(r.teams_ms)} | ${f0(r.columns_ms)} | ${f0(r.summary_ms)} | ${f1(r.heap_growth_mb)} | ${r.adds_up ? "yes" : "NO"} |`);
+    log(`| ${r.n.toLocaleString("en")} | ${r.shape} | ${r.holds.toLocaleString("en")} | ${r.policy} | ${f0(r.teams_ms)} | ${f0(r.columns_ms)} | ${f0(r.summary_ms)} | ${f1(r.heap_growth_mb)} | ${r.adds_up ? "yes" : "NO"} |`);
   }
 }
 
@@ -499,7 +511,7 @@ function printOverLimit(results) {
 
 async function main() {
   if (process.argv[2] === "--pure-child") return pureChild(process.argv[3], Number(process.argv[4]));
-  if (process.argv[2] === "--charge-child") return chargeChild(Number(process.argv[3]), process.argv[4]);
+  if (process.argv[2] === "--charge-child") return chargeChild(Number(process.argv[3]), process.argv[4], process.argv[5]);
   const part = process.env.BENCH_SCALE_PART ?? (WAKE_ONLY ? "service" : "all");
   const results = { started_at: new Date().toISOString(), machine: { cpus: cpus().length, loadavg_1m: loadavg()[0] }, commit: execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: root, encoding: "utf8" }).trim() };
   log(`bench:scale at ${results.commit}, ${results.machine.cpus} CPUs, load ${results.machine.loadavg_1m.toFixed(2)}`);
