@@ -67,33 +67,45 @@ function* oneByOne(seats, t0) {
   yield { t: t0 + (100 + seats) * 1000 + 3_600_000, active: 0, limit: 100 };
 }
 
+/** The heap after a GC now, and its peak as `sampled` streams pass items (sampled every 2,000). */
+function heapWatch() {
+  globalThis.gc();
+  const base = process.memoryUsage().heapUsed;
+  let peak = base;
+  return {
+    *sampled(it) {
+      let i = 0;
+      for (const s of it) {
+        if (++i % 2000 === 0) peak = Math.max(peak, process.memoryUsage().heapUsed);
+        yield s;
+      }
+    },
+    /** The growth over the base so far, in MB (the heap now counts too). */
+    growthMb: () => (Math.max(peak, process.memoryUsage().heapUsed) - base) / MB,
+  };
+}
+
+/** [ms, result] of a synchronous call. */
+function time(fn) {
+  const a = performance.now();
+  const r = fn();
+  return [performance.now() - a, r];
+}
+
 async function pureChild(kind, n) {
   const mod = await import(process.env.BENCH_ENGINE);
   const t0 = Date.UTC(2030, 0, 1);
   const window = { from: t0, to: t0 + 30 * DAY };
   const gen = () => (kind === "busy" ? busyMonth(n, t0) : oneByOne(n, t0));
-  globalThis.gc();
-  const base = process.memoryUsage().heapUsed;
-  let peak = base;
-  const sampled = function* (it) {
-    let i = 0;
-    for (const s of it) {
-      if (++i % 2000 === 0) peak = Math.max(peak, process.memoryUsage().heapUsed);
-      yield s;
-    }
-  };
-  const time = (fn) => {
-    const a = performance.now();
-    const r = fn();
-    return [performance.now() - a, r];
-  };
+  const heap = heapWatch();
+  const sampled = heap.sampled;
   const [summaryMs, figures] = time(() => mod.summarize(sampled(gen()), window, 1800));
   const [intervalsMs] = time(() => mod.overLimitIntervals(sampled(gen()), window, 1800));
   const [bucketsMs, cols] = time(() => mod.usageColumns(sampled(gen()), window, 60));
-  peak = Math.max(peak, process.memoryUsage().heapUsed);
+  const heapGrowthMb = heap.growthMb();
   const columnarBytes = JSON.stringify({ from: new Date(window.from).toISOString(), step_seconds: 60, max_active: cols.max_active, limit: cols.limit }).length;
   process.stdout.write(
-    JSON.stringify({ kind, n, summary_ms: summaryMs, intervals_ms: intervalsMs, buckets_ms: bucketsMs, heap_growth_mb: (peak - base) / MB, columnar_bytes: columnarBytes, billable_overage_seats: figures.billable_overage_seats }),
+    JSON.stringify({ kind, n, summary_ms: summaryMs, intervals_ms: intervalsMs, buckets_ms: bucketsMs, heap_growth_mb: heapGrowthMb, columnar_bytes: columnarBytes, billable_overage_seats: figures.billable_overage_seats }),
   );
 }
 
@@ -158,26 +170,13 @@ async function chargeChild(n, policy, shape) {
   const window = { from: t0, to: t0 + 30 * DAY };
   const grace = { graceSeconds: 1800, policy };
   const made = busyHolds(n, t0, jumps);
-  globalThis.gc();
-  const base = process.memoryUsage().heapUsed;
-  let peak = base;
-  const sampled = function* (it) {
-    let i = 0;
-    for (const s of it) {
-      if (++i % 2000 === 0) peak = Math.max(peak, process.memoryUsage().heapUsed);
-      yield s;
-    }
-  };
-  const time = (fn) => {
-    const a = performance.now();
-    const r = fn();
-    return [performance.now() - a, r];
-  };
+  const heap = heapWatch();
+  const sampled = heap.sampled;
   // As the summary does it: the pool's figures collected in the same pass as the teams'.
   const collect = engine.figuresCollector(window);
   const [teamsMs, teams] = time(() => charge.teamUsage(sampled(busyMonth(n, t0, jumps)), sampled(made.holds()), window, grace, collect.listener));
   const [columnsMs] = time(() => charge.teamColumns(sampled(busyMonth(n, t0, jumps)), sampled(made.holds()), window, grace, "team-07", 60));
-  peak = Math.max(peak, process.memoryUsage().heapUsed);
+  const heapGrowthMb = heap.growthMb();
   const [summaryMs, figures] = time(() => engine.summarize(busyMonth(n, t0, jumps), window, grace));
   const teamsBillable = teams.reduce((a, t) => a + t.billable_ms, 0);
   process.stdout.write(
@@ -190,7 +189,7 @@ async function chargeChild(n, policy, shape) {
       teams_ms: teamsMs,
       columns_ms: columnsMs,
       summary_ms: summaryMs,
-      heap_growth_mb: (peak - base) / MB,
+      heap_growth_mb: heapGrowthMb,
       adds_up: teamsBillable === Math.round(figures.billable_seat_seconds * 1000) && JSON.stringify(collect.figures()) === JSON.stringify(figures),
     }),
   );
