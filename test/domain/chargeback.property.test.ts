@@ -10,8 +10,8 @@ import { describe, expect, it } from "vitest";
 import { teamColumns, teamUsage, type TeamHold } from "../../src/domain/chargeback";
 import { figuresCollector, OverageEngine, summarize, type Grace, type GraceRules, type UsageStep } from "../../src/domain/overage";
 import { TICK } from "./overage-reference";
+import { stepLogs, T0 } from "./step-logs";
 
-const T0 = Date.UTC(2025, 0, 15, 8);
 const MIN = 60_000;
 const RUNS = 200;
 
@@ -95,28 +95,7 @@ function refTeams(steps: readonly UsageStep[], holds: readonly TeamHold[], grace
 // ---------------------------------------------------------------------------------------------
 // Inputs
 
-const change = fc.record({
-  dt: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 600 }), fc.integer({ min: 1, max: 30 })),
-  active: fc.oneof(
-    { arbitrary: fc.integer({ min: -2, max: 3 }).map((d) => ({ by: d })), weight: 4 },
-    { arbitrary: fc.integer({ min: 0, max: 10 }).map((n) => ({ to: n })), weight: 1 },
-  ),
-  limit: fc.option(fc.integer({ min: 0, max: 6 }), { freq: 4 }),
-});
-
-const stepLog = fc.tuple(fc.integer({ min: 0, max: 5 }), fc.array(change, { minLength: 1, maxLength: 18 })).map(([limit0, changes]) => {
-  const steps: UsageStep[] = [];
-  let t = T0;
-  let active = 0;
-  let limit = limit0;
-  for (const c of changes) {
-    t += c.dt * TICK;
-    active = "to" in c.active ? c.active.to : Math.max(0, active + c.active.by);
-    if (c.limit !== null) limit = c.limit;
-    steps.push({ t, active, limit });
-  }
-  return steps;
-});
+const stepLog = stepLogs({ move: [-2, 3], jumps: { max: 10, weight: 4 }, maxLimit: 6, limitFreq: 4, maxLimit0: 5, maxLength: 18 });
 
 const TEAMS = ["blue", "red", "x.y", null] as const;
 

@@ -8,30 +8,12 @@ import { describe, expect, it } from "vitest";
 import { billableSpans, countedHolds, overlapMs, peakHolders, peakSpans, type BillableSpan, type Hold } from "../../src/domain/holders";
 import { summarize, type UsageStep } from "../../src/domain/overage";
 import { simulate, TICK } from "./overage-reference";
+import { stepLogs, T0 } from "./step-logs";
 
-const T0 = Date.UTC(2025, 0, 15, 8);
 const RUNS = 150;
 const MIN = 60_000;
 
-const change = fc.record({
-  dt: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 600 }), fc.integer({ min: 1, max: 30 })),
-  active: fc.integer({ min: -2, max: 3 }),
-  limit: fc.option(fc.integer({ min: 0, max: 6 }), { freq: 5 }),
-});
-
-const stepLog = fc.tuple(fc.integer({ min: 0, max: 5 }), fc.array(change, { minLength: 1, maxLength: 20 })).map(([limit0, changes]) => {
-  const steps: UsageStep[] = [];
-  let t = T0;
-  let active = 0;
-  let limit = limit0;
-  for (const c of changes) {
-    t += c.dt * TICK;
-    active = Math.max(0, active + c.active);
-    if (c.limit !== null) limit = c.limit;
-    steps.push({ t, active, limit });
-  }
-  return steps;
-});
+const stepLog = stepLogs({ move: [-2, 3], maxLimit: 6, limitFreq: 5, maxLimit0: 5, maxLength: 20 });
 
 const graceSeconds = fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 1200 }));
 

@@ -7,33 +7,12 @@ import { describe, expect, it } from "vitest";
 import { OverageEngine, overLimitIntervals, summarize, type GraceRules, type TrackerEvent, type UsageStep } from "../../src/domain/overage";
 import { refSummarizeCumulative, simulateCumulative } from "./grace-policy-reference";
 import { TICK } from "./overage-reference";
+import { stepLogs, T0 } from "./step-logs";
 
-const T0 = Date.UTC(2025, 0, 15, 8);
 const MIN = 60_000;
 const RUNS = 150;
 
-const change = fc.record({
-  dt: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 600 }), fc.integer({ min: 1, max: 30 })),
-  active: fc.oneof(
-    { arbitrary: fc.integer({ min: -2, max: 2 }).map((d) => ({ by: d })), weight: 3 },
-    { arbitrary: fc.integer({ min: 0, max: 14 }).map((n) => ({ to: n })), weight: 1 },
-  ),
-  limit: fc.option(fc.integer({ min: 0, max: 10 }), { freq: 4 }),
-});
-
-const stepLog = fc.tuple(fc.integer({ min: 0, max: 8 }), fc.array(change, { minLength: 1, maxLength: 24 })).map(([limit0, changes]) => {
-  const steps: UsageStep[] = [];
-  let t = T0;
-  let active = 0;
-  let limit = limit0;
-  for (const c of changes) {
-    t += c.dt * TICK;
-    active = "to" in c.active ? c.active.to : Math.max(0, active + c.active.by);
-    if (c.limit !== null) limit = c.limit;
-    steps.push({ t, active, limit });
-  }
-  return steps;
-});
+const stepLog = stepLogs({ move: [-2, 2], jumps: { max: 14, weight: 3 }, maxLimit: 10, limitFreq: 4, maxLimit0: 8, maxLength: 24 });
 
 const graceSeconds = fc.oneof(fc.constant(0), fc.constant(1800), fc.integer({ min: 1, max: 3600 }));
 /** Cycles of `period` ticks starting `offset` ticks after T0 (short, so logs cross several). */
