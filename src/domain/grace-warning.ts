@@ -56,3 +56,13 @@ export function billableAt(runs: readonly WarnRun[], graceMs: number, t: number)
   for (const r of runs) if (r.billable || r.start + graceMs <= t) n += r.hi - r.lo + 1;
   return n;
 }
+
+/**
+ * When a seat change should wake the object for the warnings, from the first deadline still to
+ * warn about (`OverageEngine.firstGraceEnd`) alone: what `planGraceWarnings` answers with nothing
+ * sent (just after now when one is due, else the first one's warning time), without every run.
+ */
+export function warningWake(first: number | null, warnMs: number, now: number): number | null {
+  if (first === null || !(warnMs > 0)) return null;
+  return first - warnMs > now ? first - warnMs : now + 1;
+}

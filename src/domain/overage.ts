@@ -392,6 +392,49 @@ export class OverageEngine {
   }
 
   /**
+   * The earliest `start + graceMs` of the runs still inside their grace that is after `after` and
+   * not in `skip`, or null: what `overRuns()` would give the grace-ending warning's next deadline,
+   * found best-first in the heap, so a seat change does not copy every over-run (O(k log k) for
+   * the k entries it passes: stale ones, deadlines already past or skipped).
+   */
+  firstGraceEnd(after: number, graceMs: number, skip: ReadonlySet<number>): number | null {
+    const items = this.heap.items;
+    // A small heap of indices into `items`, by start: a parent's start never exceeds its children's.
+    const open: number[] = items.length ? [0] : [];
+    const less = (i: number, j: number) => items[open[i]].start < items[open[j]].start;
+    while (open.length) {
+      const i = open[0];
+      const last = open.pop()!;
+      if (open.length) {
+        open[0] = last;
+        for (let k = 0; ; ) {
+          const l = 2 * k + 1;
+          let m = k;
+          if (l < open.length && less(l, m)) m = l;
+          if (l + 1 < open.length && less(l + 1, m)) m = l + 1;
+          if (m === k) break;
+          [open[m], open[k]] = [open[k], open[m]];
+          k = m;
+        }
+      }
+      const run = items[i];
+      const d = run.start + graceMs;
+      if (!run.dead && !run.billable && d > after && !skip.has(d)) return d;
+      for (const c of [2 * i + 1, 2 * i + 2]) {
+        if (c >= items.length) continue;
+        open.push(c);
+        for (let k = open.length - 1; k > 0; ) {
+          const p = (k - 1) >> 1;
+          if (!less(k, p)) break;
+          [open[p], open[k]] = [open[k], open[p]];
+          k = p;
+        }
+      }
+    }
+    return null;
+  }
+
+  /**
    * Which places are billable now, as sorted, disjoint, maximal ranges [lo, hi] of place numbers
    * (docs/licensing.md#chargeback-by-team). Under `per_overrun` they are one range: a place above
    * the limit came over either with a rise of active (at the top, later than every place below it)

@@ -1,6 +1,6 @@
 import { parsePoolId, type PoolId } from "../domain/catalog";
 import { cycleContaining } from "../domain/cycles";
-import { planGraceWarnings } from "../domain/grace-warning";
+import { planGraceWarnings, warningWake } from "../domain/grace-warning";
 import { graceMs, type GraceRules, type TrackerEvent } from "../domain/overage";
 import { DAY_MS } from "../time";
 import { graceEndingEvent } from "./grace-ending";
@@ -88,15 +88,22 @@ export class SeatActivity {
     let next: number | null = null;
     for (const [pool, poolSettings] of this.c.roster().pools) {
       if ((only !== undefined && pool !== only) || parsePoolId(pool)!.model !== "concurrent") continue;
-      const runs = this.c.ledger.overRuns(pool, rules, now);
-      if (runs.length === 0) continue;
       const key = `grace_warned_${pool}`;
       // Deadlines already warned about and still ahead (the past ones drop out as they pass).
       const warned = (JSON.parse(readMeta(this.c.sql, key) ?? "[]") as number[]).filter((d) => d > now);
+      if (!send) {
+        // A seat change only asks when to wake: the plan's first deadline, found in the tracker's
+        // heap without copying every over-run (with 10,000 seats over, a checkout copied 10,000).
+        const wake = warningWake(this.c.ledger.firstGraceEnd(pool, rules, now, graceMs(rules.graceSeconds), new Set(warned)), warnMs, now);
+        if (wake !== null && (next === null || wake < next)) next = wake;
+        continue;
+      }
+      const runs = this.c.ledger.overRuns(pool, rules, now);
+      if (runs.length === 0) continue;
       const plan = planGraceWarnings(runs, graceMs(rules.graceSeconds), warnMs, new Set(warned), now);
       let wake = plan.wakeAt;
       if (plan.due.length > 0) {
-        const interval = send ? this.c.ledger.live(pool, now, rules)?.interval : null;
+        const interval = this.c.ledger.live(pool, now, rules)?.interval;
         if (interval) {
           const id = intervalId(pool, interval.started_at);
           for (const w of plan.due) this.c.outbox.add({ kind: "event", record: graceEndingEvent(this.c.accountId(), pool, id, w, this.c.seats.active(pool), poolSettings.quantity, now) });

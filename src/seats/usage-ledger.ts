@@ -150,6 +150,11 @@ export class UsageLedger {
     return this.engine(pool, rules, now)?.overRuns() ?? [];
   }
 
+  /** The engine's `firstGraceEnd`: the next grace-ending deadline after `after` not in `skip`. */
+  firstGraceEnd(pool: PoolId, rules: GraceRules, now: number, graceMs: number, skip: ReadonlySet<number>): number | null {
+    return this.engine(pool, rules, now)?.firstGraceEnd(now, graceMs, skip) ?? null;
+  }
+
   /** The pool as of now. Call `settle(now)` first: then this decides nothing and tells nothing. */
   live(pool: PoolId, now: number, rules: GraceRules): LiveStatus | null {
     const engine = this.engine(pool, rules, now);
