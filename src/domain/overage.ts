@@ -870,7 +870,9 @@ export class OverageEngine {
       if (2 * i + 2 < items.length) stack.push(2 * i + 2);
     }
     const over = this.active > this.limit;
-    if (over) {
+    // A cycle start takes every place's gathered time back to zero: the places over the limit then
+    // cross again a grace later (with no grace they never stop being billable).
+    if (over && grace > 0) {
       const r = this.nextReset();
       if (r !== null && r < (graceEnds ?? Infinity)) graceEnds = r + grace;
     }

@@ -20,6 +20,7 @@ const cycles = fc.tuple(fc.constantFrom(600, 1800, 5400), fc.integer({ min: 0, m
   const P = period * TICK;
   const O = T0 + offset * TICK;
   return {
+    period: P,
     isCycleStart: (x: number) => (x - O) % P === 0,
     nextCycleStart: (t: number) => O + (Math.floor((t - O) / P) + 1) * P,
   };
@@ -73,6 +74,42 @@ describe("cumulative grace policy: the engine matches the tick-by-tick reference
         const ended = events.flatMap((e) => (e.type === "overage.ended" ? [e.interval.ended_at] : []));
         const batch = overLimitIntervals(steps, { from: T0 - TICK, to: until + 1 }, rulesOf(grace, cyc));
         expect(ended).toEqual(batch.filter((iv) => iv.ended_at !== null).map((iv) => iv.ended_at));
+      }),
+      { numRuns: RUNS },
+    );
+  });
+});
+
+describe("cumulative grace policy: the live status matches the reference", () => {
+  it("billable_now, and grace_ends_at: the first moment another place would become billable if nothing changed (a cycle start included)", () => {
+    fc.assert(
+      fc.property(caseOf, ([steps, grace, cyc, a]) => {
+        // A real cycle (28 days or more) is always longer than the grace (at most a day).
+        fc.pre(grace * 1000 < cyc.period);
+        const until = Math.max(a, T0); // the engine starts at T0 - TICK
+        const engine = new OverageEngine(rulesOf(grace, cyc), steps[0].limit, T0 - TICK);
+        const catchUp = (t: number) => {
+          for (let w = engine.nextWake(); w !== null && w <= t; w = engine.nextWake()) engine.advance(w);
+        };
+        const past = steps.filter((s) => s.t <= until);
+        for (const s of past) {
+          catchUp(s.t);
+          engine.step(s.t, s.active, s.limit);
+        }
+        catchUp(until);
+        engine.advance(until);
+        const live = engine.live(until);
+        // The reference with the pool frozen as it is at `until`, far enough ahead for a cycle start and a whole grace.
+        const horizon = until + (5400 + grace + 2) * TICK;
+        const ticks = simulateCumulative(past, grace * 1000, T0, horizon, cyc.isCycleStart);
+        const now = ticks.find((t) => t.x === until)!;
+        const next = ticks.find((t) => t.x > until && t.crossing > 0);
+        expect(live).toMatchObject({
+          over_limit: now.overage > 0,
+          overage: now.overage,
+          billable_now: now.billable,
+          grace_ends_at: now.overage > 0 && next ? next.x : null,
+        });
       }),
       { numRuns: RUNS },
     );
