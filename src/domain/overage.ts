@@ -874,7 +874,8 @@ export class OverageEngine {
     // cross again a grace later (with no grace they never stop being billable).
     if (over && grace > 0) {
       const r = this.nextReset();
-      if (r !== null && r < (graceEnds ?? Infinity)) graceEnds = r + grace;
+      // A reset at the very moment of a crossing wins, as in `advance`.
+      if (r !== null && r <= (graceEnds ?? Infinity)) graceEnds = r + grace;
     }
     const billableNow = this.billable + crossingNow;
     let interval: IntervalFigures | null = null;

@@ -116,6 +116,23 @@ describe("cumulative grace policy: the live status matches the reference", () =>
   });
 });
 
+describe("cumulative grace policy: the live status at a cycle start", () => {
+  it("a place that would finish its grace exactly at a cycle start starts again from zero: its grace ends a whole grace later", () => {
+    // Cycles every 30 minutes from T0, grace 10 minutes; one place over from 00:20.
+    const P = 30 * MIN;
+    const rules: GraceRules = { graceSeconds: 600, policy: "cumulative", nextCycleStart: (t) => T0 + (Math.floor((t - T0) / P) + 1) * P };
+    const engine = new OverageEngine(rules, 0, T0 - TICK);
+    engine.step(T0 + 20 * MIN, 1, 0);
+    engine.advance(T0 + 25 * MIN);
+    expect(engine.live(T0 + 25 * MIN)).toMatchObject({ billable_now: 0, grace_ends_at: T0 + 40 * MIN });
+    const billable: number[] = [];
+    for (let w = engine.nextWake(); w !== null && w <= T0 + 50 * MIN; w = engine.nextWake()) {
+      for (const e of engine.advance(w)) if (e.type === "overage.billable") billable.push(e.at);
+    }
+    expect(billable).toEqual([T0 + 40 * MIN]);
+  });
+});
+
 describe("grace policies: worked examples (quantity 100, grace 30 min)", () => {
   const at = (mm: number) => T0 + mm * MIN;
   const day = { from: T0 - 60 * MIN, to: T0 + 23 * 60 * MIN };
