@@ -232,8 +232,13 @@ try {
       assert.equal(await policy.getAttribute("data-policy"), "cumulative");
       assert.match(await page.locator("#session-settings").textContent(), /grace 10 min 00 s cumulative per cycle · lease/);
       assert.match(await policy.getAttribute("title"), /summed over all its over-runs/);
-      // The open interval's countdown is this over-run's: under the cumulative policy it says so.
-      assert.match(await page.locator('[data-open-interval="premium-concurrent"] [data-billable]').textContent(), /Cumulative grace policy/);
+      // The open interval's countdown is the service's grace end under the cumulative policy, and says why it may come sooner.
+      const seats = await readApi("/pools/premium-concurrent/seats");
+      const box = page.locator('[data-open-interval="premium-concurrent"]');
+      assert.equal(await box.getAttribute("data-grace-end"), seats.grace_ends_at ? String(Date.parse(seats.grace_ends_at)) : "");
+      assert.equal(await box.getAttribute("data-billable-now"), String(seats.billable_now));
+      if (seats.billable_now === 0) assert.match(await box.locator("[data-billable]").textContent(), /Cumulative grace policy/);
+      else assert.match(await box.locator("[data-countdown]").textContent(), new RegExp(`BILLABLE: ${seats.billable_now} place`));
     } finally {
       must(await admin("PATCH", A, { grace_policy: "per_overrun" }));
       await refreshNow();
@@ -253,7 +258,10 @@ try {
     const m = /Grace ends in (\d+) min (\d+) s/.exec(text);
     assert.ok(m, text);
     const left = Number(m[1]) * 60 + Number(m[2]);
-    const expected = (Date.parse(seats.interval.started_at) + 600_000 - Date.now()) / 1000;
+    // The service's grace end: under per_overrun, with one over-run, the interval's start + the grace.
+    assert.equal(seats.billable_now, 0);
+    assert.equal(Date.parse(seats.grace_ends_at), Date.parse(seats.interval.started_at) + 600_000);
+    const expected = (Date.parse(seats.grace_ends_at) - Date.now()) / 1000;
     assert.ok(Math.abs(left - expected) <= 3, `${left} s shown, ${expected} s expected`);
     const before = await box.locator("[data-countdown]").textContent();
     await sleep(1500);

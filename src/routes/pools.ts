@@ -22,6 +22,8 @@ const Seats = z
     limit: z.number().int(),
     active: z.number().int(),
     over_limit: z.boolean(),
+    billable_now: z.number().int().openapi({ description: "Places over the limit billable now, under the account's grace policy" }),
+    grace_ends_at: Timestamp.nullable().openapi({ description: "When the next place over the limit becomes billable if nothing changes (under the grace policy); null when none will" }),
     interval: Interval.nullable(),
     items: z.array(z.object({ user_id: z.string(), sessions: z.number().int(), since: Timestamp, expires_at: Timestamp })),
   })

@@ -232,7 +232,7 @@ export class AccountSeats extends DurableObject<Env> {
     const now = this.now();
     this.h.activity.expireDue(now);
     const live = this.ledger.live(pool, now, this.h.activity.graceRules());
-    return ok(poolSeatsView(pool, settings, this.h.seats.active(pool), live?.interval ?? null, this.h.seats.seats(pool)));
+    return ok(poolSeatsView(pool, settings, this.h.seats.active(pool), live, this.h.seats.seats(pool)));
   }
 
   /** Usage buckets in columns (the route also derives the row form from them): one pass over the log. */

@@ -1,5 +1,5 @@
 import { parsePoolId, type PoolId } from "../domain/catalog";
-import type { IntervalFigures, TrackerEvent } from "../domain/overage";
+import type { IntervalFigures, LiveStatus, TrackerEvent } from "../domain/overage";
 import type { EventRecord, IntervalRecord } from "../records";
 import { iso } from "../time";
 import type { PoolSettings } from "./roster";
@@ -41,6 +41,10 @@ export interface PoolSeatsView {
   limit: number;
   active: number;
   over_limit: boolean;
+  /** Places over the limit that are billable now, under the account's grace policy. */
+  billable_now: number;
+  /** When the next place becomes billable if nothing changes (under the grace policy), or null. */
+  grace_ends_at: string | null;
   interval: IntervalRecord | null;
   items: { user_id: string; sessions: number; since: string; expires_at: string }[];
 }
@@ -122,12 +126,14 @@ export function checkoutView(c: CheckoutInput): CheckoutView {
   };
 }
 
-export function poolSeatsView(pool: PoolId, settings: PoolSettings, active: number, open: IntervalFigures | null, items: PoolSeatsView["items"]): PoolSeatsView {
+export function poolSeatsView(pool: PoolId, settings: PoolSettings, active: number, live: LiveStatus | null, items: PoolSeatsView["items"]): PoolSeatsView {
   return {
     limit: settings.quantity,
     active,
     over_limit: parsePoolId(pool)!.model === "concurrent" && active > settings.quantity,
-    interval: open ? intervalRecord(pool, open) : null,
+    billable_now: live?.billable_now ?? 0,
+    grace_ends_at: live?.grace_ends_at != null ? iso(live.grace_ends_at) : null,
+    interval: live?.interval ? intervalRecord(pool, live.interval) : null,
     items,
   };
 }

@@ -229,7 +229,7 @@ describe("a pool's seats, usage and force release", () => {
     await putPool(f, "premium-concurrent", 4);
     const res = await call("GET", acct(f, "/pools/premium-concurrent/seats"), f.key);
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({ limit: 4, active: 0, over_limit: false, interval: null, items: [] });
+    expect(res.body).toEqual({ limit: 4, active: 0, over_limit: false, billable_now: 0, grace_ends_at: null, interval: null, items: [] });
   });
 
   it("GET usage answers buckets", async () => {

@@ -168,6 +168,9 @@ describe("overage and the grace period", () => {
     expect(spike.map((r) => r.status)).toEqual([200, 200, 200, 200, 200]);
     expect(spike.map((r) => r.body.active).sort((a, b) => a - b)).toEqual([106, 107, 108, 109, 110]);
     expect(spike.find((r) => r.body.active === 110)!.body).toMatchObject({ over_limit: true, grace_ends_at: new Date(T0 + 70 * MIN).toISOString() });
+    // The pool's seats view says the same: 5 places billable, the next grace (the spike's) ends at 09:10.
+    const seats = await call("GET", `${base(f)}/pools/premium-concurrent/seats`, f.key);
+    expect(seats.body).toMatchObject({ active: 110, over_limit: true, billable_now: 5, grace_ends_at: new Date(T0 + 70 * MIN).toISOString() });
     await setClock(f, T0 + 50 * MIN);
     await Promise.all(tokens.slice(105).map((t) => release(t)));
     // 08:45 would be example 2; we hold to 08:45 and release the 5.

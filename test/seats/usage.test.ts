@@ -123,10 +123,16 @@ describe("grace_policy", () => {
     await release(extra);
     await setClock(f, T0 + 30 * MIN);
     const again = await checkout(extra);
-    // 29 minutes gathered: the grace ends after one more minute over.
+    // 29 minutes gathered: the grace ends after one more minute over (not 30 minutes after this over-run began).
     expect(again.body).toMatchObject({ over_limit: true, grace_ends_at: iso(T0 + 31 * MIN) });
+    const inGrace = await call("GET", `${base(f)}/pools/premium-concurrent/seats`, f.key);
+    expect(inGrace.body).toMatchObject({ over_limit: true, billable_now: 0, grace_ends_at: iso(T0 + 31 * MIN) });
+    expect(inGrace.body.interval).toMatchObject({ started_at: iso(T0 + 30 * MIN), billable: false });
     await passTime(f, T0 + 31 * MIN + 1);
     const seats = await call("GET", `${base(f)}/pools/premium-concurrent/seats`, f.key);
+    // The place is billable; the next grace to end is its own again, after the next cycle starts
+    // (billing day 1) and takes its gathered time back to zero.
+    expect(seats.body).toMatchObject({ billable_now: 1, grace_ends_at: iso(Date.UTC(2030, 1, 1, 0, 30)) });
     expect(seats.body.interval).toMatchObject({ started_at: iso(T0 + 30 * MIN), billable: true, billable_overage_seats: 1 });
     await setClock(f, T0 + 59 * MIN);
     await release(extra);
