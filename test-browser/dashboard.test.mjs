@@ -263,9 +263,15 @@ try {
     assert.equal(Date.parse(seats.grace_ends_at), Date.parse(seats.interval.started_at) + 600_000);
     const expected = (Date.parse(seats.grace_ends_at) - Date.now()) / 1000;
     assert.ok(Math.abs(left - expected) <= 3, `${left} s shown, ${expected} s expected`);
+    // It ticks every second; on a loaded machine a refresh redrawing every chart can hold the
+    // page's timer past a tick (seen once under a concurrent benchmark), so allow up to 4 s.
     const before = await box.locator("[data-countdown]").textContent();
-    await sleep(1500);
-    assert.notEqual(await box.locator("[data-countdown]").textContent(), before, "the countdown ticks");
+    let after = before;
+    for (let i = 0; i < 16 && after === before; i++) {
+      await sleep(250);
+      after = await box.locator("[data-countdown]").textContent();
+    }
+    assert.notEqual(after, before, "the countdown ticks");
   });
 
   await test("the usage chart renders with the limit line and the over-limit intervals", async () => {
