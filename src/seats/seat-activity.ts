@@ -14,6 +14,7 @@ import { eventRecord, intervalId, intervalRecord } from "./views";
 
 /** Retry delay for an outbox that D1 or the queue refused. */
 const OUTBOX_RETRY_MS = 5_000;
+const NONE_WARNED: ReadonlySet<number> = new Set();
 /** The usage step log keeps this much history: more than a year of cycles, and the dashboard's 30 days. */
 const STEP_RETENTION_MS = 400 * DAY_MS;
 
@@ -90,16 +91,24 @@ export class SeatActivity {
       if ((only !== undefined && pool !== only) || parsePoolId(pool)!.model !== "concurrent") continue;
       const key = `grace_warned_${pool}`;
       // Deadlines already warned about and still ahead (the past ones drop out as they pass).
-      const warned = (JSON.parse(readMeta(this.c.sql, key) ?? "[]") as number[]).filter((d) => d > now);
+      const warnedNow = () => (JSON.parse(readMeta(this.c.sql, key) ?? "[]") as number[]).filter((d) => d > now);
       if (!send) {
         // A seat change only asks when to wake: the plan's first deadline, found in the tracker's
         // heap without copying every over-run (with 10,000 seats over, a checkout copied 10,000).
-        const wake = warningWake(this.c.ledger.firstGraceEnd(pool, rules, now, graceMs(rules.graceSeconds), new Set(warned)), warnMs, now);
+        // With no deadline ahead at all (a pool within its limit) the warned list is not read.
+        const grace = graceMs(rules.graceSeconds);
+        let first = this.c.ledger.firstGraceEnd(pool, rules, now, grace, NONE_WARNED);
+        if (first !== null) {
+          const warned = new Set(warnedNow());
+          if (warned.has(first)) first = this.c.ledger.firstGraceEnd(pool, rules, now, grace, warned);
+        }
+        const wake = warningWake(first, warnMs, now);
         if (wake !== null && (next === null || wake < next)) next = wake;
         continue;
       }
       const runs = this.c.ledger.overRuns(pool, rules, now);
       if (runs.length === 0) continue;
+      const warned = warnedNow();
       const plan = planGraceWarnings(runs, graceMs(rules.graceSeconds), warnMs, new Set(warned), now);
       let wake = plan.wakeAt;
       if (plan.due.length > 0) {
