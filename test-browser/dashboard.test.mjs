@@ -10,11 +10,11 @@ import { client, launchBrowser, must, root, sleep, startServer, testRunner } fro
 const PORT = Number(process.env.BROWSER_TEST_PORT ?? 8789);
 const ACCOUNT = "browser-test";
 
-const { test, results, summary } = testRunner();
+const { test, finish } = testRunner();
 
 let server;
 let browser;
-let exitCode = 1;
+let error = null;
 try {
   console.log(`starting wrangler dev on 127.0.0.1:${PORT} …`);
   server = await startServer({ port: PORT, log: process.env.BROWSER_TEST_LOG === "1" });
@@ -1026,14 +1026,8 @@ try {
     assert.equal(await page.evaluate(() => sessionStorage.length), 0);
   });
 
-  exitCode = results.every((r) => r.ok) ? 0 : 1;
 } catch (err) {
-  console.log(`FAIL - setup\n       ${String(err?.stack ?? err)}`);
-  results.push({ name: "setup", ok: false });
-  exitCode = 1;
+  error = err;
 } finally {
-  await browser?.close();
-  server?.stop();
+  await finish({ browser, server, error });
 }
-summary();
-process.exit(exitCode);

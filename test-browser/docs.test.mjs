@@ -11,11 +11,11 @@ import { SWAGGER_UI_FILES } from "../scripts/vendor-swagger-ui.mjs";
 import { launchBrowser, root, startServer, testRunner } from "./harness.mjs";
 
 const PORT = Number(process.env.DOCS_TEST_PORT ?? 8793);
-const { test, results, summary } = testRunner();
+const { test, finish } = testRunner();
 
 let server;
 let browser;
-let exitCode = 1;
+let error = null;
 try {
   console.log(`starting wrangler dev on 127.0.0.1:${PORT} …`);
   server = await startServer({ port: PORT, log: process.env.BROWSER_TEST_LOG === "1" });
@@ -73,14 +73,8 @@ try {
     }
   });
 
-  exitCode = results.every((r) => r.ok) ? 0 : 1;
 } catch (err) {
-  console.log(`FAIL - setup\n       ${String(err?.stack ?? err)}`);
-  results.push({ name: "setup", ok: false });
-  exitCode = 1;
+  error = err;
 } finally {
-  await browser?.close();
-  server?.stop();
+  await finish({ browser, server, error });
 }
-summary();
-process.exit(exitCode);

@@ -153,5 +153,17 @@ export function testRunner() {
     const passed = results.filter((r) => r.ok).length;
     console.log(`\n${passed} passed, ${results.length - passed} failed`);
   }
-  return { test, results, summary };
+  /** Ends the suite: a setup error (with the server's last output) counts as a failure; closes, prints, exits 0 only when all passed. */
+  async function finish({ browser, server, error = null }) {
+    if (error) {
+      console.log(`FAIL - setup\n       ${String(error?.stack ?? error)}`);
+      results.push({ name: "setup", ok: false });
+      if (server) console.log(server.output().slice(-3000));
+    }
+    await browser?.close();
+    server?.stop();
+    summary();
+    process.exit(results.every((r) => r.ok) ? 0 : 1);
+  }
+  return { test, results, summary, finish };
 }

@@ -16,7 +16,7 @@ const A = `/v1/accounts/${ACCOUNT}`;
 const POOL = "premium-concurrent";
 const GRACE_SECONDS = 3;
 
-const { test, results, summary } = testRunner();
+const { test, finish } = testRunner();
 
 /** Polls `fn` until it returns a truthy value; returns it, or throws after `ms`. */
 async function until(what, fn, ms = 10_000, every = 50) {
@@ -80,7 +80,7 @@ async function openAgentPage(context, base, token, sessionId, extra = {}) {
 
 let server;
 let browser;
-let exitCode = 1;
+let error = null;
 try {
   console.log(`starting wrangler dev on 127.0.0.1:${PORT} …`);
   server = await startServer({ port: PORT, log: process.env.BROWSER_TEST_LOG === "1" });
@@ -256,13 +256,8 @@ try {
     await until("cy's seat freed", async () => (await active()) === 0, 3_000);
   });
 
-  exitCode = results.every((r) => r.ok) ? 0 : 1;
 } catch (err) {
-  console.log(`FAIL - setup\n       ${String(err?.stack ?? err)}`);
-  if (server) console.log(server.output().slice(-3000));
+  error = err;
 } finally {
-  await browser?.close();
-  server?.stop();
-  summary();
-  process.exit(exitCode);
+  await finish({ browser, server, error });
 }
