@@ -15,7 +15,10 @@
 //     roster), licenses go through the API in batches of 1,000 (through each account's object, as
 //     in production), and agent tokens are signed here with the deployment's key
 //     (src/auth/agent-tokens.ts, bundled) instead of one audited admin write per token.
-// BENCH_SCALE_PART=pure|service runs one part only; BENCH_SCALE_ONLY=wake runs only the service's
+// The checkout probes alternate with the same probes in a small control account (its drift is the
+// machine's, not the big account's); BENCH_SCALE_AFTER=0 skips the last point, under the limit
+// again after the holders left; BENCH_SCALE_PROFILE=1 writes a CPU profile of each point
+// (bench/profile.mjs). BENCH_SCALE_PART=pure|service runs one part only; BENCH_SCALE_ONLY=wake runs only the service's
 // cold wake (its accounts, licenses and restarts), for iterating on the wake path.
 import { execFileSync, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -24,6 +27,7 @@ import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { runLoad } from "./load.mjs";
+import { startProfile } from "./profile.mjs";
 import { root, startService } from "./server.mjs";
 
 const out = join(root, "bench", "out");
@@ -363,7 +367,10 @@ const POINTS = [...new Set([0, 1, Math.min(1_001, HOLDERS), HOLDERS])];
 /** What a probe's checkout does at a point with `holders` seats held against a quantity of 1. */
 const probeKind = (holders) => (holders === 0 ? "under the limit" : holders === 1 ? "starts and ends an interval" : "over, in an open interval");
 const PROBES = 20;
-const ROUNDS = 3;
+// 10 rounds: 200 checkouts per point (60 before), so one slow spell on a shared machine weighs less.
+const ROUNDS = Number(process.env.BENCH_SCALE_ROUNDS ?? 10);
+const PROFILE = process.env.BENCH_SCALE_PROFILE === "1";
+const AFTER = process.env.BENCH_SCALE_AFTER !== "0";
 /** Warm-up rounds of the probes before the first point (BENCH_SCALE_WARM_ROUNDS; 3 before). */
 const WARM_ROUNDS = Number(process.env.BENCH_SCALE_WARM_ROUNDS ?? 25);
 // 8 restarts: 24 wakes per size, so one slow restart on a shared machine does not decide the median.
@@ -392,9 +399,11 @@ async function partService(results, state) {
   // under the limit would cross 80% and 100% (two events), while at the over-limit points they are
   // spent, so the 0 point would time event sending rather than the over-limit bookkeeping.
   await account(big, [[pool, 1, []]]);
+  const control = "scale-control";
+  if (!WAKE_ONLY) await account(control, [[pool, 1000, []]]);
   for (const [id] of wakeAccounts) await account(id, [[pool, 1]]);
   await server.stop();
-  seedUsers(state, [...(WAKE_ONLY ? [] : [[big, "h", HOLDERS], [big, "p", PROBES]]), ...wakeAccounts.map(([id, n]) => [id, "u", n])]);
+  seedUsers(state, [...(WAKE_ONLY ? [] : [[big, "h", HOLDERS], [big, "p", PROBES], [control, "p", PROBES]]), ...wakeAccounts.map(([id, n]) => [id, "u", n])]);
   await serve(state);
   log(`  accounts and ${((WAKE_ONLY ? 0 : HOLDERS + PROBES) + wakeAccounts.reduce((a, [, n]) => a + n, 0)).toLocaleString("en")} users in ${((performance.now() - started) / 1000).toFixed(0)} s`);
   const holders = userIds(HOLDERS, "h");
@@ -402,6 +411,8 @@ async function partService(results, state) {
   if (!WAKE_ONLY) await license(big, [...holders, ...probes], pool);
   const ht = WAKE_ONLY ? [] : await tokens(big, holders);
   const pt = WAKE_ONLY ? [] : await tokens(big, probes);
+  if (!WAKE_ONLY) await license(control, probes, pool);
+  const ct = WAKE_ONLY ? [] : await tokens(control, probes);
   const wakeTokens = {};
   for (const [id, n] of wakeAccounts) {
     started = performance.now();
@@ -411,12 +422,12 @@ async function partService(results, state) {
     log(`  ${id}: ${n.toLocaleString("en")} users licensed in ${((performance.now() - started) / 1000).toFixed(0)} s`);
   }
 
-  if (!WAKE_ONLY) await overLimitAndSearch(results, { big, pool, ht, pt, wakeAccounts });
+  if (!WAKE_ONLY) await overLimitAndSearch(results, { big, pool, ht, pt, ct, wakeAccounts });
   await coldWakes(results, { big, wakeAccounts, wakeTokens, state });
 }
 
 /** Checkout latency, preview and RSS as seats pile up over the limit; then user search at four sizes. */
-async function overLimitAndSearch(results, { big, pool, ht, pt }) {
+async function overLimitAndSearch(results, { big, pool, ht, pt, ct }) {
   results.checkout = [];
   results.preview = [];
   let checkedOut = 0;
@@ -426,34 +437,59 @@ async function overLimitAndSearch(results, { big, pool, ht, pt }) {
   // 60 pairs were not enough (the first point measured 3-4× the later ones, under the limit too).
   await new Promise((r) => setTimeout(r, SETTLE_MS));
   for (let round = 0; round < WARM_ROUNDS; round++) {
-    for (const t of pt) {
+    for (const t of [...pt, ...ct]) {
       await must("POST", "/v1/seats/checkout", { session_id: "warm" }, 200, t);
       await must("POST", "/v1/seats/release", { session_id: "warm" }, 204, t);
-      steps += 2;
     }
+    steps += 2 * pt.length;
   }
+  /** ROUNDS rounds of sequential checkout + release pairs by the probe agents: the checkout latencies. */
+  const probeRound = async (label) => {
+    const lat = [];
+    const controlLat = [];
+    const profiling = PROFILE ? await startProfile(Number(process.env.BENCH_PORT ?? 8791) + 500) : null;
+    const pair = async (t, into) => {
+      const [ms, r] = await timed(() => op("POST", "/v1/seats/checkout", { session_id: "probe" }, t));
+      if (r.status !== 200) throw new Error(`probe checkout ${r.status} ${JSON.stringify(r.body)}`);
+      into.push(ms);
+      await op("POST", "/v1/seats/release", { session_id: "probe" }, t);
+    };
+    for (let round = 0; round < ROUNDS; round++) {
+      for (let i = 0; i < pt.length; i++) {
+        await pair(pt[i], lat);
+        steps += 2;
+        await pair(ct[i], controlLat);
+      }
+    }
+    if (profiling) {
+      const top = await profiling(join(out, `checkout-${label}.cpuprofile`));
+      log(`  profile ${label}, self ms: ${top.slice(0, 25).map(([k, ms]) => `\n    ${ms.toFixed(1)} ${k}`).join("")}`);
+    }
+    lat.control = controlLat;
+    return lat;
+  };
   for (const point of POINTS) {
     // Holders arrive one by one (sequentially: each is its own instant and its own over-run).
     if (point > checkedOut) await bulk("holders", ht.slice(checkedOut, point).map((t) => ({ method: "POST", path: "/v1/seats/checkout", token: t, body: { session_id: "d" }, expect: 200 })), { concurrency: 1 });
     steps += point - checkedOut;
     checkedOut = point;
     const over = Math.max(0, checkedOut - 1);
-    const lat = [];
-    for (let round = 0; round < ROUNDS; round++) {
-      for (const t of pt) {
-        const [ms, r] = await timed(() => op("POST", "/v1/seats/checkout", { session_id: "probe" }, t));
-        if (r.status !== 200) throw new Error(`probe checkout ${r.status} ${JSON.stringify(r.body)}`);
-        lat.push(ms);
-        await op("POST", "/v1/seats/release", { session_id: "probe" }, t);
-        steps += 2;
-      }
-    }
-    results.checkout.push({ holders: point, over, probe: probeKind(point), mean_ms: mean(lat), median_ms: median(lat), n: lat.length, each_ms: lat.map((x) => Math.round(x)) });
+    const lat = await probeRound(`${over}-${point}`);
+    results.checkout.push({ holders: point, over, probe: probeKind(point), mean_ms: mean(lat), median_ms: median(lat), n: lat.length, each_ms: lat.map((x) => Math.round(x)), control_mean_ms: mean(lat.control), control_median_ms: median(lat.control) });
     const before = workerdRss();
     const [previewMs] = await timed(() => must("GET", `/v1/accounts/${big}/billing/preview`, undefined, 200));
     const [usageMs, usage] = await timed(() => must("GET", `/v1/accounts/${big}/pools/${pool}/usage?step_seconds=60&format=columnar&from=${new Date(Date.now() - 30 * DAY).toISOString()}`, undefined, 200));
     results.preview.push({ steps, holders: point, over, preview_ms: previewMs, usage_ms: usageMs, usage_kb: JSON.stringify(usage).length / 1024, rss_before_mb: before, rss_growth_mb: workerdRss() - before });
-    log(`  ${over} over (${probeKind(point)}): checkout ${mean(lat).toFixed(1)} ms, preview ${previewMs.toFixed(0)} ms`);
+    log(`  ${over} over (${probeKind(point)}): checkout ${mean(lat).toFixed(1)} ms (control ${mean(lat.control).toFixed(1)} ms), preview ${previewMs.toFixed(0)} ms`);
+  }
+  if (AFTER) {
+    // A control: the holders leave one by one, and the probes measure under the limit again, with
+    // the object's logs, indexes and heap as they grew (what is left is history, not seats over).
+    await bulk("holders leave", ht.slice(0, checkedOut).map((t) => ({ method: "POST", path: "/v1/seats/release", token: t, body: { session_id: "d" }, expect: 204 })), { concurrency: 1 });
+    steps += checkedOut;
+    const lat = await probeRound("after");
+    results.checkout.push({ holders: 0, over: 0, probe: "under the limit, after the holders left", mean_ms: mean(lat), median_ms: median(lat), n: lat.length, each_ms: lat.map((x) => Math.round(x)), control_mean_ms: mean(lat.control), control_median_ms: median(lat.control) });
+    log(`  0 over after the holders left: checkout ${mean(lat).toFixed(1)} ms (control ${mean(lat.control).toFixed(1)} ms)`);
   }
   for (const r of results.checkout) r.ratio = r.mean_ms / results.checkout[0].mean_ms;
 
@@ -508,10 +544,10 @@ function printService(results) {
 }
 
 function printOverLimit(results) {
-  log(`\nMean checkout latency (sequential checkout+release pairs of ${PROBES} probe agents, ${ROUNDS} rounds) as seats over the limit pile up one by one (quantity 1):`);
-  log("| seats over the limit | a probe's seat | mean checkout ms | median ms | mean ratio to 0 over (under the limit) |");
-  log("|---:|---|---:|---:|---:|");
-  for (const r of results.checkout) log(`| ${r.over.toLocaleString("en")} | ${r.probe} | ${f1(r.mean_ms)} | ${f1(r.median_ms)} | ${r.ratio.toFixed(2)} |`);
+  log(`\nMean checkout latency (sequential checkout+release pairs of ${PROBES} probe agents, ${ROUNDS} rounds) as seats over the limit pile up one by one (quantity 1); each pair alternates with a pair of the same probes in a control account that never goes over its limit (same moment, same process):`);
+  log("| seats over the limit | a probe's seat | mean checkout ms | median ms | mean ratio to 0 over (under the limit) | control account mean ms | mean ÷ control |");
+  log("|---:|---|---:|---:|---:|---:|---:|");
+  for (const r of results.checkout) log(`| ${r.over.toLocaleString("en")} | ${r.probe} | ${f1(r.mean_ms)} | ${f1(r.median_ms)} | ${r.ratio.toFixed(2)} | ${f1(r.control_mean_ms)} | ${(r.mean_ms / r.control_mean_ms).toFixed(2)} |`);
   log("\nBilling preview and 30-day minute usage (columnar) as the step log grows; workerd RSS growth across the two reads:");
   log("| steps in the log | seats over | preview ms | usage ms | usage KB | workerd RSS before MB | RSS growth MB |");
   log("|---:|---:|---:|---:|---:|---:|---:|");
