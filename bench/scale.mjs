@@ -405,7 +405,7 @@ async function partService(results, state) {
   await server.stop();
   seedUsers(state, [...(WAKE_ONLY ? [] : [[big, "h", HOLDERS], [big, "p", PROBES], [control, "p", PROBES]]), ...wakeAccounts.map(([id, n]) => [id, "u", n])]);
   await serve(state);
-  log(`  accounts and ${((WAKE_ONLY ? 0 : HOLDERS + PROBES) + wakeAccounts.reduce((a, [, n]) => a + n, 0)).toLocaleString("en")} users in ${((performance.now() - started) / 1000).toFixed(0)} s`);
+  log(`  accounts and ${((WAKE_ONLY ? 0 : HOLDERS + 2 * PROBES) + wakeAccounts.reduce((a, [, n]) => a + n, 0)).toLocaleString("en")} users in ${((performance.now() - started) / 1000).toFixed(0)} s`);
   const holders = userIds(HOLDERS, "h");
   const probes = userIds(PROBES, "p");
   if (!WAKE_ONLY) await license(big, [...holders, ...probes], pool);
