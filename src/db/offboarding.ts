@@ -1,4 +1,4 @@
-import { and, eq, isNull, sql } from "drizzle-orm";
+import { and, eq, isNotNull, isNull, ne, or, sql } from "drizzle-orm";
 import type { Db } from "./client";
 import {
   accountPrices,
@@ -62,7 +62,11 @@ export function purgeAccountStatements(db: Db, accountId: string) {
     db.delete(scimUsers).where(eq(scimUsers.accountId, accountId)),
     db.delete(provisioningRules).where(eq(provisioningRules.accountId, accountId)),
     db.delete(accountPrices).where(eq(accountPrices.accountId, accountId)),
-    db.delete(idempotencyKeys).where(eq(idempotencyKeys.accountId, accountId)),
+    // All but the operator's request still running: this DELETE itself, which stores its 204
+    // there after the purge, so a retry with the same Idempotency-Key gets it back, not a 404.
+    db
+      .delete(idempotencyKeys)
+      .where(and(eq(idempotencyKeys.accountId, accountId), or(ne(idempotencyKeys.scope, "operator"), isNotNull(idempotencyKeys.status)))),
     db.delete(auditLog).where(eq(auditLog.accountId, accountId)),
     db.delete(users).where(eq(users.accountId, accountId)),
   ];

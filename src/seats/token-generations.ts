@@ -1,3 +1,8 @@
+import { deleteMeta, readMeta, writeMeta } from "./sqlite-schema";
+
+/** Meta key: the account was deleted (offboarding), kept until the object is wiped. */
+const ACCOUNT_GONE = "account_gone";
+
 /**
  * Each user's agent-token generation, in the object's SQLite and memory: a token is accepted only
  * when it carries its user's current generation, checked on every agent call with no D1 read.
@@ -20,8 +25,24 @@ export class TokenGenerations {
     return gen;
   }
 
-  /** The account is deleted (offboarding, ./offboarding.ts): no agent token is accepted at all. */
-  accountGone = false;
+  private gone: boolean | undefined;
+
+  /**
+   * The account is deleted (offboarding, ./offboarding.ts): no agent token is accepted at all.
+   * Stored in the object's SQLite, so an instance evicted between a DELETE that failed half-way
+   * and its retry wakes refusing agents, before its background check has read D1.
+   */
+  get accountGone(): boolean {
+    this.gone ??= readMeta(this.sql, ACCOUNT_GONE) !== null;
+    return this.gone;
+  }
+
+  set accountGone(gone: boolean) {
+    if (gone === this.accountGone) return;
+    this.gone = gone;
+    if (gone) writeMeta(this.sql, ACCOUNT_GONE, "1");
+    else deleteMeta(this.sql, ACCOUNT_GONE);
+  }
 
   accepts(userId: string, generation: number): boolean {
     return !this.accountGone && generation === this.of(userId);

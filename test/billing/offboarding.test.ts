@@ -70,12 +70,32 @@ async function objectStorage(f: Fixture): Promise<{ rows: Record<string, number>
   });
 }
 
-async function send(h: Harness, method: string, path: string, token: string, body?: unknown): Promise<Reply> {
-  const headers: Record<string, string> = { authorization: `Bearer ${token}` };
+async function send(h: Harness, method: string, path: string, token: string, body?: unknown, extra: Record<string, string> = {}): Promise<Reply> {
+  const headers: Record<string, string> = { authorization: `Bearer ${token}`, ...extra };
   if (body !== undefined) headers["content-type"] = "application/json";
   const res = await worker.fetch(new Request(`http://seatkeeper.test${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) }), h.env, createExecutionContext());
   const text = await res.text();
   return { status: res.status, body: text ? JSON.parse(text) : null, headers: res.headers };
+}
+
+/** D1 that refuses the purge batch (the large one) once. */
+function purgeFailsOnce(): D1Database & { failuresLeft(): number } {
+  let failures = 1;
+  return new Proxy(env.DB, {
+    get(target, prop) {
+      if (prop === "failuresLeft") return () => failures;
+      if (prop === "batch")
+        return async (statements: D1PreparedStatement[]) => {
+          if (statements.length > 5 && failures > 0) {
+            failures--;
+            throw new Error("D1_ERROR: Network connection lost.");
+          }
+          return target.batch(statements);
+        };
+      const value = Reflect.get(target, prop);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  }) as D1Database & { failuresLeft(): number };
 }
 
 /** An account with a pool, two licensed users, an add-on, a webhook, and one agent holding a seat. */
@@ -174,30 +194,42 @@ describe("DELETE /v1/accounts/{account_id}", () => {
     expect(await storedSummaries(f)).toEqual([]);
   });
 
+  it("a DELETE sent again with its Idempotency-Key gets its 204 back (replayed, not run again); every other key of the account is gone", async () => {
+    const h = harness();
+    const { f } = await busyAccount();
+    // Keys the account's admin and the operator spent on the account before: purged with it.
+    expect((await send(h, "PUT", `/v1/accounts/${f.accountId}/pools/premium-concurrent`, f.key, { quantity: 6 }, { "idempotency-key": "admin-put" })).status).toBe(200);
+    expect((await send(h, "PUT", `/v1/accounts/${f.accountId}/pools/premium-concurrent`, OPERATOR, { quantity: 7 }, { "idempotency-key": "operator-put" })).status).toBe(200);
+    expect((await rowsIn(f.accountId)).idempotency_keys).toBe(2);
+
+    const key = { "idempotency-key": "offboard-1" };
+    const first = await send(h, "DELETE", `/v1/accounts/${f.accountId}`, OPERATOR, undefined, key);
+    expect(first.status).toBe(204);
+    expect(first.headers.get("idempotent-replayed")).toBeNull();
+    const again = await send(h, "DELETE", `/v1/accounts/${f.accountId}`, OPERATOR, undefined, key);
+    expect(again.status).toBe(204);
+    expect(again.headers.get("idempotent-replayed")).toBe("true");
+    // Not run twice: one short last cycle, one event.
+    expect(await storedSummaries(f)).toHaveLength(1);
+    expect((await storedEvents(f, "billing.summary")).length).toBe(1);
+    // Only the DELETE's own answer is left of the account's keys (it expires in 24 h like any other).
+    const rows = (await env.DB.prepare("SELECT scope, status, body FROM idempotency_keys WHERE account_id = ?").bind(f.accountId).all()).results;
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ scope: "operator", status: 204 });
+    // Without the key, or with another, the account is gone: 404.
+    expectProblem(await send(h, "DELETE", `/v1/accounts/${f.accountId}`, OPERATOR), 404, "not_found");
+    expectProblem(await send(h, "DELETE", `/v1/accounts/${f.accountId}`, OPERATOR, undefined, { "idempotency-key": "offboard-2" }), 404, "not_found");
+  });
+
   it("a D1 failure half-way answers 503 outcome_unknown; the account is already refused; the next DELETE completes it, once", async () => {
     const h = harness();
     const [a, b] = [await busyAccount(), await busyAccount()];
     const bBefore = await dumpOf(b.f.accountId);
-    // D1 refuses the purge batch (the large one) once.
-    let failures = 1;
-    const flaky = new Proxy(env.DB, {
-      get(target, prop) {
-        if (prop === "batch")
-          return async (statements: D1PreparedStatement[]) => {
-            if (statements.length > 5 && failures > 0) {
-              failures--;
-              throw new Error("D1_ERROR: Network connection lost.");
-            }
-            return target.batch(statements);
-          };
-        const value = Reflect.get(target, prop);
-        return typeof value === "function" ? value.bind(target) : value;
-      },
-    });
+    const flaky = purgeFailsOnce();
     const failing = { ...h, env: { ...h.env, DB: flaky } };
     const first = await send(failing, "DELETE", `/v1/accounts/${a.f.accountId}`, OPERATOR);
     expectProblem(first, 503, "outcome_unknown");
-    expect(failures).toBe(0);
+    expect(flaky.failuresLeft()).toBe(0);
     // Half-way: refused to its key and agents, the summary stored, the data not yet purged, the object not yet wiped.
     expectProblem(await call("GET", `/v1/accounts/${a.f.accountId}`, a.f.key), 401, "unauthorized");
     expectProblem(await replyOf(api(a.token).seats.heartbeat.$post({ json: { session_id: "desk-1" } })), 401, "unauthorized");
@@ -213,5 +245,22 @@ describe("DELETE /v1/accounts/{account_id}", () => {
     expect(left.users + left.api_keys + left.licenses + left.pools + left.audit_log).toBe(0);
     expectProblem(await send(h, "DELETE", `/v1/accounts/${a.f.accountId}`, OPERATOR), 404, "not_found");
     expect(await dumpOf(b.f.accountId)).toEqual(bBefore);
+  });
+  it("an object reset between a DELETE that failed half-way and its retry wakes refusing agents, before it has read D1", async () => {
+    const h = harness();
+    const { f, token } = await busyAccount();
+    const failing = { ...h, env: { ...h.env, DB: purgeFailsOnce() } };
+    expectProblem(await send(failing, "DELETE", `/v1/accounts/${f.accountId}`, OPERATOR), 503, "outcome_unknown");
+    // Evicted before the retry; it wakes from its own SQLite, and D1 cannot tell it the account is
+    // deleted yet (its background version check fails while the accounts table is away).
+    await runInDurableObject(seatsStub(f), (_i, state) => state.abort("evicted")).catch(() => undefined);
+    await env.DB.prepare("ALTER TABLE accounts RENAME TO accounts_away").run();
+    try {
+      expectProblem(await replyOf(api(token).seats.checkout.$post({ json: { session_id: "desk-2" } })), 401, "unauthorized");
+    } finally {
+      await env.DB.prepare("ALTER TABLE accounts_away RENAME TO accounts").run();
+    }
+    expect((await send(h, "DELETE", `/v1/accounts/${f.accountId}`, OPERATOR)).status).toBe(204);
+    expectProblem(await replyOf(api(token).seats.checkout.$post({ json: { session_id: "desk-2" } })), 401, "unauthorized");
   });
 });
