@@ -209,7 +209,7 @@ function runPure(engine, kind, n) {
   return JSON.parse(r.stdout);
 }
 
-function partPure(results) {
+async function partPure(results) {
   log("\n## Part 1: the over-limit engine under Node (esbuild bundle of src/domain/overage.ts)");
   const engine = bundleEngine();
   results.pure_busy = [150_000, 300_000, 600_000].map((n) => runPure(engine, "busy", n));
@@ -223,6 +223,46 @@ function partPure(results) {
   log("|---:|---:|---:|---:|");
   for (const r of results.pure_one_by_one) log(`| ${r.n.toLocaleString("en")} | ${f0(r.summary_ms)} | ${f0(r.intervals_ms)} | ${f1(r.heap_growth_mb)} |`);
   partCharge(results, engine);
+  await partRanks(results);
+}
+
+/**
+ * Add-on grants once the object holds every user (after an admin decision): what telling 1,000
+ * connected agents their entitlements costs in an elite-concurrent pool of N members all assigned
+ * workforce management (quantity N/2: half bundled), through the walk over every license
+ * (`grantLookup`, the reference) and through `AddonRanks` (its build included).
+ */
+async function partRanks(results) {
+  const { grantLookup, grantSourceBy } = await import(bundle("src/domain/addons.ts", "addons.bundle.mjs"));
+  const { AddonRanks } = await import(bundle("src/domain/addon-ranks.ts", "addon-ranks.bundle.mjs"));
+  const pool = "elite-concurrent";
+  const product = "workforce_management";
+  results.pure_ranks = [];
+  for (const n of [5_000, 20_000, 50_000]) {
+    const ids = userIds(n, "u");
+    const state = {
+      licenses: new Map(ids.map((u) => [u, pool])),
+      // Orders shuffled against the ids, so the ranks are not the ids' order.
+      assignments: new Map(ids.map((u, i) => [u, new Map([[product, (i * 7919) % n]])])),
+      poolQuantities: new Map([[pool, n / 2]]),
+      purchased: new Map(),
+    };
+    const asked = ids.filter((_, i) => i % Math.floor(n / 1000) === 0).slice(0, 1000);
+    const lookups = (ranks) => ({ ...grantLookup(state), ...(ranks ? { earlierInPool: (...a) => ranks.earlierInPool(...a) } : {}) });
+    const run = (lookup) => {
+      const t = performance.now();
+      const sources = asked.map((u) => grantSourceBy(lookup, u, product));
+      return [performance.now() - t, sources];
+    };
+    const [walkMs, walked] = run(lookups(null));
+    const [ranksMs, ranked] = run(lookups(new AddonRanks(state)));
+    const same = walked.every((s, i) => s === ranked[i]);
+    results.pure_ranks.push({ members: n, asked: asked.length, walk_ms: walkMs, ranks_ms: ranksMs, same, bundled: ranked.filter((s) => s === "bundled").length });
+  }
+  log("\nAdd-on grants with every user in memory: the grant source of 1,000 connected agents (what an add-on change pushes them), elite-concurrent, every member assigned workforce management, quantity half the members:");
+  log("| members | walk over every license (reference) ms | AddonRanks, build included, ms | walk ÷ ranks | same answers |");
+  log("|---:|---:|---:|---:|---|");
+  for (const r of results.pure_ranks) log(`| ${r.members.toLocaleString("en")} | ${f0(r.walk_ms)} | ${f1(r.ranks_ms)} | ${f0(r.walk_ms / r.ranks_ms)} | ${r.same ? "yes" : "NO"} |`);
 }
 
 function runCharge(engine, charge, n, policy, shape) {
@@ -560,7 +600,7 @@ async function main() {
   const part = process.env.BENCH_SCALE_PART ?? (WAKE_ONLY ? "service" : "all");
   const results = { started_at: new Date().toISOString(), machine: { cpus: cpus().length, loadavg_1m: loadavg()[0] }, commit: execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: root, encoding: "utf8" }).trim() };
   log(`bench:scale at ${results.commit}, ${results.machine.cpus} CPUs, load ${results.machine.loadavg_1m.toFixed(2)}`);
-  if (part !== "service") partPure(results);
+  if (part !== "service") await partPure(results);
   if (part !== "pure") {
     const stateDir = mkdtempSync(join(tmpdir(), "seatkeeper-scale-"));
     const state = { persistDir: join(stateDir, ".state"), token: `op_${randomBytes(24).toString("base64url")}` };

@@ -8,7 +8,8 @@ import { DEFAULT_ALERTS } from "../domain/thresholds";
 import { accounts, addonAssignments, addonPurchases, licenses, pools, users } from "../db/schema";
 import { teamQueries } from "../db/teams";
 import type { TeamLimit } from "../domain/teams";
-import { grantLookup, type GrantLookup } from "../domain/addons";
+import { AddonRanks } from "../domain/addon-ranks";
+import type { GrantLookup } from "../domain/addons";
 import type { LicenseState } from "../domain/licenses";
 import { emptyUserMaps, type UserLookups, type UserMaps } from "./roster-users";
 
@@ -80,6 +81,8 @@ export class Roster implements GrantLookup {
   readonly teamLimits = new Map<PoolId, Map<string, TeamLimit>>();
   /** Every user in memory; null while users are read by key (`byKey`). */
   private maps: UserMaps | null;
+  /** The add-on bundling ranks over `maps`, built on first ask; dropped by every change of licenses or assignments. */
+  private ranks: AddonRanks | null = null;
 
   /** Without `byKey` every user is in memory from the start (a roster read from D1). */
   constructor(private readonly byKey: UserLookups | null = null) {
@@ -169,7 +172,7 @@ export class Roster implements GrantLookup {
 
   earlierInPool(pool: PoolId, product: PerSeatProduct, user: string, order: number, atMost: number): number {
     if (!this.maps) return this.byKey!.earlierInPool(pool, product, user, order, atMost);
-    return grantLookup(this.state()).earlierInPool(pool, product, user, order, atMost);
+    return (this.ranks ??= new AddonRanks(this.maps)).earlierInPool(pool, product, user, order, atMost);
   }
 
   /** Users holding a license in the pool. */
@@ -195,6 +198,7 @@ export class Roster implements GrantLookup {
 
   setLicense(userId: string, pool: PoolId): void {
     const m = this.users();
+    this.ranks = null;
     removeLicense(m, userId);
     m.licenses.set(userId, pool);
     m.assignedCount.set(pool, (m.assignedCount.get(pool) ?? 0) + 1);
@@ -204,6 +208,7 @@ export class Roster implements GrantLookup {
   /** Removes the license and, as docs/licensing.md#add-ons decides, the user's add-on assignments. */
   revokeLicense(userId: string): void {
     const m = this.users();
+    this.ranks = null;
     removeLicense(m, userId);
     m.assignments.delete(userId);
     this.sink?.license(userId, null);
@@ -222,6 +227,7 @@ export class Roster implements GrantLookup {
 
   assign(userId: string, product: PerSeatProduct, seq: number): void {
     const m = this.users();
+    this.ranks = null;
     let products = m.assignments.get(userId);
     if (!products) m.assignments.set(userId, (products = new Map()));
     products.set(product, seq);
@@ -231,6 +237,7 @@ export class Roster implements GrantLookup {
 
   unassign(userId: string, product: PerSeatProduct): void {
     const m = this.users();
+    this.ranks = null;
     const products = m.assignments.get(userId);
     products?.delete(product);
     if (products && products.size === 0) m.assignments.delete(userId);
