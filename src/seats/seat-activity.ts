@@ -92,16 +92,18 @@ export class SeatActivity {
       const key = `grace_warned_${pool}`;
       // Deadlines already warned about and still ahead (the past ones drop out as they pass).
       const warnedNow = () => (JSON.parse(readMeta(this.c.sql, key) ?? "[]") as number[]).filter((d) => d > now);
-      if (!send) {
-        // A seat change only asks when to wake: the plan's first deadline, found in the tracker's
-        // heap without copying every over-run (with 10,000 seats over, a checkout copied 10,000).
-        // With no deadline ahead at all (a pool within its limit) the warned list is not read.
-        const grace = graceMs(rules.graceSeconds);
-        let first = this.c.ledger.firstGraceEnd(pool, rules, now, grace, NONE_WARNED);
-        if (first !== null) {
-          const warned = new Set(warnedNow());
-          if (warned.has(first)) first = this.c.ledger.firstGraceEnd(pool, rules, now, grace, warned);
-        }
+      // First only when to wake: the plan's first deadline, found in the tracker's heap without
+      // copying every over-run (with 10,000 seats over, a checkout copied 10,000). With no deadline
+      // ahead at all (a pool within its limit) the warned list is not read.
+      const grace = graceMs(rules.graceSeconds);
+      let first = this.c.ledger.firstGraceEnd(pool, rules, now, grace, NONE_WARNED);
+      if (first !== null) {
+        const warned = new Set(warnedNow());
+        if (warned.has(first)) first = this.c.ledger.firstGraceEnd(pool, rules, now, grace, warned);
+      }
+      // A seat change only arms; so does an alarm (lease expiry, an instant, a retry) with no
+      // warning due yet. Only a due warning needs the plan over every over-run (its seats).
+      if (!send || first === null || first - warnMs > now) {
         const wake = warningWake(first, warnMs, now);
         if (wake !== null && (next === null || wake < next)) next = wake;
         continue;
