@@ -3,6 +3,7 @@
 // `wrangler dev` (port 8789, fresh state). Sets data up through the API, then checks what the
 // page shows against what the API answers. Prints "N passed, N failed"; exits 1 on any failure.
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { client, launchBrowser, must, root, sleep, startServer, testRunner } from "./harness.mjs";
@@ -1024,6 +1025,27 @@ try {
     await page.getByRole("button", { name: "Sign out" }).click();
     await page.locator("#signin").waitFor();
     assert.equal(await page.evaluate(() => sessionStorage.length), 0);
+  });
+
+  await test("npm run demo sets up its account on this server (more writes than a key may make in a minute) and plays agents", async () => {
+    const demo = "demo-browser-test";
+    const run = await new Promise((resolve) => {
+      execFile(process.execPath, [join(root, "scripts", "demo.mjs")], {
+        cwd: root,
+        env: { ...process.env, SEATKEEPER_URL: server.base, OPERATOR_TOKEN: server.token, DEMO_MINUTES: "0.1", DEMO_ACCOUNT: demo },
+        timeout: 240_000,
+      }, (err, stdout, stderr) => resolve({ code: err ? (err.code ?? 1) : 0, stdout, stderr }));
+    });
+    assert.equal(run.code, 0, `demo failed: ${run.stderr.slice(-1500)}`);
+    assert.match(run.stdout, /Demo account ready: 250 agents/);
+    const pools = must(await op("GET", `/v1/accounts/${demo}/pools`)).items;
+    // Quantity and licensed users (`assigned` for a named pool, `members` for a concurrent one).
+    assert.deepEqual(
+      pools.map((p) => [p.id, p.quantity, p.assigned ?? p.members]).sort(),
+      [["elite-concurrent", 25, 100], ["essentials-named", 20, 18], ["premium-concurrent", 100, 250]],
+    );
+    // It released its seats when its time was up.
+    for (const p of pools) assert.equal((await op("GET", `/v1/accounts/${demo}/pools/${p.id}/seats`)).body.active, 0, p.id);
   });
 
 } catch (err) {
