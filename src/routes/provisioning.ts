@@ -59,7 +59,7 @@ export const provisioningRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validat
     await requireAccountAdmin(c, account_id);
     const { rules } = c.req.valid("json");
     const db = database(c.env.DB);
-    const plan = await service.putRules(c.env, db, account_id, rules, actorOf(c.get("caller")));
+    const plan = await service.inTurn(c.env, account_id, () => service.putRules(c.env, db, account_id, rules, actorOf(c.get("caller"))));
     const view = await getRules(db, account_id);
     return c.json(
       {

@@ -122,7 +122,8 @@ scimRoutes.get("/Users", async (c) => {
 
 scimRoutes.post("/Users", async (c) => {
   const ctx = c.get("ctx");
-  const user = await service.createUser(ctx, await bodyOf(c));
+  const input = await bodyOf(c);
+  const user = await service.inTurn(ctx.env, ctx.accountId, () => service.createUser(ctx, input));
   const body = renderUser(user, ctx.base);
   return scimResponse(c, body, 201, { location: body.meta.location });
 });
@@ -131,16 +132,19 @@ scimRoutes.get("/Users/:id", async (c) => scimResponse(c, renderUser(await servi
 
 scimRoutes.put("/Users/:id", async (c) => {
   const ctx = c.get("ctx");
-  return scimResponse(c, renderUser(await service.replaceUser(ctx, c.req.param("id"), await bodyOf(c)), ctx.base));
+  const body = await bodyOf(c);
+  return scimResponse(c, renderUser(await service.inTurn(ctx.env, ctx.accountId, () => service.replaceUser(ctx, c.req.param("id"), body)), ctx.base));
 });
 
 scimRoutes.patch("/Users/:id", async (c) => {
   const ctx = c.get("ctx");
-  return scimResponse(c, renderUser(await service.patchUser(ctx, c.req.param("id"), await bodyOf(c)), ctx.base));
+  const body = await bodyOf(c);
+  return scimResponse(c, renderUser(await service.inTurn(ctx.env, ctx.accountId, () => service.patchUser(ctx, c.req.param("id"), body)), ctx.base));
 });
 
 scimRoutes.delete("/Users/:id", async (c) => {
-  await service.deleteUser(c.get("ctx"), c.req.param("id"));
+  const ctx = c.get("ctx");
+  await service.inTurn(ctx.env, ctx.accountId, () => service.deleteUser(ctx, c.req.param("id")));
   return c.body(null, 204);
 });
 
@@ -156,7 +160,8 @@ scimRoutes.get("/Groups", async (c) => {
 
 scimRoutes.post("/Groups", async (c) => {
   const ctx = c.get("ctx");
-  const group = await service.createGroup(ctx, await bodyOf(c));
+  const input = await bodyOf(c);
+  const group = await service.inTurn(ctx.env, ctx.accountId, () => service.createGroup(ctx, input));
   const body = renderGroup(group, ctx.base);
   return scimResponse(c, body, 201, { location: body.meta.location });
 });
@@ -168,18 +173,21 @@ scimRoutes.get("/Groups/:id", async (c) => {
 
 scimRoutes.put("/Groups/:id", async (c) => {
   const ctx = c.get("ctx");
-  return scimResponse(c, renderGroup(await service.replaceGroup(ctx, c.req.param("id"), await bodyOf(c)), ctx.base));
+  const body = await bodyOf(c);
+  return scimResponse(c, renderGroup(await service.inTurn(ctx.env, ctx.accountId, () => service.replaceGroup(ctx, c.req.param("id"), body)), ctx.base));
 });
 
 scimRoutes.patch("/Groups/:id", async (c) => {
   const ctx = c.get("ctx");
-  await service.patchGroup(ctx, c.req.param("id"), await bodyOf(c));
+  const body = await bodyOf(c);
+  await service.inTurn(ctx.env, ctx.accountId, () => service.patchGroup(ctx, c.req.param("id"), body));
   // RFC 7644 section 3.5.2: 204 when the reply carries no resource (Entra ID and Okta accept both).
   return c.body(null, 204);
 });
 
 scimRoutes.delete("/Groups/:id", async (c) => {
-  await service.deleteGroup(c.get("ctx"), c.req.param("id"));
+  const ctx = c.get("ctx");
+  await service.inTurn(ctx.env, ctx.accountId, () => service.deleteGroup(ctx, c.req.param("id")));
   return c.body(null, 204);
 });
 

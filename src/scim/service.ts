@@ -59,6 +59,22 @@ export function scimErrorFrom(e: { status: number; code: string; detail: string 
   return new ScimError(e.status as 404, e.detail, undefined, e.code);
 }
 
+/**
+ * Runs one SCIM write (or a rules change) in its turn at the account's object (src/seats/turns.ts):
+ * each reads D1 and then sends changes worked out from what it read, so two at once could read
+ * the same user and the second undo the first (decision 230).
+ */
+export async function inTurn<T>(env: Env, accountId: string, write: () => Promise<T>): Promise<T> {
+  const seats = seatsOf(env, accountId);
+  const turn = (await seats.scimTurn()) as string;
+  try {
+    return await write();
+  } finally {
+    // Not given back (the object unreachable), the turn ends with its lease.
+    await seats.scimTurn(turn).catch((err: unknown) => console.warn(`SCIM turn of ${accountId} not given back`, err));
+  }
+}
+
 const stateOf = (u: UserRecord): UserState => ({
   active: u.scim?.active ?? true,
   attrs: u.scim?.attrs ?? { pool: null, addons: [], team: null },

@@ -3,8 +3,7 @@ import type { AddonProduct, PerSeatProduct, PoolId } from "../domain/catalog";
 import { addonReport, type AddonReportRow, type GrantSource } from "../domain/addons";
 import type { LicenseBatch } from "../domain/licenses";
 import type { ProvisioningPlan } from "../domain/provisioning";
-import type { Window } from "../domain/overage";
-import { usageColumns } from "../domain/overage";
+import { usageColumns, type Window } from "../domain/overage";
 import { deniedColumn } from "../domain/denials";
 import { DEFAULT_ALERTS } from "../domain/thresholds";
 import type { Entitlements } from "../domain/entitlements";
@@ -41,6 +40,7 @@ import { SeatActivity } from "./seat-activity";
 import * as teams from "./team-seats";
 import * as sockets from "./sockets";
 import { TokenGenerations } from "./token-generations";
+import { Turns } from "./turns";
 import { migrateSeatsSchema, readMeta, writeMeta } from "./sqlite-schema";
 import { UsageLedger } from "./usage-ledger";
 import * as waits from "./wait-seat";
@@ -54,10 +54,8 @@ export type { SettingsPatch } from "./account-writes";
 /**
  * One per account: serializes everything that counts seats (docs/architecture.md#the-account-object).
  * This class is the object's entry points; each concern is a module over its shared parts (./house.ts):
- *
- * - the agent's seat (./agent-seat.ts): checkout, heartbeat, release touch only this object's
- *   SQLite and memory, synchronously: no lock, no D1, one round trip;
- * - presence over WebSocket (./sockets.ts);
+ * - the agent's seat (./agent-seat.ts): checkout, heartbeat, release touch only SQLite and memory;
+ * - presence over WebSocket (./sockets.ts); SCIM writes take turns here (./turns.ts);
  * - admin writes (./account-writes.ts, ./license-writes.ts, ./addon-writes.ts, ./user-writes.ts),
  *   each through the one sequence of ./admin-write.ts: under a lock, D1 first, memory after D1 accepted;
  * - one alarm for lease expiry, over-runs reaching their grace, outbox retries and the socket sweep.
@@ -70,6 +68,7 @@ export class AccountSeats extends DurableObject<Env> {
   private readonly accountId: string;
   /** Tests set this object's clock (through runInDurableObject); null in production: the real clock. */
   testClock: number | null = null;
+  private readonly scimTurns = new Turns(60_000);
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -282,10 +281,7 @@ export class AccountSeats extends DurableObject<Env> {
     return advisorHistory(this.roster, this.ledger, this.now(), cycles);
   }
 
-  /**
-   * The open over-limit intervals with their figures so far. Decides what is due first and drains
-   * the outbox, so D1's interval rows read right after agree with this answer (decision 030).
-   */
+  /** The open over-limit intervals so far; what is due is decided and the outbox drained first, so D1's rows agree (decision 030). */
   async openIntervals(): Promise<IntervalRecord[]> {
     await this.fresh();
     const now = this.now();
@@ -353,6 +349,11 @@ export class AccountSeats extends DurableObject<Env> {
 
   applyProvisioning(input: licenses.ProvisioningInput, actor: string): Promise<Result<ProvisioningPlan>> {
     return licenses.applyProvisioning(this.h, input, actor);
+  }
+
+  /** A SCIM write's turn (./turns.ts): its token, or with `done` that turn given back; one not given back ends after a minute. */
+  scimTurn(done?: string): Promise<string | null> {
+    return this.scimTurns.pass(done);
   }
 
   deleteUser(userId: string, actor: string): Promise<Result<null>> {
