@@ -1,25 +1,15 @@
 import { describe, expect, it } from "vitest";
 import { agentToken, auditOf, call, checkout, api, replyOf } from "../helpers";
-import { EXT, GROUP, licenseOf, PATCH_OP, provisioned, scim, USER } from "./support";
+import { EXT, GROUP, licenseOf, PATCH_OP, provisioned, scim, scimUserBody } from "./support";
 
 /**
  * The request sequences of Okta's SCIM 2.0 reference (create, update, deactivate, reactivate,
  * group push), replayed against /scim/v2, with the licenses that result.
  */
 
-const oktaUser = (userName: string, extra: Record<string, unknown> = {}) => ({
-  schemas: [USER, EXT],
-  userName,
-  name: { givenName: "Test", familyName: "User" },
-  emails: [{ primary: true, value: userName, type: "work" }],
-  displayName: "Test User",
-  locale: "en-US",
-  externalId: "00ujl29u0le5T6Aj10h7",
-  groups: [],
-  password: "1mz050nq",
-  active: true,
-  ...extra,
-});
+/** What Okta sends: the common body plus its locale, externalId, an empty groups list and a password. */
+const oktaUser = (userName: string, extra: Record<string, unknown> = {}) =>
+  scimUserBody(userName, { locale: "en-US", externalId: "00ujl29u0le5T6Aj10h7", groups: [], password: "1mz050nq", ...extra });
 
 describe("Okta: create, update, deactivate, reactivate", () => {
   it("looks the user up, creates them with a license, updates by PUT, deactivates and reactivates by PATCH", async () => {

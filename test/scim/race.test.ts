@@ -5,17 +5,9 @@
  */
 import { describe, expect, it } from "vitest";
 import { Turns } from "../../src/seats/turns";
-import { EXT, PATCH_OP, USER, expectScimError, licenseOf, provisioned, scim } from "./support";
+import { EXT, PATCH_OP, expectScimError, licenseOf, provisioned, scim, scimUserBody } from "./support";
 
-const user = (userName: string, extra: Record<string, unknown> = {}) => ({
-  schemas: [USER, EXT],
-  userName,
-  name: { givenName: "Test", familyName: "User" },
-  emails: [{ primary: true, value: userName, type: "work" }],
-  displayName: "Test User",
-  active: true,
-  ...extra,
-});
+const user = scimUserBody;
 const patch = (Operations: unknown[]) => ({ schemas: [PATCH_OP], Operations });
 
 describe("concurrent SCIM writes of one account", () => {

@@ -9,6 +9,17 @@ export const PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 export const USER = "urn:ietf:params:scim:schemas:core:2.0:User";
 export const GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group";
 
+/** A SCIM user as a provider sends it: core user, one work e-mail, the Seatkeeper extension's schema; `extra` on top. */
+export const scimUserBody = (userName: string, extra: Record<string, unknown> = {}) => ({
+  schemas: [USER, EXT],
+  userName,
+  name: { givenName: "Test", familyName: "User" },
+  emails: [{ primary: true, value: userName, type: "work" }],
+  displayName: "Test User",
+  active: true,
+  ...extra,
+});
+
 /** A SCIM request as an identity provider sends it (application/scim+json). */
 export async function scim<T = any>(method: string, path: string, key: string | null, body?: unknown): Promise<Reply<T>> {
   const headers: Record<string, string> = {};
