@@ -42,6 +42,17 @@ async function fullPool(max: number, waiting: number, settings: Parameters<typeo
   return { f, users, tokens, holders: tokens.slice(0, max), waiters: tokens.slice(max), waits };
 }
 
+/** A pool of one seat (ceiling 1, 60 s leases) with `users` licensed users, the clock at T0, the first holding the seat. */
+async function oneSeatHeld(users: number) {
+  const f = await newAccount({ lease_ttl_seconds: 60 });
+  await putPool(f, "premium-concurrent", 1, 1);
+  const ids = await licensedUsers(f, "premium-concurrent", users);
+  const tokens = await agentTokens(f, ids);
+  await setClock(f, T0);
+  expect((await checkout(tokens[0])).status).toBe(200);
+  return { f, users: ids, tokens };
+}
+
 describe("checkout with wait", () => {
   it("at the ceiling answers 202 with the position and the entry's expiry; a freed seat goes to the first waiter, whose poll answers the checkout", async () => {
     const f = await newAccount({ lease_ttl_seconds: 60 });
@@ -138,12 +149,7 @@ describe("checkout with wait", () => {
   });
 
   it("a waiter that stops polling expires after a lease; the seat goes to the one that kept polling", async () => {
-    const f = await newAccount({ lease_ttl_seconds: 60 });
-    await putPool(f, "premium-concurrent", 1, 1);
-    const users = await licensedUsers(f, "premium-concurrent", 3);
-    const [h, quiet, busy] = await agentTokens(f, users);
-    await setClock(f, T0);
-    expect((await checkout(h)).status).toBe(200);
+    const { f, users, tokens: [h, quiet, busy] } = await oneSeatHeld(3);
     expect((await waitCheckout(quiet)).body.position).toBe(1);
     expect((await waitCheckout(busy)).body.position).toBe(2);
     for (const t of [20_000, 40_000, 59_000]) {
@@ -161,12 +167,7 @@ describe("checkout with wait", () => {
   });
 
   it("a checkout with wait after the entry's time is up (nothing purged it yet) queues at the end, not at its old place", async () => {
-    const f = await newAccount({ lease_ttl_seconds: 60 });
-    await putPool(f, "premium-concurrent", 1, 1);
-    const users = await licensedUsers(f, "premium-concurrent", 3);
-    const [h, quiet, busy] = await agentTokens(f, users);
-    await setClock(f, T0);
-    expect((await checkout(h)).status).toBe(200);
+    const { f, tokens: [h, quiet, busy] } = await oneSeatHeld(3);
     expect((await waitCheckout(quiet)).body.position).toBe(1);
     await setClock(f, T0 + 30_000);
     expect((await replyOf(api(h).seats.heartbeat.$post({ json: { session_id: "desk-1" } }))).status).toBe(200);
@@ -178,12 +179,7 @@ describe("checkout with wait", () => {
   });
 
   it("the refusal at the ceiling counts once per waiting session: asking again with wait for a session that waits is a renewal, not a second refusal", async () => {
-    const f = await newAccount({ lease_ttl_seconds: 60 });
-    await putPool(f, "premium-concurrent", 1, 1);
-    const users = await licensedUsers(f, "premium-concurrent", 3);
-    const [h, w, other] = await agentTokens(f, users);
-    await setClock(f, T0);
-    expect((await checkout(h)).status).toBe(200);
+    const { f, users, tokens: [h, w, other] } = await oneSeatHeld(3);
     expect((await waitCheckout(w)).status).toBe(202);
     await setClock(f, T0 + 10_000);
     expect((await waitCheckout(w)).body).toMatchObject({ position: 1 });
@@ -202,12 +198,7 @@ describe("checkout with wait", () => {
   });
 
   it("a holder's lease that ends frees its seat to the first waiter (the alarm, no request)", async () => {
-    const f = await newAccount({ lease_ttl_seconds: 60 });
-    await putPool(f, "premium-concurrent", 1, 1);
-    const users = await licensedUsers(f, "premium-concurrent", 2);
-    const [h, w] = await agentTokens(f, users);
-    await setClock(f, T0);
-    expect((await checkout(h)).status).toBe(200);
+    const { f, users, tokens: [h, w] } = await oneSeatHeld(2);
     await setClock(f, T0 + 30_000);
     expect((await waitCheckout(w)).status).toBe(202);
     await setClock(f, T0 + 60_500);
